@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// Switchboard's one entry point: `switchboard controller` (and, as they land, the other commands).
+import { runController } from '../controller/index.ts'
+
+const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  controller: runController,
+}
+
+const [command, ...rest] = process.argv.slice(2)
+const run = command ? commands[command] : undefined
+if (!run) {
+  process.stderr.write(
+    `Usage: switchboard <command> [options]\n\nCommands:\n  controller   run the controller\n`,
+  )
+  process.exit(command === '--help' || command === '-h' ? 0 : 2)
+}
+run(rest).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`switchboard ${command}: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exit(1)
+  },
+)

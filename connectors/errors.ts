@@ -1,0 +1,117 @@
+/**
+ * The one registry of Switchboard errors. Every failure that reaches a condition, an event, a
+ * log line or a metric label is one of these classes, and its `reason` is a stable string from
+ * `Reason`. Messages must never contain credential values: callers pass key *names*, field
+ * paths and sanitised provider text only.
+ */
+
+export const Reason = {
+  // configuration (stalling: needs a user fix)
+  InvalidSpec: 'InvalidSpec',
+  SecretNotFound: 'SecretNotFound',
+  SecretKeyMissing: 'SecretKeyMissing',
+  InvalidCredentials: 'InvalidCredentials',
+  DestinationNotFound: 'DestinationNotFound',
+  // provider / destination outcomes
+  Unauthorized: 'Unauthorized',
+  RateLimited: 'RateLimited',
+  ProviderUnavailable: 'ProviderUnavailable',
+  ProviderRejected: 'ProviderRejected',
+  MalformedResponse: 'MalformedResponse',
+  Timeout: 'Timeout',
+  DestinationRejected: 'DestinationRejected',
+  DestinationUnavailable: 'DestinationUnavailable',
+  // runtime
+  Internal: 'Internal',
+} as const
+export type Reason = (typeof Reason)[keyof typeof Reason]
+
+export type ErrorKind = 'stalling' | 'waiting' | 'transient'
+
+export interface SwitchboardErrorOptions {
+  cause?: unknown
+  /** Field path or Secret key the error is about (never a value). */
+  field?: string
+}
+
+/** Base class: carries a stable reason and how the controller should react. */
+export class SwitchboardError extends Error {
+  readonly reason: Reason
+  readonly kind: ErrorKind
+  readonly field: string | undefined
+  /** For `waiting` errors: how long to wait before trying again. */
+  readonly retryAfterMs: number | undefined
+
+  constructor(
+    reason: Reason,
+    kind: ErrorKind,
+    message: string,
+    opts: SwitchboardErrorOptions & { retryAfterMs?: number } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause })
+    this.name = new.target.name
+    this.reason = reason
+    this.kind = kind
+    this.field = opts.field
+    this.retryAfterMs = opts.retryAfterMs
+  }
+
+  get retryable(): boolean {
+    return this.kind !== 'stalling'
+  }
+}
+
+/** Needs a user fix: no retry until the resource's generation or a referenced Secret changes. */
+export class StallingError extends SwitchboardError {
+  constructor(reason: Reason, message: string, opts: SwitchboardErrorOptions = {}) {
+    super(reason, 'stalling', message, opts)
+  }
+}
+
+/** Retry after a known delay (a provider's Retry-After, a dependency not ready yet). */
+export class WaitingError extends SwitchboardError {
+  constructor(reason: Reason, message: string, retryAfterMs: number, opts: SwitchboardErrorOptions = {}) {
+    super(reason, 'waiting', message, { ...opts, retryAfterMs })
+  }
+}
+
+/** Retry with capped exponential backoff. */
+export class TransientError extends SwitchboardError {
+  constructor(reason: Reason, message: string, opts: SwitchboardErrorOptions = {}) {
+    super(reason, 'transient', message, opts)
+  }
+}
+
+/** Wraps anything thrown into a SwitchboardError (unknown errors are transient `Internal`). */
+export function toSwitchboardError(err: unknown): SwitchboardError {
+  if (err instanceof SwitchboardError) return err
+  const message = err instanceof Error ? err.message : String(err)
+  return new TransientError(Reason.Internal, sanitizeMessage(message), { cause: err })
+}
+
+const MAX_MESSAGE = 512
+
+/**
+ * Makes provider or library error text safe for a condition message: strips anything that looks
+ * like a credential (bearer tokens, basic auth, key=value secrets, URL userinfo, long opaque
+ * tokens), collapses whitespace and bounds the length. `secrets` are exact values to remove
+ * as well (the values of the Secret the resource uses).
+ */
+export function sanitizeMessage(text: string, secrets: Iterable<string> = []): string {
+  let out = text
+  for (const s of secrets) {
+    if (s && s.length >= 4) out = out.split(s).join('[REDACTED]')
+  }
+  out = out
+    .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, '$1 [REDACTED]')
+    .replace(/(\/\/)[^/@\s:]+:[^/@\s]+@/g, '$1[REDACTED]@')
+    .replace(
+      /\b(access_token|refresh_token|token|api[_-]?key|apikey|secret|password|passwd|write[_-]?key|auth[_-]?token|client[_-]?secret|signature)(["']?\s*[=:]\s*["']?)[^\s"'&,}]+/gi,
+      '$1$2[REDACTED]',
+    )
+    .replace(/\b[A-Za-z0-9_-]{40,}\b/g, '[REDACTED]')
+    .replace(/\s+/g, ' ')
+    .trim()
+  if (out.length > MAX_MESSAGE) out = `${out.slice(0, MAX_MESSAGE - 1)}…`
+  return out
+}

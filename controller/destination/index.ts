@@ -1,0 +1,2 @@
+export { CredentialsValid, destinationReconciler, httpCredentials, segmentCredentials } from './reconciler.ts'
+export { type DeliveryDelta, DeliveryRegistry } from './registry.ts'

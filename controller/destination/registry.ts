@@ -1,0 +1,151 @@
+import {
+  type Deliverer,
+  type DeliverOptions,
+  type DeliveryRecord,
+  type DeliveryResult,
+  Reason,
+  toSwitchboardError,
+  WaitingError,
+} from '../../connectors/index.ts'
+
+/** What a Destination did since its status was last written. */
+export interface DeliveryDelta {
+  recordsDelivered: number
+  recordsFailed: number
+  batchesDelivered: number
+  lastDeliveryTime?: string
+  lastError?: { reason: string; message: string; time: string }
+  /** The outcome of the most recent delivery: cleared by a success. */
+  failing: boolean
+}
+
+interface Entry {
+  deliverer: Deliverer
+  configHash: string
+  delta: DeliveryDelta
+  inFlight: number
+}
+
+/**
+ * The Destinations this controller has configured, by `namespace/name`. Integrations hand a batch
+ * to `get(namespace, name).deliver(records)` and learn when it was acknowledged; the registry
+ * counts what happened and asks the Destination's reconciler to write it to status.
+ */
+export class DeliveryRegistry {
+  readonly #entries = new Map<string, Entry>()
+  readonly #onActivity: (namespace: string, name: string) => void
+
+  constructor(opts: { onActivity: (namespace: string, name: string) => void }) {
+    this.#onActivity = opts.onActivity
+  }
+
+  /** The deliverer of a ready Destination; throws a waiting error while it is not ready. */
+  get(namespace: string, name: string): Deliverer {
+    const key = `${namespace}/${name}`
+    const entry = this.#entries.get(key)
+    if (!entry) {
+      throw new WaitingError(
+        Reason.DestinationNotFound,
+        `Destination "${name}" is not ready in namespace "${namespace}"`,
+        10_000,
+      )
+    }
+    return {
+      type: entry.deliverer.type,
+      deliver: (records, opts) => this.#deliver(key, namespace, name, entry, records, opts),
+      close: async () => {},
+    }
+  }
+
+  has(namespace: string, name: string): boolean {
+    return this.#entries.has(`${namespace}/${name}`)
+  }
+
+  configHash(namespace: string, name: string): string | undefined {
+    return this.#entries.get(`${namespace}/${name}`)?.configHash
+  }
+
+  /** Installs (or replaces) the deliverer of a Destination; the old one is closed after its batches finish. */
+  set(namespace: string, name: string, deliverer: Deliverer, configHash: string): void {
+    const key = `${namespace}/${name}`
+    const old = this.#entries.get(key)
+    this.#entries.set(key, {
+      deliverer,
+      configHash,
+      delta: old?.delta ?? emptyDelta(),
+      inFlight: 0,
+    })
+    if (old) void old.deliverer.close().catch(() => {})
+  }
+
+  /** What happened since the last `commitDelta` (the reconciler adds it to status). */
+  peekDelta(namespace: string, name: string): DeliveryDelta | undefined {
+    const entry = this.#entries.get(`${namespace}/${name}`)
+    return entry ? { ...entry.delta } : undefined
+  }
+
+  /** Subtracts a delta that is now in status; what arrived meanwhile stays for the next write. */
+  commitDelta(namespace: string, name: string, written: DeliveryDelta): void {
+    const entry = this.#entries.get(`${namespace}/${name}`)
+    if (!entry) return
+    const d = entry.delta
+    d.recordsDelivered -= written.recordsDelivered
+    d.recordsFailed -= written.recordsFailed
+    d.batchesDelivered -= written.batchesDelivered
+    if (d.lastDeliveryTime === written.lastDeliveryTime) delete d.lastDeliveryTime
+    if (d.lastError === written.lastError) delete d.lastError
+  }
+
+  async remove(namespace: string, name: string): Promise<void> {
+    const key = `${namespace}/${name}`
+    const entry = this.#entries.get(key)
+    this.#entries.delete(key)
+    await entry?.deliverer.close()
+  }
+
+  async closeAll(): Promise<void> {
+    const entries = [...this.#entries.values()]
+    this.#entries.clear()
+    await Promise.allSettled(entries.map((e) => e.deliverer.close()))
+  }
+
+  async #deliver(
+    key: string,
+    namespace: string,
+    name: string,
+    entry: Entry,
+    records: readonly DeliveryRecord[],
+    opts?: DeliverOptions,
+  ): Promise<DeliveryResult> {
+    // Use the current deliverer even if the caller held on to an older handle.
+    const current = this.#entries.get(key) ?? entry
+    current.inFlight += 1
+    try {
+      const result = await current.deliverer.deliver(records, opts)
+      const d = current.delta
+      d.recordsDelivered += result.delivered
+      d.batchesDelivered += 1
+      d.lastDeliveryTime = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+      d.failing = false
+      return result
+    } catch (err) {
+      const e = toSwitchboardError(err)
+      const d = current.delta
+      d.recordsFailed += records.length
+      d.failing = true
+      d.lastError = {
+        reason: e.reason,
+        message: e.message,
+        time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      }
+      throw e
+    } finally {
+      current.inFlight -= 1
+      this.#onActivity(namespace, name)
+    }
+  }
+}
+
+function emptyDelta(): DeliveryDelta {
+  return { recordsDelivered: 0, recordsFailed: 0, batchesDelivered: 0, failing: false }
+}

@@ -1,0 +1,56 @@
+import type { KubeConfig } from '@kubernetes/client-node'
+import type { Logger } from 'pino'
+import { DeliveryRegistry, destinationReconciler } from './destination/index.ts'
+import { Manager, type ManagerOptions } from './runtime/index.ts'
+
+export interface OperatorOptions {
+  kubeConfig: KubeConfig
+  logger: Logger
+  /** Workers per controller (default 4). */
+  concurrency?: number
+  leaderElection?: ManagerOptions['leaderElection']
+  metricsAddress?: ManagerOptions['metricsAddress']
+  identity?: string
+  jitter?: number
+  /** Delay before delivery counters are written to a Destination's status (default 2 s). */
+  statusFlushDelayMs?: number
+  onLostLeadership?(): void
+}
+
+export interface Operator {
+  readonly manager: Manager
+  /** Ready Destinations by namespace/name; integrations hand their batches to these. */
+  readonly destinations: DeliveryRegistry
+  start(): Promise<void>
+  stop(opts?: { timeoutMs?: number }): Promise<void>
+}
+
+/** Wires every Switchboard reconciler into one manager. */
+export function createOperator(opts: OperatorOptions): Operator {
+  const manager = new Manager({
+    kubeConfig: opts.kubeConfig,
+    logger: opts.logger,
+    leaderElection: opts.leaderElection,
+    metricsAddress: opts.metricsAddress,
+    identity: opts.identity,
+    jitter: opts.jitter,
+    onLostLeadership: opts.onLostLeadership,
+  })
+  const flushDelay = opts.statusFlushDelayMs ?? 2_000
+  const destinations = new DeliveryRegistry({
+    onActivity: (namespace, name) => destinationController.enqueue(namespace, name, flushDelay),
+  })
+  const destinationController = manager.add({
+    ...destinationReconciler({ registry: destinations, logger: opts.logger }),
+    concurrency: opts.concurrency,
+  })
+  return {
+    manager,
+    destinations,
+    start: () => manager.start(),
+    stop: async (stopOpts) => {
+      await manager.stop(stopOpts)
+      await destinations.closeAll()
+    },
+  }
+}

@@ -1,0 +1,32 @@
+export * from './conditions.ts'
+export {
+  type CommonStatus,
+  Controller,
+  FINALIZER,
+  type KindInfo,
+  keyOf,
+  REQUESTED_AT_ANNOTATION,
+  type ReconcileContext,
+  type ReconcilerDefinition,
+  type Step,
+  type SwitchboardObject,
+} from './controller.ts'
+export { parseDuration, withJitter } from './duration.ts'
+export { jsonEqual } from './equal.ts'
+export { EventRecorder, type EventType, type InvolvedObject } from './events.ts'
+export { Informer, type InformerHandlers, type InformerOptions } from './informer.ts'
+export {
+  apiStatus,
+  describeApiError,
+  isConflict,
+  isNotFound,
+  jsonPatch,
+  type KubeClients,
+  makeClients,
+  mergePatch,
+} from './kube.ts'
+export { type LeaderElectionOptions, LeaderElector } from './leader.ts'
+export { Manager, type ManagerOptions } from './manager.ts'
+export { mergePatchDiff } from './merge-patch.ts'
+export { OperatorMetrics, type QueueMetrics } from './metrics.ts'
+export { type BackoffOptions, ItemBackoff, WorkQueue } from './workqueue.ts'

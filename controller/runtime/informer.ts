@@ -1,0 +1,126 @@
+import {
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  ListWatch,
+  Watch,
+} from '@kubernetes/client-node'
+import type { Logger } from 'pino'
+
+export interface InformerHandlers<T extends KubernetesObject> {
+  add?(obj: T): void
+  update?(obj: T): void
+  delete?(obj: T): void
+}
+
+export interface InformerOptions<T extends KubernetesObject> {
+  kubeConfig: KubeConfig
+  /** Watch path, e.g. `/apis/switchboard.dev/v1alpha1/destinations` or `/api/v1/secrets`. */
+  path: string
+  list(): Promise<KubernetesListObject<T>>
+  logger: Logger
+  /** Delay before restarting after a failed list or a broken watch (doubles up to 30 s). */
+  restartDelayMs?: number
+}
+
+/**
+ * An informer-backed cache for one resource type: lists, then watches from the list's
+ * resourceVersion. On 410 Gone it lists again (the client's ListWatch does that); on any other
+ * error it restarts after a capped backoff, so a flapping API server never leaves the cache dead.
+ */
+export class Informer<T extends KubernetesObject> {
+  readonly #lw: ListWatch<T>
+  readonly #log: Logger
+  readonly #baseDelay: number
+  #delay: number
+  #stopped = false
+  #synced = false
+  #restartTimer: NodeJS.Timeout | undefined
+  #syncWaiters: Array<() => void> = []
+
+  constructor(opts: InformerOptions<T>, handlers: InformerHandlers<T> = {}) {
+    this.#log = opts.logger.child({ informer: opts.path })
+    this.#baseDelay = opts.restartDelayMs ?? 1000
+    this.#delay = this.#baseDelay
+    this.#lw = new ListWatch<T>(opts.path, new Watch(opts.kubeConfig), opts.list, false)
+    this.on(handlers)
+    this.#lw.on('connect', () => {
+      this.#log.debug('watch connecting')
+    })
+    this.#lw.on('error', (err: unknown) => this.#onError(err))
+  }
+
+  /** Adds event handlers; call before `start` to see every object. */
+  on(handlers: InformerHandlers<T>): void {
+    if (handlers.add) this.#lw.on('add', handlers.add)
+    if (handlers.update) this.#lw.on('update', handlers.update)
+    if (handlers.delete) this.#lw.on('delete', handlers.delete)
+  }
+
+  get synced(): boolean {
+    return this.#synced
+  }
+
+  /** Starts listing and watching; resolves once the first list is in the cache. */
+  async start(): Promise<void> {
+    this.#stopped = false
+    const synced = this.waitForSync()
+    void this.#run()
+    await synced
+  }
+
+  waitForSync(): Promise<void> {
+    if (this.#synced) return Promise.resolve()
+    return new Promise((resolve) => this.#syncWaiters.push(resolve))
+  }
+
+  async #run(): Promise<void> {
+    let failed = false
+    const onErr = () => {
+      failed = true
+    }
+    this.#lw.on('error', onErr)
+    try {
+      await this.#lw.start()
+    } catch (err) {
+      failed = true
+      this.#onError(err)
+    } finally {
+      this.#lw.off('error', onErr)
+    }
+    if (!failed && !this.#stopped) {
+      this.#delay = this.#baseDelay
+      if (!this.#synced) {
+        this.#synced = true
+        for (const w of this.#syncWaiters.splice(0)) w()
+      }
+    }
+  }
+
+  #onError(err: unknown): void {
+    if (this.#stopped) return
+    const message = err instanceof Error ? err.message : String(err)
+    this.#log.warn({ err: message, retryInMs: this.#delay }, 'list/watch failed; restarting')
+    if (this.#restartTimer) return
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined
+      if (!this.#stopped) void this.#run()
+    }, this.#delay)
+    this.#restartTimer.unref()
+    this.#delay = Math.min(this.#delay * 2, 30_000)
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.#lw.get(name, namespace)
+  }
+
+  list(namespace?: string): readonly T[] {
+    return this.#lw.list(namespace)
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    if (this.#restartTimer) clearTimeout(this.#restartTimer)
+    await this.#lw.stop()
+  }
+}

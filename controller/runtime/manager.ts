@@ -1,0 +1,218 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import type { KubeConfig, V1Secret } from '@kubernetes/client-node'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import {
+  type CommonStatus,
+  Controller,
+  type ReconcilerDefinition,
+  type SwitchboardObject,
+} from './controller.ts'
+import { EventRecorder } from './events.ts'
+import { Informer } from './informer.ts'
+import { type KubeClients, makeClients } from './kube.ts'
+import { LeaderElector } from './leader.ts'
+import { OperatorMetrics } from './metrics.ts'
+
+export interface ManagerOptions {
+  kubeConfig: KubeConfig
+  logger: Logger
+  /** Leader election on a Lease; off runs the controllers at once (single replica, tests). */
+  leaderElection?: {
+    enabled: boolean
+    namespace: string
+    name?: string
+    leaseDurationMs?: number
+    renewDeadlineMs?: number
+    retryPeriodMs?: number
+  }
+  /** Identity in the Lease and in events (default: hostname + random suffix). */
+  identity?: string
+  /** Address of the metrics and health server, e.g. `127.0.0.1:8080`; omit to not serve. */
+  metricsAddress?: { host: string; port: number }
+  metrics?: OperatorMetrics
+  /** Jitter fraction added to resync intervals (default 0.1). */
+  jitter?: number
+  /** Called when leadership is lost; the CLI exits, as Go operators do. */
+  onLostLeadership?(): void
+}
+
+/**
+ * Owns what the controllers share: API clients, one informer per watched kind plus the Secrets
+ * informer, the event recorder, metrics, leader election and the metrics/health server.
+ * Informers run on every replica (warm caches, fast failover); only the leader runs workers.
+ */
+export class Manager {
+  readonly clients: KubeClients
+  readonly metrics: OperatorMetrics
+  readonly events: EventRecorder
+  readonly logger: Logger
+  readonly identity: string
+  readonly secrets: Informer<V1Secret>
+  readonly #opts: ManagerOptions
+  readonly #controllers: Controller<never, CommonStatus>[] = []
+  readonly #informers = new Map<string, Informer<SwitchboardObject>>()
+  #elector: LeaderElector | undefined
+  #server: FastifyInstance | undefined
+  #started = false
+  #leading = false
+  #stopping = false
+
+  constructor(opts: ManagerOptions) {
+    this.#opts = opts
+    this.logger = opts.logger
+    this.identity = opts.identity ?? `${hostname()}_${randomBytes(4).toString('hex')}`
+    this.clients = makeClients(opts.kubeConfig)
+    this.metrics = opts.metrics ?? new OperatorMetrics()
+    this.events = new EventRecorder({
+      core: this.clients.core,
+      component: 'switchboard-controller',
+      instance: this.identity,
+      logger: opts.logger,
+    })
+    this.secrets = new Informer<V1Secret>(
+      {
+        kubeConfig: opts.kubeConfig,
+        path: '/api/v1/secrets',
+        list: () => this.clients.core.listSecretForAllNamespaces(),
+        logger: opts.logger,
+      },
+      {
+        add: (s) => this.#onSecret(s),
+        update: (s) => this.#onSecret(s),
+        delete: (s) => this.#onSecret(s),
+      },
+    )
+  }
+
+  /** Registers a reconciler; its kind gets an informer. Call before `start`. */
+  add<Spec, Status extends CommonStatus>(def: ReconcilerDefinition<Spec, Status>): Controller<Spec, Status> {
+    const { group, version, plural } = def.kind
+    const informer = new Informer<SwitchboardObject>({
+      kubeConfig: this.#opts.kubeConfig,
+      path: `/apis/${group}/${version}/${plural}`,
+      list: () =>
+        this.clients.custom.listCustomObjectForAllNamespaces({
+          group,
+          version,
+          resourcePlural: plural,
+        }) as Promise<{
+          items: SwitchboardObject[]
+          metadata?: { resourceVersion?: string }
+        }>,
+      logger: this.logger,
+    })
+    const controller = new Controller<Spec, Status>(def, {
+      clients: this.clients,
+      informer,
+      secrets: this.secrets,
+      events: this.events,
+      metrics: this.metrics,
+      logger: this.logger,
+      jitter: this.#opts.jitter,
+    })
+    informer.on(controller.onObject)
+    this.#informers.set(def.name, informer)
+    this.#controllers.push(controller as unknown as Controller<never, CommonStatus>)
+    return controller
+  }
+
+  get controllers(): readonly Controller<never, CommonStatus>[] {
+    return this.#controllers
+  }
+
+  get isLeader(): boolean {
+    return this.#leading
+  }
+
+  /** True once every cache has listed its objects. */
+  get synced(): boolean {
+    return this.secrets.synced && [...this.#informers.values()].every((i) => i.synced)
+  }
+
+  informer(controllerName: string): Informer<SwitchboardObject> | undefined {
+    return this.#informers.get(controllerName)
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    if (this.#opts.metricsAddress) await this.#serve(this.#opts.metricsAddress)
+    await Promise.all([this.secrets.start(), ...[...this.#informers.values()].map((i) => i.start())])
+    this.logger.info({ controllers: this.#controllers.map((c) => c.name) }, 'caches synced')
+    const le = this.#opts.leaderElection
+    if (!le?.enabled) {
+      this.#startLeading()
+      return
+    }
+    const leaseName = le.name ?? 'switchboard-controller'
+    this.metrics.leaderStatus.set({ name: leaseName }, 0)
+    this.#elector = new LeaderElector({
+      coordination: this.clients.coordination,
+      namespace: le.namespace,
+      name: leaseName,
+      identity: this.identity,
+      logger: this.logger,
+      leaseDurationMs: le.leaseDurationMs,
+      renewDeadlineMs: le.renewDeadlineMs,
+      retryPeriodMs: le.retryPeriodMs,
+      onStartedLeading: () => this.#startLeading(),
+      onStoppedLeading: () => {
+        this.#leading = false
+        void Promise.all(this.#controllers.map((c) => c.stop(5_000))).then(() =>
+          this.#opts.onLostLeadership?.(),
+        )
+      },
+      onChange: (leader) => this.metrics.leaderStatus.set({ name: leaseName }, leader ? 1 : 0),
+    })
+    this.#elector.start()
+  }
+
+  #startLeading(): void {
+    if (this.#stopping) return
+    this.#leading = true
+    for (const c of this.#controllers) c.start()
+  }
+
+  /** Graceful stop: no new work, running reconciles finish (bounded), the lease is released. */
+  async stop(opts: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.#stopping) return
+    this.#stopping = true
+    const timeoutMs = opts.timeoutMs ?? 30_000
+    await Promise.all(this.#controllers.map((c) => c.stop(timeoutMs)))
+    await this.#elector?.stop({ release: true })
+    this.#leading = false
+    await Promise.all([this.secrets.stop(), ...[...this.#informers.values()].map((i) => i.stop())])
+    await this.#server?.close()
+    this.logger.info('manager stopped')
+  }
+
+  async #serve(addr: { host: string; port: number }): Promise<void> {
+    const app = Fastify({ logger: false })
+    app.get('/metrics', async (_req, reply) => {
+      reply.header('Content-Type', this.metrics.registry.contentType)
+      return this.metrics.registry.metrics()
+    })
+    app.get('/healthz', async () => ({ status: 'ok' }))
+    app.get('/readyz', async (_req, reply) => {
+      // Ready when the caches have synced; a standby replica is ready too (it is seeking the lease).
+      const seeking = !this.#opts.leaderElection?.enabled || this.#elector !== undefined
+      if (this.synced && seeking && !this.#stopping) return { status: 'ok', leader: this.#leading }
+      reply.code(503)
+      return { status: 'not ready', synced: this.synced, stopping: this.#stopping }
+    })
+    await app.listen({ host: addr.host, port: addr.port })
+    this.#server = app
+    const address = app.server.address()
+    if (address && typeof address === 'object') this.metricsPort = address.port
+    this.logger.info({ address: `${addr.host}:${this.metricsPort}` }, 'serving metrics and health')
+  }
+
+  /** The port the metrics server listens on (useful when asked for port 0). */
+  metricsPort = 0
+
+  #onSecret(secret: V1Secret): void {
+    for (const c of this.#controllers) c.onSecret(secret)
+  }
+}

@@ -1,0 +1,210 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+
+/**
+ * Switchboard's operator metrics. The controller and work-queue metrics use the names and labels
+ * that Go operators (controller-runtime, client-go) export, so existing dashboards and alerts
+ * carry over. Their labels are bounded: controller and queue names only, never an object.
+ */
+export class OperatorMetrics {
+  readonly registry: Registry
+  readonly reconcileTotal: Counter<'controller' | 'result'>
+  readonly reconcileErrors: Counter<'controller'>
+  readonly terminalReconcileErrors: Counter<'controller'>
+  readonly reconcileTime: Histogram<'controller'>
+  readonly maxConcurrentReconciles: Gauge<'controller'>
+  readonly activeWorkers: Gauge<'controller'>
+  readonly queueDepth: Gauge<'name' | 'controller'>
+  readonly queueAdds: Counter<'name' | 'controller'>
+  readonly queueRetries: Counter<'name' | 'controller'>
+  readonly queueDuration: Histogram<'name' | 'controller'>
+  readonly workDuration: Histogram<'name' | 'controller'>
+  readonly longestRunning: Gauge<'name' | 'controller'>
+  readonly unfinishedWork: Gauge<'name' | 'controller'>
+  readonly leaderStatus: Gauge<'name'>
+  /** Per-resource condition gauge (like Flux's gotk_reconcile_condition); removed on delete. */
+  readonly resourceCondition: Gauge<'kind' | 'namespace' | 'name' | 'type' | 'status'>
+  readonly #conditionTypes = new Map<string, Set<string>>()
+  readonly #queues = new Map<string, { longestRunningSeconds(): number; unfinishedWorkSeconds(): number }>()
+
+  constructor(opts: { registry?: Registry; defaultMetrics?: boolean } = {}) {
+    const registry = opts.registry ?? new Registry()
+    this.registry = registry
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry })
+    const registers = [registry]
+    this.reconcileTotal = new Counter({
+      name: 'controller_runtime_reconcile_total',
+      help: 'Total number of reconciliations per controller',
+      labelNames: ['controller', 'result'],
+      registers,
+    })
+    this.reconcileErrors = new Counter({
+      name: 'controller_runtime_reconcile_errors_total',
+      help: 'Total number of reconciliation errors per controller',
+      labelNames: ['controller'],
+      registers,
+    })
+    this.terminalReconcileErrors = new Counter({
+      name: 'controller_runtime_terminal_reconcile_errors_total',
+      help: 'Total number of terminal (stalling) reconciliation errors per controller',
+      labelNames: ['controller'],
+      registers,
+    })
+    this.reconcileTime = new Histogram({
+      name: 'controller_runtime_reconcile_time_seconds',
+      help: 'Length of time per reconciliation per controller',
+      labelNames: ['controller'],
+      buckets: [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1,
+        1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60,
+      ],
+      registers,
+    })
+    this.maxConcurrentReconciles = new Gauge({
+      name: 'controller_runtime_max_concurrent_reconciles',
+      help: 'Maximum number of concurrent reconciles per controller',
+      labelNames: ['controller'],
+      registers,
+    })
+    this.activeWorkers = new Gauge({
+      name: 'controller_runtime_active_workers',
+      help: 'Number of currently used workers per controller',
+      labelNames: ['controller'],
+      registers,
+    })
+    const queueLabels = ['name', 'controller'] as const
+    this.queueDepth = new Gauge({
+      name: 'workqueue_depth',
+      help: 'Current depth of workqueue',
+      labelNames: queueLabels,
+      registers,
+    })
+    this.queueAdds = new Counter({
+      name: 'workqueue_adds_total',
+      help: 'Total number of adds handled by workqueue',
+      labelNames: queueLabels,
+      registers,
+    })
+    this.queueRetries = new Counter({
+      name: 'workqueue_retries_total',
+      help: 'Total number of retries handled by workqueue',
+      labelNames: queueLabels,
+      registers,
+    })
+    const queueBuckets = [1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1, 10, 100, 1000]
+    this.queueDuration = new Histogram({
+      name: 'workqueue_queue_duration_seconds',
+      help: 'How long in seconds an item stays in workqueue before being requested',
+      labelNames: queueLabels,
+      buckets: queueBuckets,
+      registers,
+    })
+    this.workDuration = new Histogram({
+      name: 'workqueue_work_duration_seconds',
+      help: 'How long in seconds processing an item from workqueue takes',
+      labelNames: queueLabels,
+      buckets: queueBuckets,
+      registers,
+    })
+    const queues = this.#queues
+    this.longestRunning = new Gauge({
+      name: 'workqueue_longest_running_processor_seconds',
+      help: 'How many seconds has the longest running processor for workqueue been running',
+      labelNames: queueLabels,
+      registers,
+      collect() {
+        for (const [name, q] of queues) this.set({ name, controller: name }, q.longestRunningSeconds())
+      },
+    })
+    this.unfinishedWork = new Gauge({
+      name: 'workqueue_unfinished_work_seconds',
+      help: 'How many seconds of work has been done that is in progress and has not been observed by work_duration',
+      labelNames: queueLabels,
+      registers,
+      collect() {
+        for (const [name, q] of queues) this.set({ name, controller: name }, q.unfinishedWorkSeconds())
+      },
+    })
+    this.leaderStatus = new Gauge({
+      name: 'leader_election_master_status',
+      help: 'Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master',
+      labelNames: ['name'],
+      registers,
+    })
+    this.resourceCondition = new Gauge({
+      name: 'switchboard_resource_condition',
+      help: 'The current condition status of a Switchboard resource (1 for the status the condition has, 0 for the others)',
+      labelNames: ['kind', 'namespace', 'name', 'type', 'status'],
+      registers,
+    })
+  }
+
+  /** Metric handles for one work queue, pre-bound to its labels. */
+  queueMetrics(
+    name: string,
+    queue?: { longestRunningSeconds(): number; unfinishedWorkSeconds(): number },
+  ): QueueMetrics {
+    const labels = { name, controller: name }
+    if (queue) this.#queues.set(name, queue)
+    return {
+      depth: this.queueDepth.labels(labels),
+      adds: this.queueAdds.labels(labels),
+      retries: this.queueRetries.labels(labels),
+      queueDuration: this.queueDuration.labels(labels),
+      workDuration: this.workDuration.labels(labels),
+    }
+  }
+
+  registerQueue(
+    name: string,
+    queue: { longestRunningSeconds(): number; unfinishedWorkSeconds(): number },
+  ): void {
+    this.#queues.set(name, queue)
+  }
+
+  setResourceConditions(
+    kind: string,
+    namespace: string,
+    name: string,
+    conditions: ReadonlyArray<{ type: string; status: string }>,
+  ): void {
+    const key = `${kind}/${namespace}/${name}`
+    const types = this.#conditionTypes.get(key) ?? new Set<string>()
+    this.#conditionTypes.set(key, types)
+    const present = new Set(conditions.map((c) => c.type))
+    for (const type of types) {
+      if (!present.has(type)) this.#removeSeries(kind, namespace, name, type)
+    }
+    types.clear()
+    for (const c of conditions) {
+      types.add(c.type)
+      for (const status of CONDITION_STATUSES) {
+        this.resourceCondition.set(
+          { kind, namespace, name, type: c.type, status },
+          c.status === status ? 1 : 0,
+        )
+      }
+    }
+  }
+
+  /** Drops every per-resource series of a deleted resource. */
+  removeResource(kind: string, namespace: string, name: string): void {
+    const key = `${kind}/${namespace}/${name}`
+    for (const type of this.#conditionTypes.get(key) ?? []) this.#removeSeries(kind, namespace, name, type)
+    this.#conditionTypes.delete(key)
+  }
+
+  #removeSeries(kind: string, namespace: string, name: string, type: string): void {
+    for (const status of CONDITION_STATUSES)
+      this.resourceCondition.remove({ kind, namespace, name, type, status })
+  }
+}
+
+const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const
+
+export interface QueueMetrics {
+  depth: { set(v: number): void }
+  adds: { inc(): void }
+  retries: { inc(): void }
+  queueDuration: { observe(v: number): void }
+  workDuration: { observe(v: number): void }
+}
