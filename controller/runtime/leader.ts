@@ -38,10 +38,10 @@ export class LeaderElector {
 
   constructor(opts: LeaderElectionOptions) {
     this.#o = {
-      leaseDurationMs: 15_000,
-      renewDeadlineMs: 10_000,
-      retryPeriodMs: 2_000,
       ...opts,
+      leaseDurationMs: opts.leaseDurationMs ?? 15_000,
+      renewDeadlineMs: opts.renewDeadlineMs ?? 10_000,
+      retryPeriodMs: opts.retryPeriodMs ?? 2_000,
     }
   }
 

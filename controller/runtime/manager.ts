@@ -62,7 +62,7 @@ export class Manager {
   constructor(opts: ManagerOptions) {
     this.#opts = opts
     this.logger = opts.logger
-    this.identity = opts.identity ?? `${hostname()}_${randomBytes(4).toString('hex')}`
+    this.identity = opts.identity ?? `${process.env.POD_NAME || hostname()}_${randomBytes(4).toString('hex')}`
     this.clients = makeClients(opts.kubeConfig)
     this.metrics = opts.metrics ?? new OperatorMetrics()
     this.events = new EventRecorder({
@@ -138,16 +138,16 @@ export class Manager {
   async start(): Promise<void> {
     if (this.#started) return
     this.#started = true
+    const le = this.#opts.leaderElection
+    const leaseName = le?.name ?? 'switchboard-controller'
+    if (le?.enabled) this.metrics.leaderStatus.set({ name: leaseName }, 0)
     if (this.#opts.metricsAddress) await this.#serve(this.#opts.metricsAddress)
     await Promise.all([this.secrets.start(), ...[...this.#informers.values()].map((i) => i.start())])
     this.logger.info({ controllers: this.#controllers.map((c) => c.name) }, 'caches synced')
-    const le = this.#opts.leaderElection
     if (!le?.enabled) {
       this.#startLeading()
       return
     }
-    const leaseName = le.name ?? 'switchboard-controller'
-    this.metrics.leaderStatus.set({ name: leaseName }, 0)
     this.#elector = new LeaderElector({
       coordination: this.clients.coordination,
       namespace: le.namespace,

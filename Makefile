@@ -1,0 +1,60 @@
+# Switchboard: the two commands for a fresh machine are `make demo` and `make test`.
+SHELL := /bin/bash
+CACHE ?= $(HOME)/.cache/switchboard
+# Node 24 from the npm registry when the system Node is too old (installed by `make setup`).
+export PATH := $(CACHE)/node24/node_modules/.bin:/usr/local/go/bin:$(PATH)
+NPX := npx --no-install
+
+.PHONY: help setup test lint typecheck unit integration crds check-crds install-crds demo bench controlplane sandbox start clean
+
+help:
+	@echo "make demo          run Switchboard locally: control plane + provider sandbox + controller (Ctrl-C stops)"
+	@echo "make test          lint, type check, unit and integration tests (real kube-apiserver + etcd)"
+	@echo "make setup         install Node 24, npm packages, control-plane binaries, promtool (idempotent)"
+	@echo "make crds          regenerate crds/ from the zod schemas in controller/api"
+	@echo "make install-crds  install the CRDs into the cluster of \$$KUBECONFIG"
+	@echo "make bench         run the benchmarks (see bench/README.md)"
+
+setup:
+	@bash hack/setup.sh
+
+test: setup lint typecheck unit integration
+
+lint:
+	$(NPX) biome check .
+
+typecheck:
+	$(NPX) tsc --noEmit -p tsconfig.json
+
+unit:
+	$(NPX) vitest run --project unit
+
+integration:
+	$(NPX) vitest run --project integration
+
+crds: setup
+	node crds/generate.ts
+
+check-crds:
+	node crds/generate.ts --check
+
+install-crds: setup
+	node crds/install.ts
+
+start: setup
+	node bin/switchboard.ts controller
+
+demo: setup
+	@bash hack/demo.sh
+
+bench: setup
+	node bench/run.ts
+
+controlplane: setup
+	node test/controlplane/cli.ts
+
+sandbox: setup
+	node test/sandbox/cli.ts
+
+clean:
+	rm -rf node_modules coverage

@@ -1,0 +1,12 @@
+import { DestinationKind } from './destination.ts'
+import type { KindDefinition } from './types.ts'
+
+export * from './common.ts'
+export * from './destination.ts'
+export * from './types.ts'
+
+/**
+ * Every kind Switchboard serves. Adding a kind is one file in this folder and one entry here:
+ * the CRD generator, the CRD installer and the controller all read this list.
+ */
+export const allKinds: readonly KindDefinition[] = [DestinationKind]
