@@ -159,6 +159,12 @@ export class Controller<Spec, Status extends CommonStatus> {
     deps.metrics.registerQueue(def.name, this.queue)
     deps.metrics.maxConcurrentReconciles.set({ controller: def.name }, this.#concurrency)
     deps.metrics.activeWorkers.set({ controller: def.name }, 0)
+    // Export every series from the start (at 0), as Go operators do, so rate() and alerts work.
+    for (const result of ['success', 'error', 'requeue', 'requeue_after']) {
+      deps.metrics.reconcileTotal.inc({ controller: def.name, result }, 0)
+    }
+    deps.metrics.reconcileErrors.inc({ controller: def.name }, 0)
+    deps.metrics.terminalReconcileErrors.inc({ controller: def.name }, 0)
   }
 
   get kind(): KindInfo {

@@ -29,7 +29,19 @@ export class OperatorMetrics {
   constructor(opts: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     const registry = opts.registry ?? new Registry()
     this.registry = registry
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry })
+    if (opts.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: registry })
+      // These three are gauges named like counters, which Prometheus' lint rejects; the
+      // per-type `nodejs_active_handles` / `nodejs_active_requests` / `nodejs_active_resources`
+      // gauges carry the same information (sum them for the total).
+      for (const name of [
+        'nodejs_active_handles_total',
+        'nodejs_active_requests_total',
+        'nodejs_active_resources_total',
+      ]) {
+        registry.removeSingleMetric(name)
+      }
+    }
     const registers = [registry]
     this.reconcileTotal = new Counter({
       name: 'controller_runtime_reconcile_total',
@@ -145,6 +157,9 @@ export class OperatorMetrics {
   ): QueueMetrics {
     const labels = { name, controller: name }
     if (queue) this.#queues.set(name, queue)
+    this.queueAdds.inc(labels, 0)
+    this.queueRetries.inc(labels, 0)
+    this.queueDepth.set(labels, 0)
     return {
       depth: this.queueDepth.labels(labels),
       adds: this.queueAdds.labels(labels),
