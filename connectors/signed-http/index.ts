@@ -1,0 +1,20 @@
+export {
+  batchBody,
+  batchIdFor,
+  createHttpDeliverer,
+  DEFAULT_SIGNATURE_HEADER,
+  DELIVERY_HEADER,
+  type HttpDelivererOptions,
+  MAX_BATCH_SIZE,
+} from './deliverer.ts'
+export {
+  checkSignature,
+  computeSignature,
+  DEFAULT_TOLERANCE_SECONDS,
+  type SignatureCheck,
+  type SignatureFailure,
+  type SignedBody,
+  signPayload,
+  type VerifyOptions,
+  verifySignature,
+} from './signature.ts'

@@ -1,0 +1,96 @@
+/**
+ * The provider sandbox: one Fastify app, one encapsulated plugin per provider, and the shared
+ * fault injector and request log every plugin is instrumented with. See README.md.
+ */
+import Fastify, { type FastifyInstance } from 'fastify'
+import { controlPlugin } from './control.ts'
+import { FaultInjector, pathOf } from './faults.ts'
+import { HttpReceiverSandbox, type HttpReceiverSandboxOptions, httpReceiverPlugin } from './http-receiver.ts'
+import { RequestLog } from './recording.ts'
+import { SegmentSandbox, type SegmentSandboxOptions, segmentPlugin } from './segment.ts'
+
+export interface SandboxOptions {
+  /** Fastify request logging to stdout (paths only, no queries or headers). Default false. */
+  logger?: boolean
+  segment?: SegmentSandboxOptions
+  http?: HttpReceiverSandboxOptions
+  /** Requests kept in the request log (a ring; the total is always counted). Default 10000. */
+  maxRequestLog?: number
+}
+
+export interface Sandbox {
+  /** The Fastify app; `app.inject()` works without listening. */
+  app: FastifyInstance
+  /** Base URL (`http://127.0.0.1:<port>`) once `listen` resolved; throws before. */
+  readonly url: string
+  /** Listens on loopback (port 0: a free port) and resolves the base URL. */
+  listen(port?: number, host?: string): Promise<string>
+  close(): Promise<void>
+  segment: SegmentSandbox
+  http: HttpReceiverSandbox
+  faults: FaultInjector
+  /** Every request that reached a provider plugin. */
+  requests: RequestLog
+  /** Clears faults, the request log and everything recorded; keeps the configuration. */
+  reset(): void
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
+
+export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+  const app = Fastify({
+    logger: opts.logger
+      ? {
+          level: 'info',
+          serializers: { req: (req) => ({ method: req.method, path: pathOf(req.url ?? '') }) },
+        }
+      : false,
+    // large benchmark batches arrive through the per-plugin parsers, which set their own limits
+    bodyLimit: 1024 * 1024,
+    // a misspelt field in a control request is an error, not silently dropped
+    ajv: { customOptions: { removeAdditional: false } },
+  })
+  const faults = new FaultInjector()
+  const requests = new RequestLog(opts.maxRequestLog)
+  const segment = new SegmentSandbox(opts.segment ?? {}, requests)
+  const http = new HttpReceiverSandbox(opts.http ?? {}, requests)
+  const inst = { faults, requests }
+  const reset = () => {
+    faults.reset()
+    requests.clear()
+    segment.reset()
+    http.reset()
+  }
+
+  await app.register(segmentPlugin(segment, inst))
+  await app.register(httpReceiverPlugin(http, inst))
+  await app.register(controlPlugin({ faults, requests, segment, http, reset }))
+  await app.ready()
+
+  let url: string | undefined
+  return {
+    app,
+    get url() {
+      if (url === undefined) throw new Error('sandbox is not listening: call listen() first')
+      return url
+    },
+    async listen(port = 0, host = '127.0.0.1') {
+      if (!LOOPBACK.has(host)) throw new Error('the sandbox listens on loopback only')
+      await app.listen({ port, host })
+      const address = app.server.address()
+      if (address === null || typeof address === 'string') throw new Error('sandbox has no TCP address')
+      const h = address.family === 'IPv6' ? `[${address.address}]` : address.address
+      url = `http://${h}:${address.port}`
+      return url
+    },
+    async close() {
+      await app.close()
+      url = undefined
+    },
+    segment,
+    http,
+    faults,
+    requests,
+    reset,
+  }
+}
