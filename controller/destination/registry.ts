@@ -72,7 +72,8 @@ export class DeliveryRegistry {
     this.#entries.set(key, {
       deliverer,
       configHash,
-      delta: old?.delta ?? emptyDelta(),
+      // A new configuration (spec or Secret changed) starts with a clean verdict; counts carry over.
+      delta: old ? { ...old.delta, failing: false } : emptyDelta(),
       inFlight: 0,
     })
     if (old) void old.deliverer.close().catch(() => {})

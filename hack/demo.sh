@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# `make demo`: Switchboard on an embedded default, no cluster and no provider accounts.
+# Starts a local kube-apiserver + etcd, the provider sandbox, installs the CRDs, applies
+# examples/, runs the controller, and shows the resources turning Ready. Ctrl-C stops it all.
+#
+#   hack/demo.sh            run until Ctrl-C
+#   hack/demo.sh --check    exit 0 once every example is Ready (used by the tests)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CHECK=false
+[ "${1:-}" = "--check" ] && CHECK=true
+SANDBOX_PORT="${SANDBOX_PORT:-18600}"
+METRICS_PORT="${METRICS_PORT:-18080}"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/switchboard-demo.XXXXXX")"
+PIDS=()
+
+cleanup() {
+  trap - EXIT INT TERM
+  echo
+  echo "demo: stopping"
+  for ((i=${#PIDS[@]}-1; i>=0; i--)); do kill -TERM "${PIDS[$i]}" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_for_line() { # file pattern timeout-seconds what
+  local deadline=$((SECONDS + $3))
+  until grep -q "$2" "$1" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then echo "demo: $4 did not start; its output:" >&2; tail -20 "$1" >&2; exit 1; fi
+    sleep 0.2
+  done
+}
+
+echo "demo: starting the local control plane (kube-apiserver + etcd)"
+node test/controlplane/cli.ts --kubeconfig "$WORK/kubeconfig" >"$WORK/controlplane.log" 2>&1 &
+PIDS+=($!)
+wait_for_line "$WORK/controlplane.log" '^KUBECONFIG=' 120 "the control plane"
+export KUBECONFIG="$WORK/kubeconfig"
+
+echo "demo: starting the provider sandbox on 127.0.0.1:$SANDBOX_PORT"
+node test/sandbox/cli.ts --port "$SANDBOX_PORT" --config hack/demo-sandbox.json >"$WORK/sandbox.log" 2>&1 &
+PIDS+=($!)
+wait_for_line "$WORK/sandbox.log" '^SANDBOX_URL=' 30 "the sandbox"
+
+echo "demo: installing the CRDs"
+node crds/install.ts >/dev/null
+
+echo "demo: applying examples/"
+# The examples point at the sandbox's default address; follow SANDBOX_PORT if it was moved.
+for f in examples/*.yaml; do sed "s/127.0.0.1:18600/127.0.0.1:$SANDBOX_PORT/g" "$f"; echo "---"; done | kubectl apply -f - >/dev/null
+
+echo "demo: starting the controller (metrics on http://127.0.0.1:$METRICS_PORT/metrics)"
+node bin/switchboard.ts controller --metrics-bind-address "127.0.0.1:$METRICS_PORT" >"$WORK/controller.log" 2>&1 &
+PIDS+=($!)
+
+kubectl wait --for=condition=Ready --timeout=60s -n switchboard-demo destinations --all >/dev/null
+echo
+kubectl get switchboard -n switchboard-demo
+echo
+if $CHECK; then
+  echo "demo: every example is Ready"
+  exit 0
+fi
+cat <<MSG
+Switchboard is running.
+  kubectl:   export KUBECONFIG=$KUBECONFIG
+             kubectl get switchboard -A ; kubectl describe destination cdp -n switchboard-demo
+  metrics:   http://127.0.0.1:$METRICS_PORT/metrics  (health: /healthz, /readyz)
+  sandbox:   http://127.0.0.1:$SANDBOX_PORT/_sandbox/segment/events?writeKey=demo-write-key
+  logs:      $WORK/controller.log
+Press Ctrl-C to stop.
+MSG
+while sleep 5; do
+  for pid in "${PIDS[@]}"; do
+    kill -0 "$pid" 2>/dev/null || { echo "demo: a component exited; see $WORK" >&2; exit 1; }
+  done
+done
