@@ -30,8 +30,11 @@ fi
 
 # 2. npm packages
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm packages (npm ci) with Node $(node --version)"
-  npm ci --no-audit --no-fund >&2
+  say "installing npm packages with Node $(node --version)"
+  # `npm install` with the committed lock rather than `npm ci`: the registry these machines reach
+  # does not serve other platforms' optional binaries (biome's darwin/win32 builds), so the lock
+  # cannot list them and `npm ci` refuses it. `npm install` installs exactly the locked versions.
+  npm install --no-audit --no-fund >&2
 fi
 
 # 3. control plane binaries (unless KUBEBUILDER_ASSETS or PATH already has them)
