@@ -19,6 +19,7 @@ setup:
 	@bash hack/setup.sh
 
 test: setup lint typecheck unit integration
+	@node hack/test-summary.ts
 
 lint:
 	$(NPX) biome check .
@@ -26,11 +27,12 @@ lint:
 typecheck:
 	$(NPX) tsc --noEmit -p tsconfig.json
 
+# Each run also writes a JSON report to .cache/ (read by hack/test-summary.ts for CI's closing line).
 unit:
-	$(NPX) vitest run --project unit
+	$(NPX) vitest run --project unit --reporter=default --reporter=json --outputFile.json=.cache/test-results/unit.json
 
 integration:
-	$(NPX) vitest run --project integration
+	$(NPX) vitest run --project integration --reporter=default --reporter=json --outputFile.json=.cache/test-results/integration.json
 
 crds: setup
 	node crds/generate.ts
