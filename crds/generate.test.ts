@@ -53,18 +53,19 @@ describe('staleFiles / writeCrds', () => {
 
   it('names missing, edited and orphaned files', () => {
     dir = mkdtempSync(join(tmpdir(), 'switchboard-crds-'))
+    const kinds = [DestinationKind]
     const name = crdFileName(DestinationKind)
-    expect(staleFiles(dir)).toEqual([name])
-    expect(writeCrds(dir)).toEqual([name])
-    expect(staleFiles(dir)).toEqual([])
+    expect(staleFiles(dir, kinds)).toEqual([name])
+    expect(writeCrds(dir, kinds)).toEqual([name])
+    expect(staleFiles(dir, kinds)).toEqual([])
     writeFileSync(
       join(dir, name),
       readFileSync(join(dir, name), 'utf8').replace('default: 10m', 'default: 5m'),
     )
-    expect(staleFiles(dir)).toEqual([name])
-    writeCrds(dir)
+    expect(staleFiles(dir, kinds)).toEqual([name])
+    writeCrds(dir, kinds)
     writeFileSync(join(dir, 'gones.switchboard.dev.yaml'), 'kind: CustomResourceDefinition\n')
-    expect(staleFiles(dir)).toEqual(['gones.switchboard.dev.yaml'])
+    expect(staleFiles(dir, kinds)).toEqual(['gones.switchboard.dev.yaml'])
   })
 })
 

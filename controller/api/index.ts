@@ -1,6 +1,8 @@
+import { CasinoIntegrationKind } from './casino-integration.ts'
 import { DestinationKind } from './destination.ts'
 import type { KindDefinition } from './types.ts'
 
+export * from './casino-integration.ts'
 export * from './common.ts'
 export * from './destination.ts'
 export * from './types.ts'
@@ -9,4 +11,4 @@ export * from './types.ts'
  * Every kind Switchboard serves. Adding a kind is one file in this folder and one entry here:
  * the CRD generator, the CRD installer and the controller all read this list.
  */
-export const allKinds: readonly KindDefinition[] = [DestinationKind]
+export const allKinds: readonly KindDefinition[] = [DestinationKind, CasinoIntegrationKind]

@@ -78,6 +78,11 @@ export interface ReconcileContext<Spec, Status extends CommonStatus> {
   event(type: EventType, reason: string, message: string): void
   /** Marks a value as secret: it is scrubbed from every message the runtime writes. */
   addSecretValue(value: string): void
+  /**
+   * Writes the status as it stands now (only what changed), for progress that must survive a
+   * crash, such as a cursor committed after the destinations acknowledged a page.
+   */
+  checkpoint(): Promise<void>
 }
 
 export interface Step<Spec, Status extends CommonStatus> {
@@ -93,6 +98,11 @@ export interface ReconcilerDefinition<Spec, Status extends CommonStatus> {
   steps: Step<Spec, Status>[]
   /** Names of the Secrets (same namespace) that the object uses; read from the raw spec. */
   secretNames(spec: unknown): string[]
+  /**
+   * Other Switchboard objects (same namespace) the object uses, by kind, read from the raw spec:
+   * when one of them changes readiness, the object is reconciled again.
+   */
+  references?(spec: unknown): Array<{ kind: string; name: string }>
   /** Resync interval for a healthy object. */
   interval(spec: Spec): string | undefined
   /** Cleans up before the finalizer is removed (provider-side objects, in-memory state). */
@@ -140,6 +150,10 @@ export class Controller<Spec, Status extends CommonStatus> {
   /** "ns/secretName" -> keys of objects that reference it. */
   readonly #secretIndex = new Map<string, Set<string>>()
   readonly #secretsOf = new Map<string, Set<string>>()
+  /** "Kind/ns/name" -> keys of objects that reference it, and the readiness last seen of it. */
+  readonly #refIndex = new Map<string, Set<string>>()
+  readonly #refsOf = new Map<string, Set<string>>()
+  readonly #refState = new Map<string, string>()
   #workers: Promise<void>[] = []
   #abort = new AbortController()
   #running = false
@@ -198,6 +212,20 @@ export class Controller<Spec, Status extends CommonStatus> {
   onSecret(secret: V1Secret): void {
     const ref = `${secret.metadata?.namespace}/${secret.metadata?.name}`
     for (const key of this.#secretIndex.get(ref) ?? []) this.queue.add(key)
+  }
+
+  /** Another Switchboard object changed: re-enqueue the objects that use it, if its readiness moved. */
+  onReferenced(kind: string, obj: SwitchboardObject, deleted = false): void {
+    const ref = `${kind}/${obj.metadata.namespace}/${obj.metadata.name}`
+    const users = this.#refIndex.get(ref)
+    const ready = obj.status?.conditions?.find((c) => c.type === 'Ready')
+    const state = deleted
+      ? 'deleted'
+      : `${obj.metadata.uid}|${ready?.status}|${ready?.reason}|${obj.status?.observedGeneration}`
+    if (this.#refState.get(ref) === state) return
+    if (deleted) this.#refState.delete(ref)
+    else this.#refState.set(ref, state)
+    for (const key of users ?? []) this.queue.add(key)
   }
 
   /** Enqueues an object now (webhooks and other controllers use it to ask for a reconcile). */
@@ -296,6 +324,7 @@ export class Controller<Spec, Status extends CommonStatus> {
     const generation = obj.metadata.generation ?? 0
     const before = structuredClone(obj.status ?? ({} as Status))
     const status = structuredClone(before) as Status
+    let written = before
     status.conditions = status.conditions ?? []
     const conditions = status.conditions
     const secretValues = new Set<string>()
@@ -338,6 +367,13 @@ export class Controller<Spec, Status extends CommonStatus> {
       addSecretValue: (v) => {
         if (v) secretValues.add(v)
       },
+      checkpoint: async () => {
+        for (const c of conditions) c.message = sanitizeMessage(c.message, secretValues)
+        sortConditions(conditions)
+        const snapshot = structuredClone(status)
+        await this.#writeStatus(obj, written, snapshot, log)
+        written = snapshot
+      },
     }
 
     // Deletion: clean up, then let the object go.
@@ -367,7 +403,7 @@ export class Controller<Spec, Status extends CommonStatus> {
       log.debug('suspended; skipping')
       status.observedGeneration = generation
       if (requestedAt !== undefined) status.lastHandledRequestAt = requestedAt
-      await this.#writeStatus(obj, before, status, log)
+      await this.#writeStatus(obj, written, status, log)
       return {}
     }
 
@@ -433,7 +469,7 @@ export class Controller<Spec, Status extends CommonStatus> {
       log.debug('reconciled')
     }
 
-    await this.#writeStatus(obj, before, status, log)
+    await this.#writeStatus(obj, written, status, log)
     this.#def.statusWritten?.(ctx)
     this.#deps.metrics.setResourceConditions(this.#def.kind.kind, namespace, name, conditions)
 
@@ -555,12 +591,28 @@ export class Controller<Spec, Status extends CommonStatus> {
       set.add(key)
     }
     this.#secretsOf.set(key, next)
+
+    const refs = new Set(
+      (this.#def.references?.(obj.spec) ?? []).map((r) => `${r.kind}/${obj.metadata.namespace}/${r.name}`),
+    )
+    for (const ref of this.#refsOf.get(key) ?? []) if (!refs.has(ref)) this.#refIndex.get(ref)?.delete(key)
+    for (const ref of refs) {
+      let set = this.#refIndex.get(ref)
+      if (!set) {
+        set = new Set()
+        this.#refIndex.set(ref, set)
+      }
+      set.add(key)
+    }
+    this.#refsOf.set(key, refs)
   }
 
   #forget(key: string, namespace: string, name: string): void {
     this.queue.forget(key)
     for (const ref of this.#secretsOf.get(key) ?? []) this.#secretIndex.get(ref)?.delete(key)
     this.#secretsOf.delete(key)
+    for (const ref of this.#refsOf.get(key) ?? []) this.#refIndex.get(ref)?.delete(key)
+    this.#refsOf.delete(key)
     this.#deps.metrics.removeResource(this.#def.kind.kind, namespace, name)
     this.#def.forget?.(namespace, name)
   }

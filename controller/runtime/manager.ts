@@ -113,6 +113,11 @@ export class Manager {
       jitter: this.#opts.jitter,
     })
     informer.on(controller.onObject)
+    informer.on({
+      add: (obj) => this.#onReferenced(def.kind.kind, obj, false),
+      update: (obj) => this.#onReferenced(def.kind.kind, obj, false),
+      delete: (obj) => this.#onReferenced(def.kind.kind, obj, true),
+    })
     this.#informers.set(def.name, informer)
     this.#controllers.push(controller as unknown as Controller<never, CommonStatus>)
     return controller
@@ -211,6 +216,10 @@ export class Manager {
 
   /** The port the metrics server listens on (useful when asked for port 0). */
   metricsPort = 0
+
+  #onReferenced(kind: string, obj: SwitchboardObject, deleted: boolean): void {
+    for (const c of this.#controllers) c.onReferenced(kind, obj, deleted)
+  }
 
   #onSecret(secret: V1Secret): void {
     for (const c of this.#controllers) c.onSecret(secret)
