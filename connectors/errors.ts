@@ -12,6 +12,10 @@ export const Reason = {
   SecretKeyMissing: 'SecretKeyMissing',
   InvalidCredentials: 'InvalidCredentials',
   DestinationNotFound: 'DestinationNotFound',
+  /** A calendar named in the spec does not exist, or is not shared with the account. */
+  CalendarNotFound: 'CalendarNotFound',
+  /** A saved stream cursor that cannot be read (corrupt, or from another provider or stream). */
+  InvalidCursor: 'InvalidCursor',
   // provider / destination outcomes
   Unauthorized: 'Unauthorized',
   RateLimited: 'RateLimited',

@@ -1,4 +1,37 @@
 // The public face of connectors/: other folders import from here only.
+
+export {
+  buildCasinoClient,
+  CASINO_EVENTS,
+  CASINO_PROVIDERS,
+  type CasinoClient,
+  type CasinoConnector,
+  type CasinoProvider,
+  type CasinoRecord,
+  type CreateClientOptions,
+  type CursorPosition,
+  casinoConnectors,
+  currencyExponent,
+  decimalToMinor,
+  decodeCursor,
+  encodeCursor,
+  type FetchedPage,
+  type GameSession,
+  messageIdFor,
+  minorToDecimal,
+  type Page,
+  type PageRequest,
+  type Player,
+  type PlayerStatus,
+  type ReadOptions,
+  readPages,
+  STREAM_NAMES,
+  type StreamName,
+  type Transaction,
+  type TransactionStatus,
+  type TransactionType,
+  toDeliveryRecord,
+} from './casino/index.ts'
 export {
   DEFAULT_RATE_LIMIT_WAIT_MS,
   type Deliverer,
@@ -13,6 +46,24 @@ export {
   validateRecords,
 } from './delivery.ts'
 export * from './errors.ts'
+export {
+  type AuthContext,
+  accountKeyFor,
+  type BudgetLimits,
+  BudgetRegistry,
+  type CallOptions,
+  createProviderClient,
+  DEFAULT_BUDGET_LIMITS,
+  DEFAULT_RETRY,
+  DEFAULT_TIMEOUT_MS,
+  defaultBudgets,
+  type PostOptions,
+  type ProviderClient,
+  type ProviderClientOptions,
+  providerMetrics,
+  RequestBudget,
+  type RetryPolicy,
+} from './http/index.ts'
 export * from './log.ts'
 export { createSegmentDeliverer, type SegmentDelivererOptions } from './segment/index.ts'
 export {

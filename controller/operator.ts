@@ -1,7 +1,8 @@
 import type { KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
+import { casinoReconciler } from './casino/index.ts'
 import { DeliveryRegistry, destinationReconciler } from './destination/index.ts'
-import { Manager, type ManagerOptions } from './runtime/index.ts'
+import { Manager, type ManagerOptions, SyncMetrics } from './runtime/index.ts'
 
 export interface OperatorOptions {
   kubeConfig: KubeConfig
@@ -12,6 +13,8 @@ export interface OperatorOptions {
   metricsAddress?: ManagerOptions['metricsAddress']
   identity?: string
   jitter?: number
+  /** HTTP tuning for provider connectors (tests shorten timeouts). */
+  providerHttp?: { timeoutMs?: number }
   /** Delay before delivery counters are written to a Destination's status (default 2 s). */
   statusFlushDelayMs?: number
   onLostLeadership?(): void
@@ -42,7 +45,19 @@ export function createOperator(opts: OperatorOptions): Operator {
   })
   const destinationController = manager.add({
     ...destinationReconciler({ registry: destinations, logger: opts.logger }),
-    concurrency: opts.concurrency,
+    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+  })
+  const syncMetrics = new SyncMetrics(manager.metrics.registry)
+  manager.add({
+    ...casinoReconciler({
+      destinations,
+      metrics: syncMetrics,
+      registry: manager.metrics.registry,
+      logger: opts.logger,
+      jitter: opts.jitter,
+      http: opts.providerHttp,
+    }),
+    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   })
   return {
     manager,

@@ -7,7 +7,10 @@
  * The config file preconfigures providers, for example:
  *
  *   { "segment": { "writeKeys": ["demo-write-key"] },
- *     "http": { "receivers": { "demo": { "signingSecret": "demo-signing-secret" } } } }
+ *     "http": { "receivers": { "demo": { "signingSecret": "demo-signing-secret" } } },
+ *     "casino": { "accounts": [{ "provider": "softswiss",
+ *       "credentials": { "apiKey": "demo-key", "apiSecret": "demo-secret" },
+ *       "settings": { "casinoId": "demo" }, "size": { "transactions": 100000 } }] } }
  */
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
@@ -38,6 +41,36 @@ const configSchema = z
           )
           .optional(),
         maxStoredRecords: z.number().int().min(0).optional(),
+      })
+      .strict()
+      .optional(),
+    casino: z
+      .object({
+        accounts: z
+          .array(
+            z
+              .object({
+                provider: z.enum(['softswiss', 'altenar', 'betsoftware', 'playtech-pam']),
+                credentials: z.record(z.string(), z.string().min(1)),
+                settings: z.record(z.string(), z.string().min(1)).optional(),
+                size: z
+                  .object({
+                    players: z.number().int().min(0).optional(),
+                    transactions: z.number().int().min(0).optional(),
+                    games: z.number().int().min(0).optional(),
+                  })
+                  .strict()
+                  .optional(),
+                seed: z.string().optional(),
+                startAt: z.iso.datetime({ offset: true }).optional(),
+              })
+              .strict(),
+          )
+          .optional(),
+        tokenTtlSeconds: z.number().int().positive().optional(),
+        sessionTtlSeconds: z.number().int().positive().optional(),
+        maxPageSize: z.number().int().positive().optional(),
+        timestampToleranceSeconds: z.number().int().positive().optional(),
       })
       .strict()
       .optional(),

@@ -1,4 +1,24 @@
 // The provider sandbox's public face (see README.md).
+
+export {
+  ALTENAR_PROVIDER,
+  accountSpecSchema,
+  BETSOFTWARE_PROVIDER,
+  betsoftwareStringToSign,
+  CASINO_PREFIX,
+  CASINO_PROVIDER_IDS,
+  type CasinoAccount,
+  type CasinoAccountSpec,
+  CasinoDataset,
+  CasinoSandbox,
+  type CasinoSandboxOptions,
+  type CasinoStats,
+  casinoKeyOf,
+  type DatasetSizes,
+  PLAYTECH_PAM_PROVIDER,
+  registerCasinoPlugins,
+  SOFTSWISS_PROVIDER,
+} from './casino/index.ts'
 export { type ControlDeps, controlPlugin } from './control.ts'
 export { type ActiveFault, FaultInjector, type FaultSpec, faultSpecSchema } from './faults.ts'
 export {

@@ -3,6 +3,9 @@
  * fault injector and request log every plugin is instrumented with. See README.md.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
+import type { CasinoProvider } from '../../connectors/casino/types.ts'
+import { registerCasinoPlugins } from './casino/index.ts'
+import { CASINO_PREFIX, CasinoSandbox, type CasinoSandboxOptions } from './casino/state.ts'
 import { controlPlugin } from './control.ts'
 import { FaultInjector, pathOf } from './faults.ts'
 import { HttpReceiverSandbox, type HttpReceiverSandboxOptions, httpReceiverPlugin } from './http-receiver.ts'
@@ -14,6 +17,8 @@ export interface SandboxOptions {
   logger?: boolean
   segment?: SegmentSandboxOptions
   http?: HttpReceiverSandboxOptions
+  /** Casino platforms (SOFTSWISS, Altenar, BET Software, Playtech PAM): accounts and datasets. */
+  casino?: CasinoSandboxOptions
   /** Requests kept in the request log (a ring; the total is always counted). Default 10000. */
   maxRequestLog?: number
 }
@@ -28,6 +33,10 @@ export interface Sandbox {
   close(): Promise<void>
   segment: SegmentSandbox
   http: HttpReceiverSandbox
+  /** The casino platforms' accounts, datasets and counters. */
+  casino: CasinoSandbox
+  /** Base URL of a casino platform plugin (a connector's `endpoint`); needs `listen` first. */
+  casinoEndpoint(provider: CasinoProvider): string
   faults: FaultInjector
   /** Every request that reached a provider plugin. */
   requests: RequestLog
@@ -54,16 +63,19 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const requests = new RequestLog(opts.maxRequestLog)
   const segment = new SegmentSandbox(opts.segment ?? {}, requests)
   const http = new HttpReceiverSandbox(opts.http ?? {}, requests)
+  const casino = new CasinoSandbox(opts.casino)
   const inst = { faults, requests }
   const reset = () => {
     faults.reset()
     requests.clear()
     segment.reset()
     http.reset()
+    casino.reset()
   }
 
   await app.register(segmentPlugin(segment, inst))
   await app.register(httpReceiverPlugin(http, inst))
+  await registerCasinoPlugins(app, casino, inst)
   await app.register(controlPlugin({ faults, requests, segment, http, reset }))
   await app.ready()
 
@@ -89,6 +101,11 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     },
     segment,
     http,
+    casino,
+    casinoEndpoint(provider: CasinoProvider) {
+      if (url === undefined) throw new Error('sandbox is not listening: call listen() first')
+      return `${url}${CASINO_PREFIX[provider]}`
+    },
     faults,
     requests,
     reset,

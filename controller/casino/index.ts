@@ -1,0 +1,1 @@
+export { CredentialsValid, casinoReconciler, Degraded, Synced } from './reconciler.ts'

@@ -1,0 +1,352 @@
+import { createHash } from 'node:crypto'
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import {
+  type CasinoClient,
+  type CasinoConnector,
+  type CasinoProvider,
+  casinoConnectors,
+  type Deliverer,
+  Reason,
+  StallingError,
+  type SwitchboardError,
+  sanitizeMessage,
+  toDeliveryRecord,
+  toSwitchboardError,
+  WaitingError,
+} from '../../connectors/index.ts'
+import {
+  CasinoIntegrationKind,
+  type CasinoIntegrationSpec,
+  type CasinoIntegrationStatus,
+  type CasinoStreamName,
+  type CasinoStreamStatus,
+  defaultStreamIntervals,
+  providerSettingsField,
+} from '../api/index.ts'
+import type { DeliveryRegistry } from '../destination/index.ts'
+import {
+  parseDuration,
+  REQUESTED_AT_ANNOTATION,
+  type ReconcileContext,
+  type ReconcilerDefinition,
+  rfc3339,
+  type SyncMetrics,
+  withJitter,
+} from '../runtime/index.ts'
+
+type Ctx = ReconcileContext<CasinoIntegrationSpec, CasinoIntegrationStatus>
+
+export const CredentialsValid = 'CredentialsValid'
+export const Synced = 'Synced'
+export const Degraded = 'Degraded'
+
+export interface CasinoReconcilerOptions {
+  destinations: DeliveryRegistry
+  metrics: SyncMetrics
+  registry: Registry
+  logger: Logger
+  /** Jitter fraction for the next sync (default 0.1). */
+  jitter?: number
+  /** HTTP tuning passed to the connectors (tests shorten timeouts). */
+  http?: { timeoutMs?: number }
+}
+
+interface ClientEntry {
+  hash: string
+  client: CasinoClient
+  healthy: boolean
+}
+
+/**
+ * The CasinoIntegration reconciler: checks the credentials (the platform's "test connection"),
+ * then syncs each stream that is due, page by page from the connector to every Destination. A
+ * page's cursor is written to status only after every destination acknowledged it, so a crash
+ * re-sends at most that page and loses nothing.
+ */
+export function casinoReconciler(
+  opts: CasinoReconcilerOptions,
+): ReconcilerDefinition<CasinoIntegrationSpec, CasinoIntegrationStatus> {
+  const clients = new Map<string, ClientEntry>()
+  return {
+    name: 'casinointegration',
+    kind: CasinoIntegrationKind,
+    concurrency: 4,
+    secretNames: (spec) => {
+      const name = (spec as { credentialsSecretRef?: { name?: unknown } } | undefined)?.credentialsSecretRef
+        ?.name
+      return typeof name === 'string' ? [name] : []
+    },
+    references: (spec) => {
+      const refs =
+        (spec as { destinationRefs?: Array<{ name?: unknown }> } | undefined)?.destinationRefs ?? []
+      return refs
+        .filter((r) => typeof r.name === 'string')
+        .map((r) => ({ kind: 'Destination', name: r.name as string }))
+    },
+    // The reconciler schedules itself from the streams' own intervals.
+    interval: () => undefined,
+    readyMessage: { reason: 'Succeeded', message: 'Every stream synced' },
+    steps: [
+      { name: 'connect', run: (ctx) => connect(ctx, clients, opts) },
+      { name: 'destinations', run: (ctx) => destinations(ctx, opts.destinations) },
+      { name: 'sync', run: (ctx) => syncDueStreams(ctx, clients, opts) },
+    ],
+    finalize: (ctx) => {
+      forget(ctx.obj.metadata.namespace, ctx.obj.metadata.name)
+    },
+    forget: (namespace, name) => forget(namespace, name),
+  }
+
+  function forget(namespace: string, name: string) {
+    clients.delete(`${namespace}/${name}`)
+    opts.metrics.removeResource(CasinoIntegrationKind.kind, namespace, name)
+  }
+}
+
+function settingsOf(spec: CasinoIntegrationSpec): unknown {
+  const field = providerSettingsField[spec.provider]
+  const settings = (spec as Record<string, unknown>)[field]
+  if (settings === undefined) {
+    throw new StallingError(
+      Reason.InvalidSpec,
+      `spec.${field} must be set when provider is ${spec.provider}`,
+      {
+        field: `spec.${field}`,
+      },
+    )
+  }
+  return settings
+}
+
+async function connect(
+  ctx: Ctx,
+  clients: Map<string, ClientEntry>,
+  opts: CasinoReconcilerOptions,
+): Promise<void> {
+  const { spec } = ctx
+  const { namespace, name } = ctx.obj.metadata
+  const key = `${namespace}/${name}`
+  const connector = casinoConnectors[spec.provider as CasinoProvider] as CasinoConnector
+  try {
+    const rawSettings = settingsOf(spec)
+    const settings = connector.settings.safeParse(rawSettings)
+    if (!settings.success) {
+      const issue = settings.error.issues[0]
+      const field = `spec.${providerSettingsField[spec.provider]}.${issue?.path.join('.') ?? ''}`
+      throw new StallingError(Reason.InvalidSpec, `${field}: ${issue?.message ?? 'invalid'}`, { field })
+    }
+    const credentials = ctx.credentials(spec.credentialsSecretRef.name, connector.credentials)
+    const secret = ctx.secret(spec.credentialsSecretRef.name)
+    const endpoint = spec.endpoint ?? connector.defaultEndpoint(settings.data)
+    const hash = createHash('sha256')
+      .update(
+        JSON.stringify({
+          p: spec.provider,
+          s: settings.data,
+          e: endpoint,
+          v: secret.metadata?.resourceVersion,
+        }),
+      )
+      .digest('hex')
+    let entry = clients.get(key)
+    if (!entry || entry.hash !== hash) {
+      entry = {
+        hash,
+        healthy: false,
+        client: connector.create({
+          endpoint,
+          credentials,
+          settings: settings.data,
+          logger: opts.logger.child({ casino: key, provider: spec.provider }),
+          metrics: opts.registry,
+          http: opts.http,
+        }),
+      }
+      clients.set(key, entry)
+    }
+    if (!entry.healthy) {
+      await entry.client.healthCheck(ctx.signal)
+      entry.healthy = true
+      ctx.log.info({ provider: spec.provider }, 'credentials verified')
+    }
+    ctx.setCondition(CredentialsValid, 'True', 'Succeeded', `${spec.provider} accepted the credentials`)
+  } catch (err) {
+    const e = toSwitchboardError(err)
+    if (e.kind === 'stalling' || e.reason === Reason.Unauthorized) {
+      ctx.setCondition(CredentialsValid, 'False', e.reason, e.message)
+    }
+    throw e
+  }
+}
+
+function destinations(ctx: Ctx, registry: DeliveryRegistry): void {
+  const { namespace } = ctx.obj.metadata
+  const missing = ctx.spec.destinationRefs.filter((d) => !registry.has(namespace, d.name)).map((d) => d.name)
+  if (missing.length > 0) {
+    const message = `Destination ${missing.map((m) => `"${m}"`).join(', ')} not found or not ready in namespace "${namespace}"`
+    ctx.setCondition(Synced, 'False', Reason.DestinationNotFound, message)
+    // A Destination turning Ready re-enqueues this object; the wait is only a fallback.
+    throw new WaitingError(Reason.DestinationNotFound, message, 60_000)
+  }
+}
+
+function streamInterval(ctx: Ctx, name: CasinoStreamName): number {
+  const s = ctx.spec.streams.find((x) => x.name === name)
+  const value = s?.interval ?? ctx.spec.interval ?? defaultStreamIntervals[name]
+  return parseDuration(value, `spec.streams[${name}].interval`)
+}
+
+function isDue(ctx: Ctx, st: CasinoStreamStatus | undefined, name: CasinoStreamName, now: number): boolean {
+  if (!st?.lastSyncTime || st.lastError) return true
+  const generationChanged = ctx.status.observedGeneration !== ctx.obj.metadata.generation
+  const requested = ctx.obj.metadata.annotations?.[REQUESTED_AT_ANNOTATION]
+  if (generationChanged || (requested !== undefined && requested !== ctx.status.lastHandledRequestAt))
+    return true
+  // Due a little early rather than a little late: the requeue already carries jitter.
+  return now + 1_000 >= Date.parse(st.lastSyncTime) + streamInterval(ctx, name)
+}
+
+async function syncDueStreams(
+  ctx: Ctx,
+  clients: Map<string, ClientEntry>,
+  opts: CasinoReconcilerOptions,
+): Promise<void> {
+  const { namespace, name } = ctx.obj.metadata
+  const entry = clients.get(`${namespace}/${name}`)
+  if (!entry) throw new StallingError(Reason.Internal, 'no client for this integration')
+  const status = ctx.status
+  // Drop the status of streams no longer in the spec; keep the rest in spec order.
+  const wanted = new Set(ctx.spec.streams.map((s) => s.name))
+  status.streams = (status.streams ?? []).filter((s) => wanted.has(s.name))
+  const deliverers = ctx.spec.destinationRefs.map((d) => opts.destinations.get(namespace, d.name))
+
+  let firstError: SwitchboardError | undefined
+  let rateLimited: SwitchboardError | undefined
+  for (const stream of ctx.spec.streams) {
+    if (ctx.signal.aborted) break
+    let st = status.streams.find((s) => s.name === stream.name)
+    if (!isDue(ctx, st, stream.name, Date.now())) continue
+    if (!st) {
+      st = { name: stream.name }
+      status.streams.push(st)
+    }
+    if (rateLimited) break
+    const err = await syncStream(ctx, entry.client, deliverers, stream, st, opts)
+    if (err?.reason === Reason.RateLimited) rateLimited = err
+    if (err) {
+      if (err.reason === Reason.Unauthorized) {
+        entry.healthy = false
+        ctx.setCondition(CredentialsValid, 'False', err.reason, err.message)
+      }
+      firstError ??= err
+      if (err.kind === 'stalling') break
+    }
+  }
+
+  // Schedule the next run from the streams' intervals.
+  const now = Date.now()
+  const nextDue = Math.min(
+    ...ctx.spec.streams.map((s) => {
+      const st = status.streams?.find((x) => x.name === s.name)
+      const last = st?.lastSyncTime ? Date.parse(st.lastSyncTime) : now
+      return last + streamInterval(ctx, s.name)
+    }),
+  )
+  ctx.requeueAfter(withJitter(Math.max(1_000, nextDue - now), opts.jitter ?? 0.1))
+
+  const total = status.streams.reduce((n, s) => n + (s.totalRecordsSynced ?? 0), 0)
+  status.totalRecordsSynced = total
+  if (rateLimited) {
+    const message = `the platform is rate limiting; syncing continues in ${Math.ceil((rateLimited.retryAfterMs ?? 0) / 1000)}s: ${rateLimited.message}`
+    ctx.setCondition(Degraded, 'True', Reason.RateLimited, message)
+    ctx.setCondition(Synced, 'False', Reason.RateLimited, message)
+    throw rateLimited
+  }
+  ctx.removeCondition(Degraded)
+  if (firstError) {
+    ctx.setCondition(Synced, 'False', firstError.reason, firstError.message)
+    throw firstError
+  }
+  const lastSync = status.streams
+    .map((s) => s.lastSuccessfulSyncTime)
+    .filter((t): t is string => !!t)
+    .sort()
+    .at(-1)
+  if (lastSync) status.lastSyncTime = lastSync
+  ctx.setCondition(
+    Synced,
+    'True',
+    'Succeeded',
+    `${status.streams.length} stream(s) synced; ${total} records delivered in total`,
+  )
+}
+
+/** Syncs one stream; returns its error instead of throwing so the other streams still run. */
+async function syncStream(
+  ctx: Ctx,
+  client: CasinoClient,
+  deliverers: Deliverer[],
+  stream: CasinoIntegrationSpec['streams'][number],
+  st: CasinoStreamStatus,
+  opts: CasinoReconcilerOptions,
+): Promise<SwitchboardError | undefined> {
+  const { namespace, name } = ctx.obj.metadata
+  const provider = ctx.spec.provider
+  const kind = CasinoIntegrationKind.kind
+  const casinoKey = `${namespace}/${name}`
+  const started = performance.now()
+  let synced = 0
+  let failed = 0
+  let error: SwitchboardError | undefined
+  const log = ctx.log.child({ stream: stream.name })
+  try {
+    const pages = client.read(stream.name, {
+      ...(st.cursor ? { cursor: st.cursor } : {}),
+      ...(stream.startFrom ? { startFrom: new Date(stream.startFrom) } : {}),
+      lookbackMs: parseDuration(stream.lookback, `spec.streams[${stream.name}].lookback`),
+      pageSize: stream.pageSize,
+      signal: ctx.signal,
+    })
+    for await (const page of pages) {
+      if (page.records.length > 0) {
+        const records = page.records.map((r) => toDeliveryRecord(provider as CasinoProvider, casinoKey, r))
+        try {
+          await Promise.all(deliverers.map((d) => d.deliver(records, { signal: ctx.signal })))
+        } catch (err) {
+          failed += records.length
+          opts.metrics.records.inc({ kind, provider, stream: stream.name, result: 'failed' }, records.length)
+          throw err
+        }
+        synced += records.length
+        opts.metrics.records.inc({ kind, provider, stream: stream.name, result: 'delivered' }, records.length)
+      }
+      // Every destination acknowledged the page: commit its cursor, durably.
+      st.cursor = page.cursor
+      st.totalRecordsSynced = (st.totalRecordsSynced ?? 0) + page.records.length
+      st.recordsSynced = synced
+      if (page.records.length > 0) await ctx.checkpoint()
+      if (ctx.signal.aborted) break
+    }
+  } catch (err) {
+    error = toSwitchboardError(err)
+    log.warn({ reason: error.reason, records: synced }, 'stream sync failed')
+  }
+  const finished = new Date()
+  const durationMs = Math.round(performance.now() - started)
+  opts.metrics.duration.observe({ kind, provider, stream: stream.name }, durationMs / 1000)
+  st.lastSyncTime = rfc3339(finished)
+  st.recordsSynced = synced
+  st.recordsFailed = failed
+  st.totalRecordsFailed = (st.totalRecordsFailed ?? 0) + failed
+  st.durationMs = durationMs
+  if (error) {
+    st.lastError = { reason: error.reason, message: sanitizeMessage(error.message), time: rfc3339(finished) }
+  } else {
+    delete st.lastError
+    st.lastSuccessfulSyncTime = rfc3339(finished)
+    opts.metrics.succeeded(kind, namespace, name, stream.name, finished)
+    log.info({ records: synced, durationMs }, 'stream synced')
+  }
+  return error
+}
