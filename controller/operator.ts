@@ -1,5 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
+import type { RetryPolicy } from '../connectors/index.ts'
 import { casinoReconciler } from './casino/index.ts'
 import { DeliveryRegistry, destinationReconciler } from './destination/index.ts'
 import { Manager, type ManagerOptions, SyncMetrics } from './runtime/index.ts'
@@ -14,7 +15,7 @@ export interface OperatorOptions {
   identity?: string
   jitter?: number
   /** HTTP tuning for provider connectors (tests shorten timeouts). */
-  providerHttp?: { timeoutMs?: number }
+  providerHttp?: { timeoutMs?: number; retry?: RetryPolicy }
   /** Delay before delivery counters are written to a Destination's status (default 2 s). */
   statusFlushDelayMs?: number
   onLostLeadership?(): void

@@ -8,6 +8,7 @@ import {
   casinoConnectors,
   type Deliverer,
   Reason,
+  type RetryPolicy,
   StallingError,
   type SwitchboardError,
   sanitizeMessage,
@@ -49,7 +50,7 @@ export interface CasinoReconcilerOptions {
   /** Jitter fraction for the next sync (default 0.1). */
   jitter?: number
   /** HTTP tuning passed to the connectors (tests shorten timeouts). */
-  http?: { timeoutMs?: number }
+  http?: { timeoutMs?: number; retry?: RetryPolicy }
 }
 
 interface ClientEntry {

@@ -86,7 +86,7 @@ describe('CasinoIntegration against the real API server and the sandbox', () => 
       kubeConfig: c.kc,
       logger: logs.logger,
       statusFlushDelayMs: 200,
-      providerHttp: { timeoutMs: 1_000 },
+      providerHttp: { timeoutMs: 1_000, retry: { maxRetryAfterMs: 3_000 } },
     })
     await operator.start()
   })
@@ -309,6 +309,35 @@ describe('CasinoIntegration against the real API server and the sandbox', () => 
     await waitForCondition(c, PLURAL, ns, 'casino', 'Ready', 'True', undefined, 60_000)
     expect(sandbox.segment.uniqueMessageIds(writeKey)).toBe(SIZES.players + 25 + 7)
     expect(sandbox.segment.duplicates(writeKey)).toBe(0)
+
+    // A Retry-After longer than the client waits inside a sync: degraded, not failed, and the
+    // controller comes back when the platform said.
+    sandbox.casino.append(account.provider, account.casinoKey, 'players', 4)
+    sandbox.faults.inject({
+      provider: account.provider,
+      status: 429,
+      retryAfterSeconds: 5,
+      times: 1,
+      path: '/playtech-pam/pam/v1',
+    })
+    const limitedAt = new Date().toISOString()
+    await c.custom.patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace: ns,
+        plural: PLURAL,
+        name: 'casino',
+        body: { metadata: { annotations: { [REQUESTED_AT_ANNOTATION]: limitedAt } } },
+      },
+      mergePatch,
+    )
+    const degraded = await waitForCondition(c, PLURAL, ns, 'casino', 'Ready', 'False', 'RateLimited', 30_000)
+    expect(condition(degraded, 'Degraded')).toMatchObject({ status: 'True', reason: 'RateLimited' })
+    expect(condition(degraded, 'Stalled')).toBeUndefined()
+    const recovered = await waitForCondition(c, PLURAL, ns, 'casino', 'Ready', 'True', undefined, 30_000)
+    expect(condition(recovered, 'Degraded')).toBeUndefined()
+    expect(sandbox.segment.uniqueMessageIds(writeKey)).toBe(SIZES.players + 25 + 7 + 4)
   })
 
   it('two casinos in two namespaces: no cross-namespace references, each sees only its own data', async () => {

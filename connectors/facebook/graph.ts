@@ -1,0 +1,335 @@
+/**
+ * Requests to the Facebook Graph API. Graph reports failures in the body,
+ * `{"error":{"message","type","code","error_subcode","is_transient","fbtrace_id"}}`, with an
+ * HTTP status that does not say what happened (throttling arrives as 400 or 403, an expired
+ * token as 400 or 401), so the mapping reads `error.code`:
+ *
+ * | Graph error                                                | error                                     |
+ * | ---------------------------------------------------------- | ----------------------------------------- |
+ * | 190, 102 (token invalid, expired or revoked)               | `StallingError(Unauthorized)`             |
+ * | 10, 200–299 (a permission the token lacks)                 | `StallingError(Unauthorized)`             |
+ * | 4, 17, 32, 613, 80001–80014 (rate limits)                  | `WaitingError(RateLimited)`               |
+ * | 1, 2, `is_transient`, HTTP 5xx without a Graph error        | `TransientError(ProviderUnavailable)`     |
+ * | 368 (temporarily blocked)                                  | `WaitingError(ProviderRejected)`, 1 h     |
+ * | anything else                                              | `StallingError(ProviderRejected)`         |
+ *
+ * The wait of a rate limit is the `estimated_time_to_regain_access` (minutes) of the
+ * `X-Business-Use-Case-Usage` header when Graph sends one, else `Retry-After`, else 5 minutes.
+ *
+ * The shared client in connectors/http maps failures by HTTP status only (403 would stall a
+ * rate-limited page as Unauthorized), so this file sends with fetch itself and takes the rest
+ * from the shared layer: the account's `RequestBudget`, the `switchboard_provider_*` metrics,
+ * `parseBody` for 2xx bodies, the retry vocabulary and defaults, the log line format.
+ * Idempotent requests (GET) are retried on transient failures and timeouts; a POST never is.
+ */
+import { createHmac } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { pino } from 'pino'
+import type { Registry } from 'prom-client'
+import type { z } from 'zod'
+import { describeError, parseRetryAfter } from '../delivery.ts'
+import {
+  Reason,
+  StallingError,
+  SwitchboardError,
+  sanitizeMessage,
+  TransientError,
+  WaitingError,
+} from '../errors.ts'
+import {
+  DEFAULT_RETRY,
+  DEFAULT_TIMEOUT_MS,
+  parseBody,
+  type ProviderMetrics,
+  providerMetrics,
+  type RequestBudget,
+  type RetryPolicy,
+} from '../http/index.ts'
+import type { Logger } from '../log.ts'
+
+export const FACEBOOK_PROVIDER = 'facebook'
+export const GRAPH_URL = 'https://graph.facebook.com'
+/** Graph API version used unless configured (each version lives about two years). */
+export const DEFAULT_GRAPH_VERSION = 23
+/** Wait after a rate limit that says nothing about when it ends. */
+export const GRAPH_RATE_LIMIT_WAIT_MS = 5 * 60_000
+const BLOCKED_WAIT_MS = 60 * 60_000
+
+const RATE_CODES = new Set([4, 17, 32, 613])
+const TOKEN_CODES = new Set([190, 102])
+const TRANSIENT_CODES = new Set([1, 2])
+
+export interface GraphError {
+  message: string
+  type: string
+  code: number
+  subcode: number | undefined
+  transient: boolean
+  traceId: string | undefined
+}
+
+/** The Graph error in a failed response's body, if there is one. */
+export function readGraphError(data: unknown): GraphError | undefined {
+  if (typeof data !== 'object' || data === null) return undefined
+  const e = (data as { error?: unknown }).error
+  if (typeof e !== 'object' || e === null) return undefined
+  const o = e as Record<string, unknown>
+  const code = typeof o.code === 'number' ? o.code : Number(o.code)
+  if (!Number.isFinite(code)) return undefined
+  return {
+    message: typeof o.message === 'string' ? o.message : '',
+    type: typeof o.type === 'string' ? o.type : '',
+    code,
+    subcode: typeof o.error_subcode === 'number' ? o.error_subcode : undefined,
+    transient: o.is_transient === true,
+    traceId: typeof o.fbtrace_id === 'string' ? o.fbtrace_id : undefined,
+  }
+}
+
+function isRateCode(code: number): boolean {
+  return RATE_CODES.has(code) || (code >= 80001 && code <= 80014)
+}
+
+/** Minutes until access returns, from `X-Business-Use-Case-Usage`, in ms. */
+export function regainAccessMs(header: string | null): number | undefined {
+  if (!header) return undefined
+  try {
+    const parsed = JSON.parse(header) as Record<string, { estimated_time_to_regain_access?: unknown }[]>
+    let max = 0
+    for (const entries of Object.values(parsed)) {
+      for (const e of Array.isArray(entries) ? entries : []) {
+        const m = Number(e.estimated_time_to_regain_access)
+        if (Number.isFinite(m) && m > max) max = m
+      }
+    }
+    return max > 0 ? max * 60_000 : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Maps a failed Graph response (status, parsed body, headers) to a registry error. */
+export function graphErrorFor(
+  status: number,
+  data: unknown,
+  headers: Headers,
+  where: string,
+  secrets: readonly string[],
+): SwitchboardError {
+  const g = readGraphError(data)
+  const detail = g ? `(#${g.code}${g.subcode ? `/${g.subcode}` : ''}) ${g.message}` : ''
+  const text = sanitizeMessage(`${where} answered ${status}${detail ? `: ${detail}` : ''}`, secrets)
+  const retryAfter = parseRetryAfter(headers.get('retry-after'))
+  if (g) {
+    if (TOKEN_CODES.has(g.code)) {
+      return new StallingError(Reason.Unauthorized, `${text} (the page access token is invalid or expired: renew it in the Secret)`)
+    }
+    if (isRateCode(g.code)) {
+      const wait = regainAccessMs(headers.get('x-business-use-case-usage')) ?? retryAfter ?? GRAPH_RATE_LIMIT_WAIT_MS
+      return new WaitingError(Reason.RateLimited, `${text} (rate limited)`, wait)
+    }
+    if (g.code === 10 || (g.code >= 200 && g.code <= 299)) {
+      return new StallingError(
+        Reason.Unauthorized,
+        `${text} (the token lacks a permission: a Page token with pages_manage_posts is needed)`,
+      )
+    }
+    if (g.code === 368) return new WaitingError(Reason.ProviderRejected, `${text} (temporarily blocked)`, BLOCKED_WAIT_MS)
+    if (TRANSIENT_CODES.has(g.code) || g.transient || status >= 500) {
+      return new TransientError(Reason.ProviderUnavailable, text)
+    }
+    return new StallingError(Reason.ProviderRejected, text)
+  }
+  if (status === 429) return new WaitingError(Reason.RateLimited, `${text} (rate limited)`, retryAfter ?? GRAPH_RATE_LIMIT_WAIT_MS)
+  if (status === 401) return new StallingError(Reason.Unauthorized, text)
+  if (status === 408 || status >= 500) return new TransientError(Reason.ProviderUnavailable, text)
+  return new StallingError(Reason.ProviderRejected, text)
+}
+
+/** `appsecret_proof`: hex HMAC-SHA256 of the access token, keyed with the app secret. */
+export function appSecretProof(accessToken: string, appSecret: string): string {
+  return createHmac('sha256', appSecret).update(accessToken).digest('hex')
+}
+
+export interface GraphTransportOptions {
+  accessToken: string
+  appSecret?: string | undefined
+  /** Default `https://graph.facebook.com`. */
+  baseUrl?: string | undefined
+  /** Major version: 23 → `/v23.0`. */
+  version?: number | undefined
+  logger?: Logger | undefined
+  metrics?: Registry | undefined
+  budget?: RequestBudget | undefined
+  timeoutMs?: number | undefined
+  retry?: RetryPolicy | undefined
+  signal?: AbortSignal | undefined
+}
+
+export interface GraphCall<T> {
+  /** Bounded metric label (`feed.publish`). */
+  operation: string
+  schema: z.ZodType<T>
+  query?: Record<string, string | number | undefined>
+  /** POST body, sent form-encoded as Graph expects. */
+  form?: Record<string, string | undefined>
+  signal?: AbortSignal | undefined
+}
+
+export interface GraphTransport {
+  readonly baseUrl: string
+  readonly version: string
+  get<T>(path: string, call: GraphCall<T>): Promise<T>
+  post<T>(path: string, call: GraphCall<T>): Promise<T>
+}
+
+let silent: Logger | undefined
+
+export function createGraphTransport(opts: GraphTransportOptions): GraphTransport {
+  const base = new URL(opts.baseUrl ?? GRAPH_URL)
+  if (base.protocol !== 'https:' && base.protocol !== 'http:') {
+    throw new StallingError(Reason.InvalidSpec, 'facebook: endpoint must be http or https', { field: 'endpoint' })
+  }
+  const prefix = `${base.origin}${base.pathname.replace(/\/+$/, '')}`
+  const versionNumber = opts.version ?? DEFAULT_GRAPH_VERSION
+  if (!Number.isInteger(versionNumber) || versionNumber < 2 || versionNumber > 99) {
+    throw new StallingError(Reason.InvalidSpec, 'facebook: Graph API version must be an integer like 23', {
+      field: 'graphApiVersion',
+    })
+  }
+  const version = `v${versionNumber}.0`
+  const policy = { ...DEFAULT_RETRY, ...opts.retry }
+  const jitter =
+    typeof opts.retry?.jitter === 'function'
+      ? opts.retry.jitter
+      : opts.retry?.jitter === false
+        ? (d: number) => d
+        : opts.retry?.jitter === true
+          ? (d: number) => Math.random() * d
+          : (d: number) => d * (0.5 + Math.random() * 0.5)
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  silent ??= pino({ level: 'silent' })
+  const log = (opts.logger ?? silent).child({ provider: FACEBOOK_PROVIDER })
+  const metrics: ProviderMetrics | undefined = opts.metrics ? providerMetrics(opts.metrics) : undefined
+  const secrets = [opts.accessToken, ...(opts.appSecret ? [opts.appSecret] : [])]
+  const proof = opts.appSecret ? appSecretProof(opts.accessToken, opts.appSecret) : undefined
+
+  async function send<T>(method: 'GET' | 'POST', path: string, call: GraphCall<T>): Promise<T> {
+    const url = new URL(`${prefix}/${version}${path}`)
+    for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v))
+    let body: string | undefined
+    if (method === 'POST') {
+      const form = new URLSearchParams()
+      for (const [k, v] of Object.entries(call.form ?? {})) if (v !== undefined) form.set(k, v)
+      if (proof) form.set('appsecret_proof', proof)
+      body = form.toString()
+    } else if (proof) {
+      url.searchParams.set('appsecret_proof', proof)
+    }
+    const where = `${FACEBOOK_PROVIDER} ${call.operation}: ${method} ${url.host}${url.pathname}`
+    const outer = anySignal(call.signal, opts.signal)
+    const idempotent = method === 'GET'
+    const provider = FACEBOOK_PROVIDER
+    const operation = call.operation
+    for (let attempt = 1; ; attempt++) {
+      if (outer?.aborted) throw aborted(outer, where)
+      await opts.budget?.take({ signal: outer, maxWaitMs: policy.maxRetryAfterMs })
+      const signal = anySignal(outer, AbortSignal.timeout(timeoutMs)) as AbortSignal
+      const fields = { operation, method, path: url.pathname, attempt }
+      const started = performance.now()
+      let res: Response
+      let text: string
+      try {
+        res = await fetch(url, {
+          method,
+          headers: {
+            accept: 'application/json',
+            authorization: `Bearer ${opts.accessToken}`,
+            'user-agent': 'switchboard',
+            ...(body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+          },
+          ...(body !== undefined ? { body } : {}),
+          redirect: 'manual',
+          signal,
+        })
+        text = await res.text()
+      } catch (err) {
+        const latencyMs = Math.round(performance.now() - started)
+        metrics?.requests.inc({ provider, operation, code: 'error' })
+        metrics?.duration.observe({ provider, operation }, latencyMs / 1000)
+        if (outer?.aborted) throw aborted(outer, where)
+        const timedOut = signal.aborted
+        const error = timedOut ? `timed out after ${timeoutMs} ms` : sanitizeMessage(describeError(err), secrets)
+        log.warn({ ...fields, status: 0, latencyMs, error }, 'provider request failed')
+        if (idempotent && attempt <= policy.limit) {
+          await pause(jitter(backoff(attempt)), outer, where)
+          continue
+        }
+        const tries = attempt === 1 ? '1 attempt' : `${attempt} attempts`
+        throw timedOut
+          ? new TransientError(Reason.Timeout, `${where} timed out after ${timeoutMs} ms (${tries})`)
+          : new TransientError(Reason.ProviderUnavailable, sanitizeMessage(`${where} unreachable (${tries}): ${error}`, secrets))
+      }
+      const latencyMs = Math.round(performance.now() - started)
+      metrics?.requests.inc({ provider, operation, code: String(res.status) })
+      metrics?.duration.observe({ provider, operation }, latencyMs / 1000)
+      if (res.ok) {
+        log.info({ ...fields, status: res.status, latencyMs }, 'provider request')
+        return parseBody(text, call.schema, {
+          where,
+          status: res.status,
+          contentType: res.headers.get('content-type') ?? '',
+        })
+      }
+      let data: unknown
+      try {
+        data = JSON.parse(text)
+      } catch {
+        data = undefined
+      }
+      const graph = readGraphError(data)
+      log.warn(
+        { ...fields, status: res.status, latencyMs, ...(graph ? { graphCode: graph.code, fbtraceId: graph.traceId } : {}) },
+        'provider request failed',
+      )
+      const error = graphErrorFor(res.status, data, res.headers, where, secrets)
+      if (error.reason === Reason.RateLimited && opts.budget && error.retryAfterMs) opts.budget.pause(error.retryAfterMs)
+      const retryAfter = parseRetryAfter(res.headers.get('retry-after'))
+      const shortWait = retryAfter === undefined || retryAfter <= policy.maxRetryAfterMs
+      if (idempotent && error.kind === 'transient' && attempt <= policy.limit && shortWait) {
+        await pause(retryAfter ?? jitter(backoff(attempt)), outer, where)
+        continue
+      }
+      throw error
+    }
+  }
+
+  const backoff = (attempt: number) => Math.min(policy.backoffLimitMs, policy.backoffBaseMs * 2 ** (attempt - 1))
+
+  return {
+    baseUrl: prefix,
+    version,
+    get: (path, call) => send('GET', path, call),
+    post: (path, call) => send('POST', path, call),
+  }
+}
+
+function aborted(signal: AbortSignal, where: string): SwitchboardError {
+  const reason: unknown = signal.reason
+  if (reason instanceof SwitchboardError) return reason
+  return new TransientError(Reason.Timeout, `${where}: aborted`)
+}
+
+async function pause(ms: number, signal: AbortSignal | undefined, where: string): Promise<void> {
+  try {
+    await sleep(ms, undefined, signal ? { signal } : undefined)
+  } catch {
+    if (signal?.aborted) throw aborted(signal, where)
+  }
+}
+
+function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  const present = signals.filter((s): s is AbortSignal => s !== undefined)
+  if (present.length <= 1) return present[0]
+  return AbortSignal.any(present)
+}
