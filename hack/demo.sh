@@ -56,7 +56,7 @@ echo "demo: starting the controller (metrics on http://127.0.0.1:$METRICS_PORT/m
 node bin/switchboard.ts controller --metrics-bind-address "127.0.0.1:$METRICS_PORT" >"$WORK/controller.log" 2>&1 &
 PIDS+=($!)
 
-kubectl wait --for=condition=Ready --timeout=60s -n switchboard-demo destinations --all >/dev/null
+kubectl wait --for=condition=Ready --timeout=90s -n switchboard-demo destinations,casinointegrations --all >/dev/null
 echo
 kubectl get switchboard -n switchboard-demo
 echo

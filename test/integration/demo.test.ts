@@ -17,5 +17,13 @@ describe('make demo', () => {
     expect(output).toContain('every example is Ready')
     expect(output).toMatch(/cdp\s+segment\s+True/)
     expect(output).toMatch(/warehouse\s+http\s+True/)
+    for (const [name, provider] of [
+      ['royal', 'softswiss'],
+      ['lucky', 'altenar'],
+      ['savanna', 'betsoftware'],
+      ['harbour', 'playtech-pam'],
+    ]) {
+      expect(output).toMatch(new RegExp(`casinointegration.switchboard.dev/${name}\\s+${provider}\\s+True`))
+    }
   }, 180_000)
 })
