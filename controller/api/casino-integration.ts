@@ -212,6 +212,15 @@ export const casinoIntegrationStatus = z
     totalRecordsSynced: counter(
       'Records delivered across all streams since the resource was created.',
     ).optional(),
+    lastHandledResyncAt: z
+      .string()
+      .max(256)
+      .describe(
+        'The value of the `switchboard.dev/resync-requested-at` annotation last handled. Setting the ' +
+          'annotation to a new value clears every stream cursor: the next sync reads everything again ' +
+          'from startFrom (destinations drop what they already have by message id).',
+      )
+      .optional(),
   })
   .describe('The observed state of the CasinoIntegration, written by the controller.')
 

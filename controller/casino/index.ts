@@ -1,1 +1,1 @@
-export { CredentialsValid, casinoReconciler, Degraded, Synced } from './reconciler.ts'
+export { CredentialsValid, casinoReconciler, Degraded, RESYNC_ANNOTATION, Synced } from './reconciler.ts'

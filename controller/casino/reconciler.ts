@@ -39,6 +39,8 @@ import {
 type Ctx = ReconcileContext<CasinoIntegrationSpec, CasinoIntegrationStatus>
 
 export const CredentialsValid = 'CredentialsValid'
+/** Setting this annotation to a new value clears every stream's cursor: a full resync. */
+export const RESYNC_ANNOTATION = 'switchboard.dev/resync-requested-at'
 export const Synced = 'Synced'
 export const Degraded = 'Degraded'
 
@@ -220,6 +222,27 @@ async function syncDueStreams(
   // Drop the status of streams no longer in the spec; keep the rest in spec order.
   const wanted = new Set(ctx.spec.streams.map((s) => s.name))
   status.streams = (status.streams ?? []).filter((s) => wanted.has(s.name))
+  // An explicit full resync: forget every cursor and read again from startFrom.
+  const resync = ctx.obj.metadata.annotations?.[RESYNC_ANNOTATION]
+  const resyncing = resync !== undefined && resync !== status.lastHandledResyncAt
+  if (resyncing) {
+    for (const st of status.streams) {
+      delete st.cursor
+      delete st.lastSyncTime
+    }
+    ctx.log.info({ resync }, 'full resync requested: cursors cleared')
+  }
+  // A sync that is not a routine increment (new spec, first sync, full resync) says so while it
+  // runs, so that kstatus readers do not take the old Ready for the new state.
+  const firstSync = ctx.spec.streams.some((s) => !status.streams?.find((x) => x.name === s.name)?.cursor)
+  if (resyncing || firstSync || ctx.status.observedGeneration !== ctx.obj.metadata.generation) {
+    ctx.setCondition(
+      'Reconciling',
+      'True',
+      'Progressing',
+      resyncing ? 'full resync in progress' : 'sync in progress',
+    )
+  }
   const deliverers = ctx.spec.destinationRefs.map((d) => opts.destinations.get(namespace, d.name))
 
   let firstError: SwitchboardError | undefined
@@ -244,6 +267,9 @@ async function syncDueStreams(
       if (err.kind === 'stalling') break
     }
   }
+
+  // The resync was handled (an error part-way leaves the new cursors, and the retry continues).
+  if (resyncing) status.lastHandledResyncAt = resync
 
   // Schedule the next run from the streams' intervals.
   const now = Date.now()

@@ -622,10 +622,16 @@ export function keyOf(obj: KubernetesObject): string {
   return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`
 }
 
-/** What makes an update worth a reconcile: a new generation, a sync request, a deletion. */
+/**
+ * What makes an update worth a reconcile: a new generation, a deletion, or a change to one of the
+ * `switchboard.dev/` annotations (sync now, full resync, ...). Status-only updates are not.
+ */
 function fingerprint(obj: SwitchboardObject): string {
   const m = obj.metadata
-  return `${m.generation ?? 0}|${m.annotations?.[REQUESTED_AT_ANNOTATION] ?? ''}|${m.deletionTimestamp ? 'deleting' : ''}|${m.uid ?? ''}`
+  const ours = Object.entries(m.annotations ?? {})
+    .filter(([k]) => k.startsWith('switchboard.dev/'))
+    .sort(([a], [b]) => a.localeCompare(b))
+  return JSON.stringify([m.generation ?? 0, m.deletionTimestamp ? 'deleting' : '', m.uid ?? '', ours])
 }
 
 function readCredentials<T extends Record<string, string>>(

@@ -235,6 +235,31 @@ describe('CasinoIntegration against the real API server and the sandbox', () => 
       recordsSynced: 13,
       totalRecordsSynced: SIZES.transactions + 13,
     })
+
+    // A full resync reads everything again; the destination drops what it has by message id.
+    const resyncAt = new Date().toISOString()
+    await c.custom.patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace: ns,
+        plural: PLURAL,
+        name: 'casino',
+        body: { metadata: { annotations: { 'switchboard.dev/resync-requested-at': resyncAt } } },
+      },
+      mergePatch,
+    )
+    const resynced = await waitFor('the full resync', async () => {
+      const o = await getObj(c.custom, PLURAL, ns, 'casino')
+      return o.status?.lastHandledResyncAt === resyncAt && condition(o, 'Ready')?.status === 'True'
+        ? o
+        : undefined
+    })
+    expect(streamStatus(resynced, 'transactions'), JSON.stringify(resynced.status)).toMatchObject({
+      recordsSynced: SIZES.transactions + 13,
+    })
+    expect(sandbox.segment.uniqueMessageIds(writeKey)).toBe(SIZES.transactions + 13)
+    expect(sandbox.segment.duplicates(writeKey)).toBe(SIZES.transactions + 13)
   })
 
   it('faults: Retry-After is honoured, 5xx and timeouts retried, malformed JSON named; nothing lost or doubled', async () => {
