@@ -310,6 +310,12 @@ export class Controller<Spec, Status extends CommonStatus> {
           result = 'requeue_after'
         }
       }
+    } catch (err) {
+      // The API server failed us (a status write, a finalizer patch): count it and back off.
+      result = 'error'
+      this.#deps.metrics.reconcileErrors.inc({ controller: this.name })
+      log.warn({ err: describeApiError(err) }, 'reconcile failed talking to the API server')
+      this.queue.addRateLimited(key)
     } finally {
       this.#deps.metrics.reconcileTotal.inc({ controller: this.name, result })
       this.#deps.metrics.reconcileTime.observe(
