@@ -14,6 +14,7 @@ Options (defaults in brackets):
   --leader-elect                    only the holder of a Lease reconciles [off]
   --leader-election-namespace NS    namespace of the Lease [$POD_NAMESPACE, then the in-cluster namespace, then default]
   --leader-election-id NAME         name of the Lease [switchboard-controller]
+  --namespaces NS[,NS...]           watch only these namespaces (needs Roles there, not ClusterRoles) [all]
   --concurrency N                   workers per controller [4]
   --log-level LEVEL                 trace, debug, info, warn, error [info]
   -h, --help                        show this help
@@ -28,6 +29,7 @@ export async function runController(argv: string[]): Promise<number> {
       'leader-elect': { type: 'boolean', default: false },
       'leader-election-namespace': { type: 'string' },
       'leader-election-id': { type: 'string', default: 'switchboard-controller' },
+      namespaces: { type: 'string' },
       concurrency: { type: 'string', default: '4' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -66,6 +68,10 @@ export async function runController(argv: string[]): Promise<number> {
     logger,
     concurrency,
     metricsAddress,
+    namespaces: values.namespaces
+      ?.split(',')
+      .map((n) => n.trim())
+      .filter(Boolean),
     leaderElection: values['leader-elect']
       ? {
           enabled: true,

@@ -13,6 +13,8 @@ export interface OperatorOptions {
   leaderElection?: ManagerOptions['leaderElection']
   metricsAddress?: ManagerOptions['metricsAddress']
   identity?: string
+  /** Watch only these namespaces; default every namespace. */
+  namespaces?: readonly string[]
   jitter?: number
   /** HTTP tuning for provider connectors (tests shorten timeouts). */
   providerHttp?: { timeoutMs?: number; retry?: RetryPolicy }
@@ -37,6 +39,7 @@ export function createOperator(opts: OperatorOptions): Operator {
     leaderElection: opts.leaderElection,
     metricsAddress: opts.metricsAddress,
     identity: opts.identity,
+    namespaces: opts.namespaces,
     jitter: opts.jitter,
     onLostLeadership: opts.onLostLeadership,
   })

@@ -18,7 +18,7 @@ import {
 } from './conditions.ts'
 import { parseDuration, withJitter } from './duration.ts'
 import type { EventRecorder, EventType } from './events.ts'
-import type { Informer } from './informer.ts'
+import type { Cache } from './informer.ts'
 import { describeApiError, isNotFound, type KubeClients, mergePatch } from './kube.ts'
 import { mergePatchDiff } from './merge-patch.ts'
 import type { OperatorMetrics } from './metrics.ts'
@@ -119,8 +119,8 @@ export interface ReconcilerDefinition<Spec, Status extends CommonStatus> {
 
 export interface ControllerDeps {
   clients: KubeClients
-  informer: Informer<SwitchboardObject>
-  secrets: Informer<V1Secret>
+  informer: Cache<SwitchboardObject>
+  secrets: Cache<V1Secret>
   events: EventRecorder
   metrics: OperatorMetrics
   logger: Logger

@@ -14,7 +14,13 @@ export {
 export { parseDuration, withJitter } from './duration.ts'
 export { jsonEqual } from './equal.ts'
 export { EventRecorder, type EventType, type InvolvedObject } from './events.ts'
-export { Informer, type InformerHandlers, type InformerOptions } from './informer.ts'
+export {
+  type Cache,
+  Informer,
+  type InformerHandlers,
+  type InformerOptions,
+  NamespacedInformers,
+} from './informer.ts'
 export {
   apiStatus,
   describeApiError,

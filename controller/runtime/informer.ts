@@ -124,3 +124,50 @@ export class Informer<T extends KubernetesObject> {
     await this.#lw.stop()
   }
 }
+
+/** What callers need of a cache: lookups, handlers, lifecycle. */
+export interface Cache<T extends KubernetesObject> {
+  readonly synced: boolean
+  on(handlers: InformerHandlers<T>): void
+  start(): Promise<void>
+  stop(): Promise<void>
+  get(name: string, namespace?: string): T | undefined
+  list(namespace?: string): readonly T[]
+}
+
+/**
+ * One informer per namespace behind a single cache, for a controller restricted to a list of
+ * namespaces (Roles instead of ClusterRoles). Objects in other namespaces are never seen.
+ */
+export class NamespacedInformers<T extends KubernetesObject> implements Cache<T> {
+  readonly #byNamespace = new Map<string, Informer<T>>()
+
+  constructor(namespaces: readonly string[], make: (namespace: string) => Informer<T>) {
+    for (const ns of namespaces) this.#byNamespace.set(ns, make(ns))
+  }
+
+  get synced(): boolean {
+    return [...this.#byNamespace.values()].every((i) => i.synced)
+  }
+
+  on(handlers: InformerHandlers<T>): void {
+    for (const i of this.#byNamespace.values()) i.on(handlers)
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([...this.#byNamespace.values()].map((i) => i.start()))
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.#byNamespace.values()].map((i) => i.stop()))
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return namespace === undefined ? undefined : this.#byNamespace.get(namespace)?.get(name, namespace)
+  }
+
+  list(namespace?: string): readonly T[] {
+    if (namespace !== undefined) return this.#byNamespace.get(namespace)?.list(namespace) ?? []
+    return [...this.#byNamespace.values()].flatMap((i) => i.list())
+  }
+}

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import type { KubeConfig, V1Secret } from '@kubernetes/client-node'
+import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Secret } from '@kubernetes/client-node'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import {
@@ -10,7 +10,7 @@ import {
   type SwitchboardObject,
 } from './controller.ts'
 import { EventRecorder } from './events.ts'
-import { Informer } from './informer.ts'
+import { type Cache, Informer, NamespacedInformers } from './informer.ts'
 import { type KubeClients, makeClients } from './kube.ts'
 import { LeaderElector } from './leader.ts'
 import { OperatorMetrics } from './metrics.ts'
@@ -27,6 +27,8 @@ export interface ManagerOptions {
     renewDeadlineMs?: number
     retryPeriodMs?: number
   }
+  /** Watch only these namespaces (Roles instead of ClusterRoles); default: every namespace. */
+  namespaces?: readonly string[]
   /** Identity in the Lease and in events (default: hostname + random suffix). */
   identity?: string
   /** Address of the metrics and health server, e.g. `127.0.0.1:8080`; omit to not serve. */
@@ -49,10 +51,10 @@ export class Manager {
   readonly events: EventRecorder
   readonly logger: Logger
   readonly identity: string
-  readonly secrets: Informer<V1Secret>
+  readonly secrets: Cache<V1Secret>
   readonly #opts: ManagerOptions
   readonly #controllers: Controller<never, CommonStatus>[] = []
-  readonly #informers = new Map<string, Informer<SwitchboardObject>>()
+  readonly #informers = new Map<string, Cache<SwitchboardObject>>()
   #elector: LeaderElector | undefined
   #server: FastifyInstance | undefined
   #started = false
@@ -71,38 +73,40 @@ export class Manager {
       instance: this.identity,
       logger: opts.logger,
     })
-    this.secrets = new Informer<V1Secret>(
-      {
-        kubeConfig: opts.kubeConfig,
-        path: '/api/v1/secrets',
-        list: () => this.clients.core.listSecretForAllNamespaces(),
-        logger: opts.logger,
-      },
-      {
-        add: (s) => this.#onSecret(s),
-        update: (s) => this.#onSecret(s),
-        delete: (s) => this.#onSecret(s),
-      },
+    const namespaces = opts.namespaces?.length ? opts.namespaces : undefined
+    this.secrets = this.#cache<V1Secret>(
+      namespaces,
+      (ns) => (ns ? `/api/v1/namespaces/${ns}/secrets` : '/api/v1/secrets'),
+      (ns) =>
+        ns
+          ? this.clients.core.listNamespacedSecret({ namespace: ns })
+          : this.clients.core.listSecretForAllNamespaces(),
     )
+    this.secrets.on({
+      add: (s) => this.#onSecret(s),
+      update: (s) => this.#onSecret(s),
+      delete: (s) => this.#onSecret(s),
+    })
   }
 
   /** Registers a reconciler; its kind gets an informer. Call before `start`. */
   add<Spec, Status extends CommonStatus>(def: ReconcilerDefinition<Spec, Status>): Controller<Spec, Status> {
     const { group, version, plural } = def.kind
-    const informer = new Informer<SwitchboardObject>({
-      kubeConfig: this.#opts.kubeConfig,
-      path: `/apis/${group}/${version}/${plural}`,
-      list: () =>
-        this.clients.custom.listCustomObjectForAllNamespaces({
-          group,
-          version,
-          resourcePlural: plural,
-        }) as Promise<{
-          items: SwitchboardObject[]
-          metadata?: { resourceVersion?: string }
-        }>,
-      logger: this.logger,
-    })
+    type List = { items: SwitchboardObject[]; metadata?: { resourceVersion?: string } }
+    const namespaces = this.#opts.namespaces?.length ? this.#opts.namespaces : undefined
+    const informer = this.#cache<SwitchboardObject>(
+      namespaces,
+      (ns) =>
+        ns ? `/apis/${group}/${version}/namespaces/${ns}/${plural}` : `/apis/${group}/${version}/${plural}`,
+      (ns) =>
+        (ns
+          ? this.clients.custom.listNamespacedCustomObject({ group, version, namespace: ns, plural })
+          : this.clients.custom.listCustomObjectForAllNamespaces({
+              group,
+              version,
+              resourcePlural: plural,
+            })) as Promise<List>,
+    )
     const controller = new Controller<Spec, Status>(def, {
       clients: this.clients,
       informer,
@@ -136,7 +140,23 @@ export class Manager {
     return this.secrets.synced && [...this.#informers.values()].every((i) => i.synced)
   }
 
-  informer(controllerName: string): Informer<SwitchboardObject> | undefined {
+  /** A cluster-wide informer, or one per namespace behind one cache when namespaces are listed. */
+  #cache<T extends KubernetesObject>(
+    namespaces: readonly string[] | undefined,
+    path: (namespace?: string) => string,
+    list: (namespace?: string) => Promise<KubernetesListObject<T>>,
+  ): Cache<T> {
+    const make = (ns?: string) =>
+      new Informer<T>({
+        kubeConfig: this.#opts.kubeConfig,
+        path: path(ns),
+        list: () => list(ns),
+        logger: this.logger,
+      })
+    return namespaces ? new NamespacedInformers<T>(namespaces, make) : make()
+  }
+
+  informer(controllerName: string): Cache<SwitchboardObject> | undefined {
     return this.#informers.get(controllerName)
   }
 
