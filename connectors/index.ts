@@ -1,5 +1,6 @@
 // The public face of connectors/: other folders import from here only.
 
+export * from './calendly/index.ts'
 export {
   buildCasinoClient,
   CASINO_EVENTS,
@@ -46,6 +47,8 @@ export {
   validateRecords,
 } from './delivery.ts'
 export * from './errors.ts'
+export * from './facebook/index.ts'
+export * from './google-calendar/index.ts'
 export {
   type AuthContext,
   accountKeyFor,

@@ -35,7 +35,7 @@ const logger = createLogger({
 function client(extra: Partial<CalendlyClientOptions> = {}) {
   return createCalendlyClient({
     credentials: parseCalendlyCredentials({ personalAccessToken: PAT, webhookSigningKey: SIGNING_KEY }),
-    baseUrl: srv.url,
+    baseUrl: `${srv.url}/calendly`,
     logger,
     budgets: new BudgetRegistry(),
     retry: { limit: 2, backoffBaseMs: 5, backoffLimitMs: 20, jitter: false },
@@ -48,7 +48,7 @@ beforeAll(async () => {
     sb = new CalendlySandbox({ personalAccessTokens: [PAT] }, inst.requests)
     return calendlyPlugin(sb, inst)
   })
-  sb.setBaseUrl(srv.url)
+  sb.setBaseUrl(`${srv.url}/calendly`)
 })
 afterAll(() => srv.close())
 beforeEach(() => {
@@ -71,7 +71,7 @@ function book(i: number, extra: Partial<Parameters<CalendlySandbox['book']>[0]> 
 describe('Calendly client against the sandbox', () => {
   it('reads the token user (health) and its organization', async () => {
     const me = await client().me()
-    expect(me.current_organization).toBe(sb.organizationUri(srv.url))
+    expect(me.current_organization).toBe(sb.organizationUri(`${srv.url}/calendly`))
   })
 
   it('pages scheduled events with next_page_token, filtered by time and status', async () => {
@@ -84,7 +84,13 @@ describe('Calendly client against the sandbox', () => {
     for await (const p of c.listScheduledEvents({ organization, count: 2, status: 'active' })) pages.push(p)
     expect(pages.map((p) => p.items.length)).toEqual([2, 2, 1])
     expect(pages.map((p) => Boolean(p.nextPageToken))).toEqual([true, true, false])
-    expect(pages.flatMap((p) => p.items.map((e) => e.name))).toEqual(['DJ slot 0', 'DJ slot 1', 'DJ slot 2', 'DJ slot 3', 'DJ slot 4'])
+    expect(pages.flatMap((p) => p.items.map((e) => e.name))).toEqual([
+      'DJ slot 0',
+      'DJ slot 1',
+      'DJ slot 2',
+      'DJ slot 3',
+      'DJ slot 4',
+    ])
 
     const window = []
     for await (const p of c.listScheduledEvents({
@@ -126,7 +132,7 @@ describe('Calendly client against the sandbox', () => {
   it('stalls with Unauthorized on a wrong token, and names no token in the message', async () => {
     const err = await createCalendlyClient({
       credentials: { personalAccessToken: 'wrong-token-value-123' },
-      baseUrl: srv.url,
+      baseUrl: `${srv.url}/calendly`,
       budgets: new BudgetRegistry(),
     })
       .me()
@@ -143,16 +149,24 @@ describe('Calendly client against the sandbox', () => {
     const me = await client({ metrics }).me()
     expect(me.uri).toContain('/users/')
     srv.faults.inject({ provider: 'calendly', status: 429, times: 3, retryAfterSeconds: 0 })
-    const err = await client({ metrics }).me().catch((e: unknown) => e)
+    const err = await client({ metrics })
+      .me()
+      .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(WaitingError)
     expect((err as WaitingError).reason).toBe(Reason.RateLimited)
     const counter = await metrics.getSingleMetric('switchboard_provider_requests_total')?.get()
-    const byCode = Object.fromEntries((counter?.values ?? []).map((v) => [`${v.labels.provider}:${v.labels.code}`, v.value]))
+    const byCode = Object.fromEntries(
+      (counter?.values ?? []).map((v) => [`${v.labels.provider}:${v.labels.code}`, v.value]),
+    )
     expect(byCode).toEqual({ 'calendly:503': 1, 'calendly:429': 4, 'calendly:200': 1 })
   })
 
   it('refuses a missing organization in the sandbox with Calendly’s 400', async () => {
-    const res = await srv.app.inject({ method: 'GET', url: '/scheduled_events', headers: { authorization: `Bearer ${PAT}` } })
+    const res = await srv.app.inject({
+      method: 'GET',
+      url: '/calendly/scheduled_events',
+      headers: { authorization: `Bearer ${PAT}` },
+    })
     expect(res.statusCode).toBe(400)
     expect(res.json()).toMatchObject({ title: 'Invalid Argument', details: [{ parameter: 'organization' }] })
   })
@@ -176,7 +190,9 @@ describe('Calendly client against the sandbox', () => {
     lines.length = 0
     await client().me()
     srv.faults.inject({ provider: 'calendly', status: 401 })
-    await client().me().catch(() => undefined)
+    await client()
+      .me()
+      .catch(() => undefined)
     const text = lines.join('')
     expect(text).toContain('users.me')
     expect(text).not.toContain(PAT)

@@ -55,9 +55,13 @@ export function parseCalendlyCredentials(data: Record<string, string | undefined
   const issue = parsed.error.issues[0]
   const key = String(issue?.path[0] ?? 'personalAccessToken')
   if (data[key] === undefined) {
-    throw new StallingError(Reason.SecretKeyMissing, `Calendly credentials: the Secret has no key "${key}"`, { field: key })
+    throw new StallingError(Reason.SecretKeyMissing, `Calendly credentials: the Secret has no key "${key}"`, {
+      field: key,
+    })
   }
-  throw new StallingError(Reason.InvalidCredentials, `Calendly credentials: ${issue?.message ?? 'invalid'}`, { field: key })
+  throw new StallingError(Reason.InvalidCredentials, `Calendly credentials: ${issue?.message ?? 'invalid'}`, {
+    field: key,
+  })
 }
 
 const location = z
@@ -79,14 +83,29 @@ export const scheduledEventSchema = z
     end_time: z.string(),
     event_type: z.string().nullish(),
     location: location.nullish(),
-    invitees_counter: z.object({ total: z.number(), active: z.number(), limit: z.number() }).loose().nullish(),
+    invitees_counter: z
+      .object({ total: z.number(), active: z.number(), limit: z.number() })
+      .loose()
+      .nullish(),
     created_at: z.string().nullish(),
     updated_at: z.string().nullish(),
     event_memberships: z
-      .array(z.object({ user: z.string().nullish(), user_email: z.string().nullish(), user_name: z.string().nullish() }).loose())
+      .array(
+        z
+          .object({
+            user: z.string().nullish(),
+            user_email: z.string().nullish(),
+            user_name: z.string().nullish(),
+          })
+          .loose(),
+      )
       .nullish(),
     cancellation: z
-      .object({ canceled_by: z.string().nullish(), reason: z.string().nullish(), canceler_type: z.string().nullish() })
+      .object({
+        canceled_by: z.string().nullish(),
+        reason: z.string().nullish(),
+        canceler_type: z.string().nullish(),
+      })
       .loose()
       .nullish(),
   })
@@ -120,7 +139,11 @@ export const userSchema = z
 export type CalendlyUser = z.infer<typeof userSchema>
 
 const pagination = z
-  .object({ count: z.number().optional(), next_page_token: z.string().nullish(), next_page: z.string().nullish() })
+  .object({
+    count: z.number().optional(),
+    next_page_token: z.string().nullish(),
+    next_page: z.string().nullish(),
+  })
   .loose()
 const eventsPage = z.object({ collection: z.array(scheduledEventSchema), pagination })
 const inviteesPage = z.object({ collection: z.array(inviteeSchema), pagination })
@@ -163,7 +186,9 @@ export interface CalendlyClient {
   readonly provider: typeof CALENDLY_PROVIDER
   /** The token's user (health check: a 401 means the token is wrong or revoked). */
   me(opts?: { signal?: AbortSignal }): Promise<CalendlyUser>
-  listScheduledEvents(opts: ListScheduledEventsOptions): AsyncGenerator<CalendlyPage<CalendlyScheduledEvent>, void, undefined>
+  listScheduledEvents(
+    opts: ListScheduledEventsOptions,
+  ): AsyncGenerator<CalendlyPage<CalendlyScheduledEvent>, void, undefined>
   getScheduledEvent(uuidOrUri: string, opts?: { signal?: AbortSignal }): Promise<CalendlyScheduledEvent>
   listInvitees(
     eventUuidOrUri: string,
@@ -213,7 +238,8 @@ export function createCalendlyClient(options: CalendlyClientOptions): CalendlyCl
       return res.resource
     },
     async *listScheduledEvents(opts) {
-      if (!opts.organization && !opts.user) throw new TypeError('listScheduledEvents: give organization or user')
+      if (!opts.organization && !opts.user)
+        throw new TypeError('listScheduledEvents: give organization or user')
       const count = opts.count ?? DEFAULT_COUNT
       checkCount(count)
       let pageToken = opts.pageToken

@@ -63,7 +63,10 @@ export function calendlyEventToCalendarEvent(
   if (type) out.type = type
   if (invitees.length > 0) {
     out.attendees = invitees.map((i) => {
-      const a: CalendarAttendee = { email: i.email, responseStatus: i.status === 'canceled' ? 'declined' : 'accepted' }
+      const a: CalendarAttendee = {
+        email: i.email,
+        responseStatus: i.status === 'canceled' ? 'declined' : 'accepted',
+      }
       if (i.name) a.name = i.name
       return a
     })

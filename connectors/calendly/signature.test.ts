@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { checkCalendlySignature, signCalendlyWebhook, verifyCalendlySignature } from './index.ts'
 
 const KEY = 'calendly-signing-key-5d1f'
-const BODY = '{"event":"invitee.created","created_at":"2030-01-01T10:00:00.000000Z","payload":{"email":"a@b.c"}}'
+const BODY =
+  '{"event":"invitee.created","created_at":"2030-01-01T10:00:00.000000Z","payload":{"email":"a@b.c"}}'
 const T = 1_893_492_000 // 2030-01-01T10:00:00Z
 const NOW = T * 1000 + 30_000
 
@@ -21,33 +22,58 @@ describe('Calendly webhook signatures', () => {
     expect(checkCalendlySignature(KEY, header, BODY, { now: NOW })).toEqual({ ok: true, timestampSeconds: T })
     expect(verifyCalendlySignature(KEY, header, Buffer.from(BODY), { now: new Date(NOW) })).toBe(true)
     // spaces after commas and upper-case hex are tolerated; unknown schemes are ignored
-    expect(verifyCalendlySignature(KEY, `t=${T}, v0=abc, v1=${expectedHex.toUpperCase()}`, BODY, { now: NOW })).toBe(
-      true,
-    )
+    expect(
+      verifyCalendlySignature(KEY, `t=${T}, v0=abc, v1=${expectedHex.toUpperCase()}`, BODY, { now: NOW }),
+    ).toBe(true)
   })
 
   it('refuses a body with one byte changed', () => {
     const changed = BODY.replace('a@b.c', 'a@b.d')
-    expect(checkCalendlySignature(KEY, header, changed, { now: NOW })).toEqual({ ok: false, reason: 'mismatch' })
+    expect(checkCalendlySignature(KEY, header, changed, { now: NOW })).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    })
     const bytes = Buffer.from(BODY)
     bytes[bytes.length - 2] = 0x20
-    expect(checkCalendlySignature(KEY, header, bytes, { now: NOW })).toEqual({ ok: false, reason: 'mismatch' })
+    expect(checkCalendlySignature(KEY, header, bytes, { now: NOW })).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    })
   })
 
   it('refuses another key', () => {
-    expect(checkCalendlySignature('other-key', header, BODY, { now: NOW })).toEqual({ ok: false, reason: 'mismatch' })
+    expect(checkCalendlySignature('other-key', header, BODY, { now: NOW })).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    })
   })
 
   it('refuses a stale or far-future timestamp (3 minutes)', () => {
-    expect(checkCalendlySignature(KEY, header, BODY, { now: T * 1000 + 181_000 })).toEqual({ ok: false, reason: 'stale' })
-    expect(checkCalendlySignature(KEY, header, BODY, { now: T * 1000 - 181_000 })).toEqual({ ok: false, reason: 'stale' })
+    expect(checkCalendlySignature(KEY, header, BODY, { now: T * 1000 + 181_000 })).toEqual({
+      ok: false,
+      reason: 'stale',
+    })
+    expect(checkCalendlySignature(KEY, header, BODY, { now: T * 1000 - 181_000 })).toEqual({
+      ok: false,
+      reason: 'stale',
+    })
     expect(checkCalendlySignature(KEY, header, BODY, { now: T * 1000 + 179_000 }).ok).toBe(true)
   })
 
   it('refuses a missing or malformed header', () => {
-    expect(checkCalendlySignature(KEY, undefined, BODY, { now: NOW })).toEqual({ ok: false, reason: 'missing' })
+    expect(checkCalendlySignature(KEY, undefined, BODY, { now: NOW })).toEqual({
+      ok: false,
+      reason: 'missing',
+    })
     expect(checkCalendlySignature(KEY, '  ', BODY, { now: NOW })).toEqual({ ok: false, reason: 'missing' })
-    for (const bad of [`v1=${expectedHex}`, `t=${T}`, `t=abc,v1=${expectedHex}`, `t=${T},v1=zz`, 'garbage', `t=${T},t=${T},v1=${expectedHex}`]) {
+    for (const bad of [
+      `v1=${expectedHex}`,
+      `t=${T}`,
+      `t=abc,v1=${expectedHex}`,
+      `t=${T},v1=zz`,
+      'garbage',
+      `t=${T},t=${T},v1=${expectedHex}`,
+    ]) {
       expect(checkCalendlySignature(KEY, bad, BODY, { now: NOW })).toEqual({ ok: false, reason: 'malformed' })
     }
   })

@@ -71,7 +71,8 @@ export function checkCalendlySignature(
     }
   }
   if (t === undefined || given.length === 0) return { ok: false, reason: 'malformed' }
-  const nowMs = opts.now === undefined ? Date.now() : typeof opts.now === 'number' ? opts.now : opts.now.getTime()
+  const nowMs =
+    opts.now === undefined ? Date.now() : typeof opts.now === 'number' ? opts.now : opts.now.getTime()
   const tolerance = opts.toleranceSeconds ?? CALENDLY_TOLERANCE_SECONDS
   if (Math.abs(nowMs / 1000 - t) > tolerance) return { ok: false, reason: 'stale' }
   const expected = Buffer.from(hmacHex(signingKey, t, rawBody), 'hex')

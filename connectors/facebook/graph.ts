@@ -11,6 +11,7 @@
  * | 4, 17, 32, 613, 80001–80014 (rate limits)                  | `WaitingError(RateLimited)`               |
  * | 1, 2, `is_transient`, HTTP 5xx without a Graph error        | `TransientError(ProviderUnavailable)`     |
  * | 368 (temporarily blocked)                                  | `WaitingError(ProviderRejected)`, 1 h     |
+ * | 506 (duplicate of a recent post)                           | `DuplicatePostError` (stalling)           |
  * | anything else                                              | `StallingError(ProviderRejected)`         |
  *
  * The wait of a rate limit is the `estimated_time_to_regain_access` (minutes) of the
@@ -39,8 +40,8 @@ import {
 import {
   DEFAULT_RETRY,
   DEFAULT_TIMEOUT_MS,
-  parseBody,
   type ProviderMetrics,
+  parseBody,
   providerMetrics,
   type RequestBudget,
   type RetryPolicy,
@@ -108,6 +109,13 @@ export function regainAccessMs(header: string | null): number | undefined {
   }
 }
 
+/** 506: Facebook refused a message identical to a recent post of the same feed. */
+export class DuplicatePostError extends StallingError {
+  constructor(message: string) {
+    super(Reason.ProviderRejected, message)
+  }
+}
+
 /** Maps a failed Graph response (status, parsed body, headers) to a registry error. */
 export function graphErrorFor(
   status: number,
@@ -122,10 +130,14 @@ export function graphErrorFor(
   const retryAfter = parseRetryAfter(headers.get('retry-after'))
   if (g) {
     if (TOKEN_CODES.has(g.code)) {
-      return new StallingError(Reason.Unauthorized, `${text} (the page access token is invalid or expired: renew it in the Secret)`)
+      return new StallingError(
+        Reason.Unauthorized,
+        `${text} (the page access token is invalid or expired: renew it in the Secret)`,
+      )
     }
     if (isRateCode(g.code)) {
-      const wait = regainAccessMs(headers.get('x-business-use-case-usage')) ?? retryAfter ?? GRAPH_RATE_LIMIT_WAIT_MS
+      const wait =
+        regainAccessMs(headers.get('x-business-use-case-usage')) ?? retryAfter ?? GRAPH_RATE_LIMIT_WAIT_MS
       return new WaitingError(Reason.RateLimited, `${text} (rate limited)`, wait)
     }
     if (g.code === 10 || (g.code >= 200 && g.code <= 299)) {
@@ -134,13 +146,20 @@ export function graphErrorFor(
         `${text} (the token lacks a permission: a Page token with pages_manage_posts is needed)`,
       )
     }
-    if (g.code === 368) return new WaitingError(Reason.ProviderRejected, `${text} (temporarily blocked)`, BLOCKED_WAIT_MS)
+    if (g.code === 506) return new DuplicatePostError(`${text} (the same message was posted recently)`)
+    if (g.code === 368)
+      return new WaitingError(Reason.ProviderRejected, `${text} (temporarily blocked)`, BLOCKED_WAIT_MS)
     if (TRANSIENT_CODES.has(g.code) || g.transient || status >= 500) {
       return new TransientError(Reason.ProviderUnavailable, text)
     }
     return new StallingError(Reason.ProviderRejected, text)
   }
-  if (status === 429) return new WaitingError(Reason.RateLimited, `${text} (rate limited)`, retryAfter ?? GRAPH_RATE_LIMIT_WAIT_MS)
+  if (status === 429)
+    return new WaitingError(
+      Reason.RateLimited,
+      `${text} (rate limited)`,
+      retryAfter ?? GRAPH_RATE_LIMIT_WAIT_MS,
+    )
   if (status === 401) return new StallingError(Reason.Unauthorized, text)
   if (status === 408 || status >= 500) return new TransientError(Reason.ProviderUnavailable, text)
   return new StallingError(Reason.ProviderRejected, text)
@@ -188,7 +207,9 @@ let silent: Logger | undefined
 export function createGraphTransport(opts: GraphTransportOptions): GraphTransport {
   const base = new URL(opts.baseUrl ?? GRAPH_URL)
   if (base.protocol !== 'https:' && base.protocol !== 'http:') {
-    throw new StallingError(Reason.InvalidSpec, 'facebook: endpoint must be http or https', { field: 'endpoint' })
+    throw new StallingError(Reason.InvalidSpec, 'facebook: endpoint must be http or https', {
+      field: 'endpoint',
+    })
   }
   const prefix = `${base.origin}${base.pathname.replace(/\/+$/, '')}`
   const versionNumber = opts.version ?? DEFAULT_GRAPH_VERSION
@@ -216,7 +237,8 @@ export function createGraphTransport(opts: GraphTransportOptions): GraphTranspor
 
   async function send<T>(method: 'GET' | 'POST', path: string, call: GraphCall<T>): Promise<T> {
     const url = new URL(`${prefix}/${version}${path}`)
-    for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v))
+    for (const [k, v] of Object.entries(call.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v))
     let body: string | undefined
     if (method === 'POST') {
       const form = new URLSearchParams()
@@ -259,7 +281,9 @@ export function createGraphTransport(opts: GraphTransportOptions): GraphTranspor
         metrics?.duration.observe({ provider, operation }, latencyMs / 1000)
         if (outer?.aborted) throw aborted(outer, where)
         const timedOut = signal.aborted
-        const error = timedOut ? `timed out after ${timeoutMs} ms` : sanitizeMessage(describeError(err), secrets)
+        const error = timedOut
+          ? `timed out after ${timeoutMs} ms`
+          : sanitizeMessage(describeError(err), secrets)
         log.warn({ ...fields, status: 0, latencyMs, error }, 'provider request failed')
         if (idempotent && attempt <= policy.limit) {
           await pause(jitter(backoff(attempt)), outer, where)
@@ -268,7 +292,10 @@ export function createGraphTransport(opts: GraphTransportOptions): GraphTranspor
         const tries = attempt === 1 ? '1 attempt' : `${attempt} attempts`
         throw timedOut
           ? new TransientError(Reason.Timeout, `${where} timed out after ${timeoutMs} ms (${tries})`)
-          : new TransientError(Reason.ProviderUnavailable, sanitizeMessage(`${where} unreachable (${tries}): ${error}`, secrets))
+          : new TransientError(
+              Reason.ProviderUnavailable,
+              sanitizeMessage(`${where} unreachable (${tries}): ${error}`, secrets),
+            )
       }
       const latencyMs = Math.round(performance.now() - started)
       metrics?.requests.inc({ provider, operation, code: String(res.status) })
@@ -289,11 +316,17 @@ export function createGraphTransport(opts: GraphTransportOptions): GraphTranspor
       }
       const graph = readGraphError(data)
       log.warn(
-        { ...fields, status: res.status, latencyMs, ...(graph ? { graphCode: graph.code, fbtraceId: graph.traceId } : {}) },
+        {
+          ...fields,
+          status: res.status,
+          latencyMs,
+          ...(graph ? { graphCode: graph.code, fbtraceId: graph.traceId } : {}),
+        },
         'provider request failed',
       )
       const error = graphErrorFor(res.status, data, res.headers, where, secrets)
-      if (error.reason === Reason.RateLimited && opts.budget && error.retryAfterMs) opts.budget.pause(error.retryAfterMs)
+      if (error.reason === Reason.RateLimited && opts.budget && error.retryAfterMs)
+        opts.budget.pause(error.retryAfterMs)
       const retryAfter = parseRetryAfter(res.headers.get('retry-after'))
       const shortWait = retryAfter === undefined || retryAfter <= policy.maxRetryAfterMs
       if (idempotent && error.kind === 'transient' && attempt <= policy.limit && shortWait) {
@@ -304,7 +337,8 @@ export function createGraphTransport(opts: GraphTransportOptions): GraphTranspor
     }
   }
 
-  const backoff = (attempt: number) => Math.min(policy.backoffLimitMs, policy.backoffBaseMs * 2 ** (attempt - 1))
+  const backoff = (attempt: number) =>
+    Math.min(policy.backoffLimitMs, policy.backoffBaseMs * 2 ** (attempt - 1))
 
   return {
     baseUrl: prefix,

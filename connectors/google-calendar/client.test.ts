@@ -43,6 +43,8 @@ const logger = createLogger({
   }),
 })
 
+const unlimited = () =>
+  new BudgetRegistry({ limits: { 'google-calendar': { ratePerSecond: 1000, burst: 1000 } } })
 const fast = { limit: 2, backoffBaseMs: 5, backoffLimitMs: 20, jitter: false } as const
 
 function client(extra: Partial<GoogleCalendarClientOptions> = {}): GoogleCalendarClient {
@@ -52,6 +54,7 @@ function client(extra: Partial<GoogleCalendarClientOptions> = {}): GoogleCalenda
     logger,
     retry: fast,
     timeoutMs: 3000,
+    budgets: unlimited(),
     ...extra,
   })
 }
@@ -270,10 +273,40 @@ describe('google calendar client against the sandbox', () => {
       rootUrl: srv.url,
       retry: fast,
       timeoutMs: 300,
+      budgets: unlimited(),
     }).insertEvent(TARGET, body)
     expect(made.id).toBe(id)
     expect(sb.events(TARGET)).toHaveLength(1)
     void c
+  })
+
+  it('replaces an event with updateEvent, and checks access to calendars', async () => {
+    const c = client()
+    await c.checkAccess([SOURCE, TARGET])
+    await expect(c.checkAccess(['nope@sandbox.test'])).rejects.toBeInstanceOf(CalendarNotFoundError)
+    const body = toGoogleEvent(sample('u-1'), { visibility: 'internal', sourceId: 'u-1', owner: OWNER })
+    if (!body) throw new Error('expected a body')
+    const made = await c.insertEvent(TARGET, body)
+    const replaced = await c.updateEvent(TARGET, made.id as string, { ...body, summary: 'Renamed' })
+    expect(replaced.summary).toBe('Renamed')
+    expect(sb.event(TARGET, made.id as string)?.summary).toBe('Renamed')
+  })
+
+  it('stops at once when the caller aborts', async () => {
+    const ac = new AbortController()
+    ac.abort()
+    const err = await collect(client().listEvents(SOURCE, { signal: ac.signal })).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(TransientError)
+    expect((err as TransientError).reason).toBe(Reason.Timeout)
+    srv.faults.inject({ provider: 'google-calendar', status: 503, times: 5, path: '/calendar' })
+    const slow = new AbortController()
+    const c = client({ retry: { limit: 5, backoffBaseMs: 2000, jitter: false } })
+    const started = Date.now()
+    setTimeout(() => slow.abort(), 100)
+    await expect(collect(c.listEvents(SOURCE, { signal: slow.signal }))).rejects.toBeInstanceOf(
+      TransientError,
+    )
+    expect(Date.now() - started).toBeLessThan(1500)
   })
 
   it('lists a target’s events by the private extended property of their owner', async () => {
@@ -495,9 +528,8 @@ describe('google calendar client against the sandbox', () => {
     })
 
     it('gives up waiting for the budget with RateLimited', async () => {
-      const budgets = new BudgetRegistry()
-      const budget = budgets.get('google-calendar', 'acct', { ratePerSecond: 0.01, burst: 1 })
-      const c = client({ budget, retry: { ...fast, maxRetryAfterMs: 50 } })
+      const budgets = new BudgetRegistry({ limits: { 'google-calendar': { ratePerSecond: 0.01, burst: 1 } } })
+      const c = client({ budgets, retry: { ...fast, maxRetryAfterMs: 50 } })
       await collect(c.listEvents(SOURCE)).catch(() => undefined)
       const err = await collect(c.listEvents(SOURCE)).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(WaitingError)

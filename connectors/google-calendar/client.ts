@@ -17,7 +17,15 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { type calendar_v3, calendar as createCalendarApi } from '@googleapis/calendar'
 import type { Registry } from 'prom-client'
 import { Reason, SwitchboardError, TransientError } from '../errors.ts'
-import { DEFAULT_RETRY, DEFAULT_TIMEOUT_MS, type RequestBudget, type RetryPolicy } from '../http/index.ts'
+import {
+  accountKeyFor,
+  type BudgetRegistry,
+  DEFAULT_RETRY,
+  DEFAULT_TIMEOUT_MS,
+  defaultBudgets,
+  type RequestBudget,
+  type RetryPolicy,
+} from '../http/index.ts'
 import type { Logger } from '../log.ts'
 import { credentialValues, GOOGLE_TOKEN_URL, type GoogleCredentials } from './credentials.ts'
 import {
@@ -64,8 +72,14 @@ export interface GoogleCalendarClientOptions {
   logger?: Logger
   /** Registry for `switchboard_provider_*` metrics. Default: none recorded. */
   metrics?: Registry
-  /** The account's request budget (`budgets.get('google-calendar', accountKeyFor(...))`). */
+  /** The account's request budget. Default: from `budgets`, keyed by the account. */
   budget?: RequestBudget
+  /**
+   * Registry the account's budget comes from when `budget` is not given (the account is the
+   * service account and the user it acts for, or the OAuth client and refresh token).
+   * Default the process-wide one; limits `GOOGLE_CALENDAR_BUDGET` unless the registry sets others.
+   */
+  budgets?: BudgetRegistry
   /** Timeout of one attempt (ms). Default 10000. */
   timeoutMs?: number
   /** Same vocabulary and defaults as the shared HTTP layer (`limit` 3, base 300 ms, ...). */
@@ -225,7 +239,15 @@ const defaultJitter = (delay: number) => delay * (0.5 + Math.random() * 0.5)
 
 /** Builds a client for one Google account. */
 export function createGoogleCalendarClient(options: GoogleCalendarClientOptions): GoogleCalendarClient {
-  const { credentials, budget } = options
+  const { credentials } = options
+  const rootUrl = options.rootUrl ?? GOOGLE_ROOT_URL
+  const budget =
+    options.budget ??
+    (options.budgets ?? defaultBudgets).get(
+      GOOGLE_CALENDAR_PROVIDER,
+      accountKeyFor(rootUrl, ...accountIdentity(credentials)),
+      GOOGLE_CALENDAR_BUDGET,
+    )
   const policy = { ...DEFAULT_RETRY, ...options.retry }
   const jitter =
     options.retry?.jitter === true
@@ -257,7 +279,7 @@ export function createGoogleCalendarClient(options: GoogleCalendarClientOptions)
   })
   const api = createCalendarApi({
     version: 'v3',
-    rootUrl: options.rootUrl ?? GOOGLE_ROOT_URL,
+    rootUrl,
     auth: authClient,
     retry: false,
     timeout: timeoutMs,
@@ -591,6 +613,10 @@ export function createGoogleCalendarClient(options: GoogleCalendarClientOptions)
     checkAccess,
     authClient,
   }
+}
+
+function accountIdentity(c: GoogleCredentials): string[] {
+  return c.kind === 'serviceAccount' ? [c.clientEmail, c.subject ?? ''] : [c.clientId, c.refreshToken]
 }
 
 /** Where token requests go (see `GoogleCalendarClientOptions.tokenUrl`). */

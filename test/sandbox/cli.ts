@@ -15,6 +15,9 @@
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
+import { calendlyConfigSchema } from './calendly/index.ts'
+import { facebookConfigSchema } from './facebook/index.ts'
+import { googleCalendarConfigSchema } from './google-calendar/index.ts'
 import { buildSandbox, type SandboxOptions } from './sandbox.ts'
 
 const configSchema = z
@@ -74,6 +77,9 @@ const configSchema = z
       })
       .strict()
       .optional(),
+    googleCalendar: googleCalendarConfigSchema.optional(),
+    calendly: calendlyConfigSchema.optional(),
+    facebook: facebookConfigSchema.optional(),
     maxRequestLog: z.number().int().positive().optional(),
   })
   .strict()

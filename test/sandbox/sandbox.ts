@@ -4,10 +4,17 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { CasinoProvider } from '../../connectors/casino/types.ts'
+import { CalendlySandbox, type CalendlySandboxOptions, calendlyPlugin } from './calendly/index.ts'
 import { registerCasinoPlugins } from './casino/index.ts'
 import { CASINO_PREFIX, CasinoSandbox, type CasinoSandboxOptions } from './casino/state.ts'
 import { controlPlugin } from './control.ts'
+import { FacebookSandbox, type FacebookSandboxOptions, facebookPlugin } from './facebook/index.ts'
 import { FaultInjector, pathOf } from './faults.ts'
+import {
+  GoogleCalendarSandbox,
+  type GoogleCalendarSandboxOptions,
+  googleCalendarPlugin,
+} from './google-calendar/index.ts'
 import { HttpReceiverSandbox, type HttpReceiverSandboxOptions, httpReceiverPlugin } from './http-receiver.ts'
 import { RequestLog } from './recording.ts'
 import { SegmentSandbox, type SegmentSandboxOptions, segmentPlugin } from './segment.ts'
@@ -19,6 +26,12 @@ export interface SandboxOptions {
   http?: HttpReceiverSandboxOptions
   /** Casino platforms (SOFTSWISS, Altenar, BET Software, Playtech PAM): accounts and datasets. */
   casino?: CasinoSandboxOptions
+  /** Google Calendar: calendars, events, sync tokens, freeBusy, watch channels, the token endpoint. */
+  googleCalendar?: GoogleCalendarSandboxOptions
+  /** Calendly: scheduled events API and signed webhooks (under /calendly). */
+  calendly?: CalendlySandboxOptions
+  /** Facebook Graph: page/group feeds (under /facebook). */
+  facebook?: FacebookSandboxOptions
   /** Requests kept in the request log (a ring; the total is always counted). Default 10000. */
   maxRequestLog?: number
 }
@@ -37,6 +50,9 @@ export interface Sandbox {
   casino: CasinoSandbox
   /** Base URL of a casino platform plugin (a connector's `endpoint`); needs `listen` first. */
   casinoEndpoint(provider: CasinoProvider): string
+  googleCalendar: GoogleCalendarSandbox
+  calendly: CalendlySandbox
+  facebook: FacebookSandbox
   faults: FaultInjector
   /** Every request that reached a provider plugin. */
   requests: RequestLog
@@ -64,6 +80,9 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const segment = new SegmentSandbox(opts.segment ?? {}, requests)
   const http = new HttpReceiverSandbox(opts.http ?? {}, requests)
   const casino = new CasinoSandbox(opts.casino)
+  const googleCalendar = new GoogleCalendarSandbox(opts.googleCalendar ?? {}, requests)
+  const calendly = new CalendlySandbox(opts.calendly ?? {}, requests)
+  const facebook = new FacebookSandbox(opts.facebook ?? {}, requests)
   const inst = { faults, requests }
   const reset = () => {
     faults.reset()
@@ -71,11 +90,17 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     segment.reset()
     http.reset()
     casino.reset()
+    googleCalendar.reset()
+    calendly.reset()
+    facebook.reset()
   }
 
   await app.register(segmentPlugin(segment, inst))
   await app.register(httpReceiverPlugin(http, inst))
   await registerCasinoPlugins(app, casino, inst)
+  await app.register(googleCalendarPlugin(googleCalendar, inst))
+  await app.register(calendlyPlugin(calendly, inst))
+  await app.register(facebookPlugin(facebook, inst))
   await app.register(controlPlugin({ faults, requests, segment, http, reset }))
   await app.ready()
 
@@ -93,6 +118,8 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       if (address === null || typeof address === 'string') throw new Error('sandbox has no TCP address')
       const h = address.family === 'IPv6' ? `[${address.address}]` : address.address
       url = `http://${h}:${address.port}`
+      // Calendly's payloads carry API URIs: make them match where the API really is.
+      calendly.setBaseUrl(`${url}/calendly`)
       return url
     },
     async close() {
@@ -102,6 +129,9 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     segment,
     http,
     casino,
+    googleCalendar,
+    calendly,
+    facebook,
     casinoEndpoint(provider: CasinoProvider) {
       if (url === undefined) throw new Error('sandbox is not listening: call listen() first')
       return `${url}${CASINO_PREFIX[provider]}`
