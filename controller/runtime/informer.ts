@@ -6,6 +6,7 @@ import {
   Watch,
 } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
+import { describeApiError } from './kube.ts'
 
 export interface InformerHandlers<T extends KubernetesObject> {
   add?(obj: T): void
@@ -99,8 +100,7 @@ export class Informer<T extends KubernetesObject> {
 
   #onError(err: unknown): void {
     if (this.#stopped) return
-    const message = err instanceof Error ? err.message : String(err)
-    this.#log.warn({ err: message, retryInMs: this.#delay }, 'list/watch failed; restarting')
+    this.#log.warn({ err: describeApiError(err), retryInMs: this.#delay }, 'list/watch failed; restarting')
     if (this.#restartTimer) return
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined

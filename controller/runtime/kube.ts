@@ -47,7 +47,14 @@ export const isConflict = (err: unknown): boolean => apiStatus(err) === 409
 /** A short, safe description of an API error (API errors never carry Secret data). */
 export function describeApiError(err: unknown): string {
   if (err instanceof ApiException) {
-    const body = err.body as { message?: string } | string | undefined
+    let body = err.body as { message?: string } | string | undefined
+    if (typeof body === 'string') {
+      try {
+        body = JSON.parse(body) as { message?: string }
+      } catch {
+        // not JSON: fall back to the first line of the error
+      }
+    }
     const msg = typeof body === 'object' && body?.message ? body.message : String(err.message).split('\n')[0]
     return `HTTP ${err.code}: ${msg}`
   }
