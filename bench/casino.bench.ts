@@ -19,7 +19,12 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node'
 import { Registry } from 'prom-client'
-import { casinoConnectors, createLogger, createSegmentDeliverer, toDeliveryRecord } from '../connectors/index.ts'
+import {
+  casinoConnectors,
+  createLogger,
+  createSegmentDeliverer,
+  toDeliveryRecord,
+} from '../connectors/index.ts'
 import { installCrds } from '../crds/index.ts'
 import { startControlPlane } from '../test/controlplane/index.ts'
 import { buildSandbox } from '../test/sandbox/index.ts'
@@ -43,7 +48,10 @@ function rss(pid: number): { rss: number; hwm: number } {
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 }
 }
 
-export async function runCasinoBench(opts: { records: number; pageSize: number }): Promise<CasinoBenchResult> {
+export async function runCasinoBench(opts: {
+  records: number
+  pageSize: number
+}): Promise<CasinoBenchResult> {
   const { records, pageSize } = opts
   const casinos = ['bench-raw', 'bench-deliverer', 'bench-operator']
   const sandbox = await buildSandbox({
@@ -82,7 +90,14 @@ export async function runCasinoBench(opts: { records: number; pageSize: number }
     for await (const page of client('bench-raw').read('transactions', { pageSize })) {
       const batch = page.records.map((r) => {
         const d = toDeliveryRecord('softswiss', 'bench-raw', r)
-        return { type: d.type, messageId: d.messageId, userId: d.userId, event: d.event, properties: d.properties, timestamp: d.timestamp }
+        return {
+          type: d.type,
+          messageId: d.messageId,
+          userId: d.userId,
+          event: d.event,
+          properties: d.properties,
+          timestamp: d.timestamp,
+        }
       })
       const res = await fetch(`${sandbox.url}/v1/batch`, {
         method: 'POST',
@@ -112,10 +127,16 @@ export async function runCasinoBench(opts: { records: number; pageSize: number }
       const custom = kc.makeApiClient(CustomObjectsApi)
       const ns = 'bench-casino'
       await core.createNamespace({ body: { metadata: { name: ns } } })
-      await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'cdp' }, stringData: { writeKey: 'wk-operator' } } })
       await core.createNamespacedSecret({
         namespace: ns,
-        body: { metadata: { name: 'platform' }, stringData: { apiKey: 'bench-operator-key', apiSecret: 'bench-operator-secret' } },
+        body: { metadata: { name: 'cdp' }, stringData: { writeKey: 'wk-operator' } },
+      })
+      await core.createNamespacedSecret({
+        namespace: ns,
+        body: {
+          metadata: { name: 'platform' },
+          stringData: { apiKey: 'bench-operator-key', apiSecret: 'bench-operator-secret' },
+        },
       })
       await custom.createNamespacedCustomObject({
         group: GROUP,
@@ -131,7 +152,16 @@ export async function runCasinoBench(opts: { records: number; pageSize: number }
       })
       const child = spawn(
         process.execPath,
-        [resolve(ROOT, 'bin/switchboard.ts'), 'controller', '--kubeconfig', cp.kubeconfigPath, '--metrics-bind-address', '0', '--log-level', 'warn'],
+        [
+          resolve(ROOT, 'bin/switchboard.ts'),
+          'controller',
+          '--kubeconfig',
+          cp.kubeconfigPath,
+          '--metrics-bind-address',
+          '0',
+          '--log-level',
+          'warn',
+        ],
         { stdio: ['ignore', 'ignore', 'inherit'] },
       )
       try {
@@ -159,7 +189,13 @@ export async function runCasinoBench(opts: { records: number; pageSize: number }
         })
         let peak = before
         for (;;) {
-          const o = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: 'casinointegrations', name: 'casino' })) as {
+          const o = (await custom.getNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace: ns,
+            plural: 'casinointegrations',
+            name: 'casino',
+          })) as {
             status?: { streams?: Array<{ name: string; totalRecordsSynced?: number }> }
           }
           peak = Math.max(peak, rss(child.pid as number).rss)
@@ -174,7 +210,11 @@ export async function runCasinoBench(opts: { records: number; pageSize: number }
           raw,
           deliverer: { ...viaDeliverer, ratioToRaw: Number((viaDeliverer.seconds / raw.seconds).toFixed(2)) },
           operator: { ...viaOperator, ratioToRaw: Number((viaOperator.seconds / raw.seconds).toFixed(2)) },
-          controllerRssMiB: { before: Math.round(before), after: Math.round(after.rss), peak: Math.round(Math.max(peak, after.hwm)) },
+          controllerRssMiB: {
+            before: Math.round(before),
+            after: Math.round(after.rss),
+            peak: Math.round(Math.max(peak, after.hwm)),
+          },
         }
       } finally {
         child.kill('SIGTERM')

@@ -1,16 +1,18 @@
 #!/usr/bin/env node
-// Switchboard's one entry point: `switchboard controller` (and, as they land, the other commands).
+// Switchboard's one entry point: `switchboard controller` and `switchboard webhooks`.
 import { runController } from '../controller/index.ts'
+import { runWebhooks } from '../webhooks/index.ts'
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   controller: runController,
+  webhooks: runWebhooks,
 }
 
 const [command, ...rest] = process.argv.slice(2)
 const run = command ? commands[command] : undefined
 if (!run) {
   process.stderr.write(
-    `Usage: switchboard <command> [options]\n\nCommands:\n  controller   run the controller\n`,
+    `Usage: switchboard <command> [options]\n\nCommands:\n  controller   run the controller\n  webhooks     run the webhook server\n`,
   )
   process.exit(command === '--help' || command === '-h' ? 0 : 2)
 }

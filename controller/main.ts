@@ -15,6 +15,7 @@ Options (defaults in brackets):
   --leader-election-namespace NS    namespace of the Lease [$POD_NAMESPACE, then the in-cluster namespace, then default]
   --leader-election-id NAME         name of the Lease [switchboard-controller]
   --namespaces NS[,NS...]           watch only these namespaces (needs Roles there, not ClusterRoles) [all]
+  --public-url URL                  public base URL of the webhook server, published in status [$SWITCHBOARD_PUBLIC_URL]
   --concurrency N                   workers per controller [4]
   --log-level LEVEL                 trace, debug, info, warn, error [info]
   -h, --help                        show this help
@@ -30,6 +31,7 @@ export async function runController(argv: string[]): Promise<number> {
       'leader-election-namespace': { type: 'string' },
       'leader-election-id': { type: 'string', default: 'switchboard-controller' },
       namespaces: { type: 'string' },
+      'public-url': { type: 'string', default: process.env.SWITCHBOARD_PUBLIC_URL },
       concurrency: { type: 'string', default: '4' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -68,6 +70,7 @@ export async function runController(argv: string[]): Promise<number> {
     logger,
     concurrency,
     metricsAddress,
+    ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
     namespaces: values.namespaces
       ?.split(',')
       .map((n) => n.trim())

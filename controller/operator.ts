@@ -16,6 +16,11 @@ export interface OperatorOptions {
   /** Watch only these namespaces; default every namespace. */
   namespaces?: readonly string[]
   jitter?: number
+  /**
+   * Public base URL of the webhook server (what providers call through the Ingress); resources
+   * publish `status.webhook.url` under it. Default `$SWITCHBOARD_PUBLIC_URL`.
+   */
+  publicUrl?: string
   /** HTTP tuning for provider connectors (tests shorten timeouts). */
   providerHttp?: { timeoutMs?: number; retry?: RetryPolicy }
   /** Delay before delivery counters are written to a Destination's status (default 2 s). */
@@ -60,6 +65,7 @@ export function createOperator(opts: OperatorOptions): Operator {
       logger: opts.logger,
       jitter: opts.jitter,
       http: opts.providerHttp,
+      publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
     }),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   })

@@ -11,6 +11,7 @@ import {
   withValidations,
 } from './common.ts'
 import { defineKind, type Resource } from './types.ts'
+import { webhookStatus } from './webhook.ts'
 
 export const casinoProviders = ['softswiss', 'altenar', 'betsoftware', 'playtech-pam'] as const
 export type CasinoProviderName = (typeof casinoProviders)[number]
@@ -212,6 +213,7 @@ export const casinoIntegrationStatus = z
     totalRecordsSynced: counter(
       'Records delivered across all streams since the resource was created.',
     ).optional(),
+    webhook: webhookStatus.optional(),
     lastHandledResyncAt: z
       .string()
       .max(256)

@@ -6,6 +6,7 @@ export * from './casino-integration.ts'
 export * from './common.ts'
 export * from './destination.ts'
 export * from './types.ts'
+export * from './webhook.ts'
 
 /**
  * Every kind Switchboard serves. Adding a kind is one file in this folder and one entry here:

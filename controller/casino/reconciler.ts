@@ -16,6 +16,7 @@ import {
   toSwitchboardError,
   WaitingError,
 } from '../../connectors/index.ts'
+import { ensureWebhookStatus, WEBHOOK_READY } from '../../webhooks/index.ts'
 import {
   CasinoIntegrationKind,
   type CasinoIntegrationSpec,
@@ -51,6 +52,8 @@ export interface CasinoReconcilerOptions {
   logger: Logger
   /** Jitter fraction for the next sync (default 0.1). */
   jitter?: number
+  /** Public base URL of the webhook server: `status.webhook.url` is published under it. */
+  publicUrl?: string
   /** HTTP tuning passed to the connectors (tests shorten timeouts). */
   http?: { timeoutMs?: number; retry?: RetryPolicy }
 }
@@ -91,6 +94,7 @@ export function casinoReconciler(
     interval: () => undefined,
     readyMessage: { reason: 'Succeeded', message: 'Every stream synced' },
     steps: [
+      { name: 'webhook', run: (ctx) => webhook(ctx, opts.publicUrl) },
       { name: 'connect', run: (ctx) => connect(ctx, clients, opts) },
       { name: 'destinations', run: (ctx) => destinations(ctx, opts.destinations) },
       { name: 'sync', run: (ctx) => syncDueStreams(ctx, clients, opts) },
@@ -105,6 +109,50 @@ export function casinoReconciler(
     clients.delete(`${namespace}/${name}`)
     opts.metrics.removeResource(CasinoIntegrationKind.kind, namespace, name)
   }
+}
+
+/** Secret keys that can hold the platform's webhook signing secret, in order of preference. */
+const WEBHOOK_SECRET_KEYS: Record<CasinoProvider, string[]> = {
+  softswiss: ['webhookSecret', 'apiSecret'],
+  altenar: ['webhookSecret'],
+  betsoftware: ['webhookSecret', 'hashKey'],
+  'playtech-pam': ['webhookSecret'],
+}
+
+/**
+ * Publishes where the platform's webhooks go (`status.webhook`) and whether they can be received.
+ * Webhooks only hint that something changed, so a missing signing secret is reported here and
+ * does not stop the syncs.
+ */
+function webhook(ctx: Ctx, publicUrl: string | undefined): void {
+  const provider = ctx.spec.provider as CasinoProvider
+  const hook = ensureWebhookStatus(ctx.status, { provider, ...(publicUrl ? { publicUrl } : {}) })
+  const secretName = ctx.spec.credentialsSecretRef.name
+  const keys = WEBHOOK_SECRET_KEYS[provider]
+  let data: Record<string, string> = {}
+  try {
+    data = ctx.secret(secretName).data ?? {}
+  } catch {
+    // a missing Secret is reported by the connect step
+  }
+  const key = keys.find((k) => data[k] !== undefined)
+  if (!key) {
+    ctx.setCondition(
+      WEBHOOK_READY,
+      'False',
+      'WebhookSecretMissing',
+      `Secret "${secretName}" has no key ${keys.map((k) => `"${k}"`).join(' or ')} to verify webhooks; syncs run on their interval only`,
+    )
+    return
+  }
+  ctx.setCondition(
+    WEBHOOK_READY,
+    'True',
+    'Succeeded',
+    hook.url
+      ? `webhooks are received at ${hook.url}`
+      : `webhooks are received at ${hook.path} (no public URL configured)`,
+  )
 }
 
 function settingsOf(spec: CasinoIntegrationSpec): unknown {

@@ -290,6 +290,8 @@ describe('webhook server against a real API server', () => {
     expect(rejected[0]?.type).toBe('Warning')
     expect(rejected[0]?.message).toContain('bad_signature')
     expect(rejected[0]?.message).not.toContain(CASINO_SECRET)
+    expect(logs.text()).not.toContain(CASINO_SECRET)
+    expect(logs.text()).not.toContain(paths.b?.split('/').pop())
     await sleep(1500)
     const b1 = await getTarget('b')
     expect(b1.metadata.resourceVersion).toBe(b0.metadata.resourceVersion)
@@ -401,6 +403,77 @@ describe('webhook server against a real API server', () => {
     expect(res.status).toBe(503)
     await sleep(1200)
     expect((await getTarget('b')).metadata.annotations?.[REQUESTED_AT_ANNOTATION]).toBeUndefined()
+  })
+
+  it('does not route a path left over for another provider than spec.provider', async () => {
+    // spec says softswiss, status still carries a twilio path (the provider was changed)
+    await c.custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL,
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: KIND,
+        metadata: { name: 'changed', namespace: ns },
+        spec: { provider: 'softswiss', credentialsSecretRef: { name: 'creds' } },
+      },
+    })
+    const stale: { webhook?: WebhookStatus } = {}
+    const stalePath = ensureWebhookStatus(stale, { provider: 'twilio' }).path
+    const conditions: Condition[] = []
+    setCondition(conditions, { type: WEBHOOK_READY, status: 'True', reason: 'WebhookPublished', message: '' })
+    await c.custom.patchNamespacedCustomObjectStatus(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace: ns,
+        plural: PLURAL,
+        name: 'changed',
+        body: { status: { ...stale, conditions } },
+      },
+      mergePatch,
+    )
+    // events of one kind arrive in order: once a later object is indexed, this one was seen
+    const sentinel = await createTarget('sentinel', 'softswiss')
+    await waitFor('the sentinel to be indexed', () => resolver.resolve(sentinel)?.ready)
+    expect(resolver.resolve(stalePath)).toBeUndefined()
+    const res = await send(
+      twilioStatusCallback({
+        url: `${PUBLIC_URL}${stalePath}`,
+        authToken: TWILIO_TOKEN,
+        messageSid: 'SMx',
+        status: 'sent',
+      }),
+      { baseUrl: base },
+    )
+    expect(res.status).toBe(404)
+  })
+
+  it('with namespaces listed, routes only to objects in those namespaces', async () => {
+    const other = await createNamespace(c.core, 'webhooks-other')
+    await createSecret(c.core, other, 'creds', { webhookSecret: CASINO_SECRET })
+    const saved = ns
+    ns = other
+    const otherPath = await createTarget('z', 'softswiss')
+    ns = saved
+    const scoped = new KubernetesTargetResolver({
+      kubeConfig: c.kc,
+      logger: logs.logger,
+      kinds: [testKind],
+      namespaces: [ns],
+      recheckIntervalMs: 0,
+    })
+    try {
+      await scoped.start()
+      await waitFor('the cluster-wide resolver to see z', () => resolver.resolve(otherPath)?.ready)
+      expect(scoped.ready()).toBe(true)
+      expect(scoped.resolve(paths.a ?? '')?.name).toBe('a')
+      expect(scoped.resolve(otherPath)).toBeUndefined()
+      expect(await scoped.resolve(paths.a ?? '')?.secrets()).toEqual({ signingSecret: CASINO_SECRET })
+    } finally {
+      await scoped.stop()
+    }
   })
 
   it('runs as `runWebhooks`, becomes ready, and stops cleanly on SIGTERM', async () => {

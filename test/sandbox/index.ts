@@ -42,3 +42,4 @@ export {
   type SegmentSandboxOptions,
   segmentPlugin,
 } from './segment.ts'
+export * from './webhooks/index.ts'

@@ -1,0 +1,319 @@
+#!/usr/bin/env node
+/**
+ * Webhook server throughput: signed deliveries per second and p99 latency on one core, beside a
+ * bare Fastify handler that returns 200, measured in the same run with autocannon.
+ *
+ *   node bench/webhooks.bench.ts [--rounds 3] [--duration 5] [--warmup 1] [--connections 16]
+ *                                [--only casino|twitch|twilio] [--json]
+ *
+ * The servers run in a child process pinned to CPU 0 (`taskset -c 0`, when available); the load
+ * generator (this process) runs beside it. The webhook app is the real one (`buildApp`): per-path
+ * rate limit on (set high enough not to trigger), metrics, dedupe, coalescing requester; only
+ * the Kubernetes patch is replaced by a no-op, since it happens after the response anyway.
+ * See bench/webhooks.md for results and how to read them.
+ */
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { loadavg } from 'node:os'
+import { parseArgs } from 'node:util'
+import Fastify from 'fastify'
+import { createLogger } from '../connectors/index.ts'
+import {
+  casinoRequest,
+  toInject,
+  twilioStatusCallback,
+  twitchRequest,
+} from '../test/sandbox/webhooks/index.ts'
+import {
+  buildApp,
+  CoalescingRequester,
+  MemoryTargetResolver,
+  type ProviderId,
+  WebhookMetrics,
+  webhookPath,
+} from '../webhooks/index.ts'
+
+const PUBLIC_URL = 'https://hooks.example.com'
+const PATHS_PER_PROVIDER = 100
+const SECRETS: Partial<Record<ProviderId, Record<string, string>>> = {
+  softswiss: { signingSecret: 'bench-casino-secret' },
+  twitch: { eventsubSecret: 'bench-twitch-secret' },
+  twilio: { authToken: 'bench-twilio-token' },
+}
+/** Deterministic tokens, so the load generator knows the paths without asking. */
+const pathsFor = (provider: ProviderId) =>
+  Array.from({ length: PATHS_PER_PROVIDER }, (_, i) =>
+    webhookPath(provider, `${provider.replace(/[^a-z]/g, '')}${String(i).padStart(6, '0')}`.padEnd(43, 'x')),
+  )
+const CASINO_BODY = JSON.stringify({
+  event: 'transaction.created',
+  transaction: { id: 'tx-000000001', playerId: 'p-42', amount: 1250, currency: 'EUR', type: 'deposit' },
+  sentAt: '2030-01-01T00:00:00Z',
+})
+
+// --- the server side (child process) ---------------------------------------------------------
+
+async function serve(): Promise<void> {
+  const resolver = new MemoryTargetResolver()
+  for (const provider of Object.keys(SECRETS) as ProviderId[]) {
+    for (const [i, path] of pathsFor(provider).entries()) {
+      resolver.set({ name: `${provider}-${i}`, provider, path, secrets: SECRETS[provider] ?? {} })
+    }
+  }
+  let patches = 0
+  const requester = new CoalescingRequester({
+    patch: async () => {
+      patches++
+    },
+  })
+  const app = buildApp({
+    resolver,
+    requester,
+    metrics: new WebhookMetrics(),
+    logger: createLogger({ level: 'warn', name: 'webhooks-bench' }),
+    publicUrl: PUBLIC_URL,
+    rateLimit: { max: 1_000_000, timeWindowMs: 1000 },
+  })
+  const bare = Fastify({ logger: false })
+  bare.post('/bare', async (_req, reply) => reply.code(200).send())
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  await bare.listen({ host: '127.0.0.1', port: 0 })
+  const port = (a: ReturnType<typeof app.server.address>) => (a && typeof a === 'object' ? a.port : 0)
+  process.stdout.write(
+    `READY ${JSON.stringify({ webhooks: port(app.server.address()), bare: port(bare.server.address()) })}\n`,
+  )
+  process.on('SIGTERM', () => {
+    process.stderr.write(`patches sent: ${patches}\n`)
+    void Promise.all([app.close(), bare.close(), requester.close()]).then(() => process.exit(0))
+  })
+}
+
+// --- the load generator ----------------------------------------------------------------------
+
+interface ACRequest {
+  method: string
+  path: string
+  headers: Record<string, string>
+  body?: string
+}
+interface ACResult {
+  requests: { average: number; total: number }
+  latency: { p50: number; p99: number; average: number }
+  non2xx: number
+  errors: number
+  timeouts: number
+}
+type Autocannon = (opts: Record<string, unknown>) => Promise<ACResult>
+
+interface Scenario {
+  name: string
+  port: 'bare' | 'webhooks'
+  /** One request; called for every request sent. */
+  next(i: number): ACRequest
+}
+
+function scenarios(): Scenario[] {
+  const casinoPaths = pathsFor('softswiss')
+  const twitchPaths = pathsFor('twitch')
+  const twilioPaths = pathsFor('twilio')
+  const casinoSigned = casinoPaths.map((p) =>
+    toInject(
+      casinoRequest({
+        url: `${PUBLIC_URL}${p}`,
+        secret: SECRETS.softswiss?.signingSecret ?? '',
+        body: CASINO_BODY,
+      }),
+    ),
+  )
+  const twilioSigned = twilioPaths.map((p) =>
+    toInject(
+      twilioStatusCallback({
+        url: `${PUBLIC_URL}${p}`,
+        authToken: SECRETS.twilio?.authToken ?? '',
+        messageSid: 'SM00000000000000000000000000000001',
+        status: 'delivered',
+        idempotencyToken: null,
+      }),
+    ),
+  )
+  const twitchBody = JSON.stringify({
+    subscription: { id: 'sub-1', type: 'channel.update', version: '1', status: 'enabled' },
+    event: { broadcaster_user_id: '1337', title: 'bench' },
+  })
+  return [
+    {
+      name: 'bare Fastify handler (200)',
+      port: 'bare',
+      next: () => ({
+        method: 'POST',
+        path: '/bare',
+        headers: { 'content-type': 'application/json' },
+        body: CASINO_BODY,
+      }),
+    },
+    {
+      name: 'casino (HMAC-SHA256 of the body, X-Delivery-Id)',
+      port: 'webhooks',
+      next: (i) => {
+        const r = casinoSigned[i % casinoSigned.length]
+        if (!r) throw new Error('no request')
+        return {
+          method: 'POST',
+          path: r.url,
+          headers: { ...r.headers, 'x-delivery-id': randomUUID() },
+          body: r.payload,
+        }
+      },
+    },
+    {
+      name: 'twitch (HMAC of id+timestamp+body, JSON)',
+      port: 'webhooks',
+      next: (i) => {
+        const r = toInject(
+          twitchRequest({
+            url: `${PUBLIC_URL}${twitchPaths[i % twitchPaths.length]}`,
+            secret: SECRETS.twitch?.eventsubSecret ?? '',
+            type: 'notification',
+            body: twitchBody,
+          }),
+        )
+        return { method: 'POST', path: r.url, headers: r.headers, body: r.payload }
+      },
+    },
+    {
+      name: 'twilio (SDK validateRequest, form body)',
+      port: 'webhooks',
+      next: (i) => {
+        const r = twilioSigned[i % twilioSigned.length]
+        if (!r) throw new Error('no request')
+        return {
+          method: 'POST',
+          path: r.url,
+          headers: { ...r.headers, 'i-twilio-idempotency-token': randomUUID() },
+          body: r.payload,
+        }
+      },
+    },
+  ]
+}
+
+async function run(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string', default: '5' },
+      warmup: { type: 'string', default: '1' },
+      rounds: { type: 'string', default: '3' },
+      connections: { type: 'string', default: '16' },
+      json: { type: 'boolean', default: false },
+      serve: { type: 'boolean', default: false },
+      only: { type: 'string' },
+    },
+  })
+  if (values.serve) return serve()
+
+  const autocannon = (await import('autocannon' as string)).default as Autocannon
+  const pinned = existsSync('/usr/bin/taskset') || existsSync('/bin/taskset')
+  const cmd = pinned ? 'taskset' : process.execPath
+  const args = pinned
+    ? ['-c', '0', process.execPath, import.meta.filename, '--serve']
+    : [import.meta.filename, '--serve']
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  const ports = await new Promise<{ webhooks: number; bare: number }>((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString('utf8')
+      const m = /READY (\{.*\})/.exec(out)
+      if (m?.[1]) resolve(JSON.parse(m[1]))
+    })
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)))
+  })
+
+  const duration = Number(values.duration)
+  const warmup = Number(values.warmup)
+  const connections = Number(values.connections)
+  const rounds = Math.max(1, Number(values.rounds))
+  const only = values.only?.toLowerCase()
+  const chosen = scenarios().filter(
+    (s) => !only || s.port === 'bare' || s.name.toLowerCase().startsWith(only),
+  )
+  const samples = new Map<
+    string,
+    Array<{ rps: number; p50: number; p99: number; non2xx: number; errors: number }>
+  >()
+  const ratios = new Map<string, number[]>()
+  const loadBefore = loadavg()[0] ?? 0
+  try {
+    // Rounds interleave the scenarios, and each ratio compares runs of the same round, so a
+    // change in background load on a shared machine hits both sides of a ratio alike.
+    for (let round = 0; round < rounds; round++) {
+      let bareRps = 0
+      for (const s of chosen) {
+        let i = 0
+        const opts = (seconds: number) => ({
+          url: `http://127.0.0.1:${ports[s.port]}`,
+          connections,
+          duration: seconds,
+          requests: [{ setupRequest: (req: Record<string, unknown>) => Object.assign(req, s.next(i++)) }],
+        })
+        if (warmup > 0) await autocannon(opts(warmup))
+        const r = await autocannon(opts(duration))
+        const sample = {
+          rps: Math.round(r.requests.average),
+          p50: r.latency.p50,
+          p99: r.latency.p99,
+          non2xx: r.non2xx,
+          errors: r.errors + r.timeouts,
+        }
+        if (s.port === 'bare') bareRps = sample.rps
+        samples.set(s.name, [...(samples.get(s.name) ?? []), sample])
+        if (bareRps > 0) ratios.set(s.name, [...(ratios.get(s.name) ?? []), sample.rps / bareRps])
+        process.stderr.write(`round ${round + 1}: ${s.name}: ${sample.rps} req/s, p99 ${sample.p99} ms\n`)
+      }
+    }
+  } finally {
+    child.kill('SIGTERM')
+  }
+  const loadAfter = loadavg()[0] ?? 0
+
+  const median = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b)
+    const mid = Math.floor(sorted.length / 2)
+    return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
+  }
+  const rows = chosen.map((s) => {
+    const xs = samples.get(s.name) ?? []
+    return {
+      name: s.name,
+      rps: Math.round(median(xs.map((x) => x.rps))),
+      p50: median(xs.map((x) => x.p50)),
+      p99: median(xs.map((x) => x.p99)),
+      ratio: median(ratios.get(s.name) ?? []),
+      non2xx: xs.reduce((a, x) => a + x.non2xx, 0),
+      errors: xs.reduce((a, x) => a + x.errors, 0),
+    }
+  })
+  if (values.json) {
+    process.stdout.write(
+      `${JSON.stringify({ pinned, rounds, duration, connections, loadBefore, loadAfter, rows, samples: Object.fromEntries(samples) }, null, 2)}\n`,
+    )
+    return
+  }
+  process.stdout.write(
+    `\nServer pinned to one core: ${pinned ? 'yes (taskset -c 0)' : 'no (taskset not found)'}; ` +
+      `${connections} connections; ${rounds} rounds of ${duration} s per scenario (after ${warmup} s warm-up each); ` +
+      `medians over the rounds; Node ${process.version}; load average ${loadBefore.toFixed(2)} → ${loadAfter.toFixed(2)}.\n\n` +
+      '| scenario | req/s | p50 ms | p99 ms | req/s vs bare (same round) | non-2xx | errors |\n' +
+      '|---|---:|---:|---:|---:|---:|---:|\n',
+  )
+  for (const r of rows) {
+    process.stdout.write(
+      `| ${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.ratio.toFixed(2)} | ${r.non2xx} | ${r.errors} |\n`,
+    )
+  }
+}
+
+run().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+  process.exitCode = 1
+})

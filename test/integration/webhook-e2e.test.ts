@@ -1,0 +1,189 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import { resolve } from 'node:path'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { createOperator, type Operator } from '../../controller/index.ts'
+import { installCrds } from '../../crds/index.ts'
+import { buildSandbox, casinoRequest, type Sandbox, send } from '../sandbox/index.ts'
+import {
+  type Clients,
+  capturedLogger,
+  clients,
+  condition,
+  createNamespace,
+  createSecret,
+  GROUP,
+  getObj,
+  sleep,
+  VERSION,
+  waitFor,
+  waitForCondition,
+} from './helpers.ts'
+
+const PUBLIC_URL = 'https://hooks.switchboard.example'
+
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer()
+    srv.once('error', rej)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      srv.close(() => (addr && typeof addr === 'object' ? res(addr.port) : rej(new Error('no port'))))
+    })
+  })
+}
+
+// The whole path a provider's webhook takes: sandbox → `switchboard webhooks` (its own process)
+// → API server (annotation) → controller → sync from the platform's API.
+describe('a casino platform webhook, end to end', () => {
+  let c: Clients
+  let operator: Operator
+  let sandbox: Sandbox
+  let webhooks: ChildProcess
+  let hooksUrl: string
+  const credentials = { apiKey: 'e2e-key', apiSecret: 'e2e-S3CRET-signing' }
+
+  beforeAll(async () => {
+    c = clients()
+    await installCrds(c.kc)
+    sandbox = await buildSandbox({
+      casino: {
+        accounts: [
+          {
+            provider: 'softswiss',
+            credentials,
+            settings: { casinoId: 'e2e' },
+            size: { players: 5, transactions: 40, games: 5 },
+          },
+        ],
+      },
+    })
+    await sandbox.listen()
+    operator = createOperator({
+      kubeConfig: c.kc,
+      logger: capturedLogger('info').logger,
+      publicUrl: PUBLIC_URL,
+    })
+    await operator.start()
+    const port = await freePort()
+    hooksUrl = `http://127.0.0.1:${port}`
+    webhooks = spawn(
+      process.execPath,
+      [
+        resolve(import.meta.dirname, '../../bin/switchboard.ts'),
+        'webhooks',
+        '--kubeconfig',
+        inject('kubeconfigPath'),
+        '--bind-address',
+        `127.0.0.1:${port}`,
+        '--public-url',
+        PUBLIC_URL,
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    )
+    await waitFor(
+      'the webhook server to be ready',
+      async () => ((await fetch(`${hooksUrl}/readyz`)).ok ? true : undefined),
+      {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      },
+    )
+  })
+
+  afterAll(async () => {
+    webhooks?.kill('SIGTERM')
+    await operator?.stop({ timeoutMs: 5_000 })
+    await sandbox?.close()
+  })
+
+  it('a signed delivery triggers a sync that fetches the new records; a forged one changes nothing', async () => {
+    const ns = await createNamespace(c.core, 'hooks-e2e')
+    await createSecret(c.core, ns, 'cdp', { writeKey: `wk-${ns}` })
+    await createSecret(c.core, ns, 'platform', credentials)
+    await c.custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: 'destinations',
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'Destination',
+        metadata: { name: 'cdp', namespace: ns },
+        spec: { credentialsSecretRef: { name: 'cdp' }, segment: { host: sandbox.url } },
+      },
+    })
+    await c.custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: 'casinointegrations',
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'CasinoIntegration',
+        metadata: { name: 'casino', namespace: ns },
+        spec: {
+          provider: 'softswiss',
+          softswiss: { casinoId: 'e2e' },
+          endpoint: sandbox.casinoEndpoint('softswiss'),
+          credentialsSecretRef: { name: 'platform' },
+          // Hours between syncs: only the webhook can explain a sync within the test.
+          streams: [{ name: 'transactions', interval: '6h' }],
+          destinationRefs: [{ name: 'cdp' }],
+        },
+      },
+    })
+    const ready = await waitForCondition(
+      c,
+      'casinointegrations',
+      ns,
+      'casino',
+      'Ready',
+      'True',
+      undefined,
+      30_000,
+    )
+    expect(condition(ready, 'WebhookReady')?.status).toBe('True')
+    const hook = ready.status?.webhook as { path: string; url: string }
+    expect(hook.path).toMatch(/^\/hooks\/softswiss\/[A-Za-z0-9_-]{40,}$/)
+    expect(hook.url).toBe(`${PUBLIC_URL}${hook.path}`)
+    const writeKey = `wk-${ns}`
+    expect(sandbox.segment.uniqueMessageIds(writeKey)).toBe(40)
+
+    // New records at the platform, and the platform says so.
+    sandbox.casino.append('softswiss', 'e2e', 'transactions', 9)
+    const body = { event: 'transactions.updated', casino_id: 'e2e' }
+
+    // A forged delivery first: refused, nothing patched, nothing synced.
+    const before = await getObj(c.custom, 'casinointegrations', ns, 'casino')
+    const forged = await send(casinoRequest({ url: hook.url, secret: 'not-the-secret', body }), {
+      baseUrl: hooksUrl,
+    })
+    expect(forged.status).toBe(401)
+    await sleep(1_500)
+    const untouched = await getObj(c.custom, 'casinointegrations', ns, 'casino')
+    expect(untouched.metadata.resourceVersion).toBe(before.metadata.resourceVersion)
+    expect(sandbox.segment.uniqueMessageIds(writeKey)).toBe(40)
+
+    // The webhook server may take a moment to index the new path (it watches the kind).
+    const res = await waitFor('the webhook server to accept the delivery', async () => {
+      const r = await send(casinoRequest({ url: hook.url, secret: credentials.apiSecret, body }), {
+        baseUrl: hooksUrl,
+      })
+      return r.status === 200 || r.status === 202 || r.status === 204 ? r : undefined
+    })
+    expect(res.ok).toBe(true)
+    await waitFor(
+      'the sync the webhook asked for',
+      () => sandbox.segment.uniqueMessageIds(writeKey) === 49 || undefined,
+      {
+        timeoutMs: 20_000,
+      },
+    )
+    const after = await getObj(c.custom, 'casinointegrations', ns, 'casino')
+    expect(after.status?.lastHandledRequestAt).toBeTruthy()
+    expect(sandbox.segment.duplicates(writeKey)).toBe(0)
+  })
+})

@@ -1,0 +1,207 @@
+/**
+ * The webhook server: one encapsulated plugin per provider under `/hooks/<provider>/<token>`,
+ * plus `/healthz`, `/readyz` and `/metrics`. `buildApp` only builds; `listen` is the caller's
+ * (main.ts, tests, the benchmark), so the app is tested with `inject()` as well as on a port.
+ */
+import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { createLogger } from '../connectors/index.ts'
+import { type CallbackSink, discardCallbacks } from './callbacks.ts'
+import { DeliveryDedupe, type DeliveryDedupeOptions } from './dedupe.ts'
+import { WebhookMetrics } from './metrics.ts'
+import { reject, type WebhookContext } from './pipeline.ts'
+import { providerPlugins } from './providers/index.ts'
+import type { ReconcileRequester } from './reconcile.ts'
+import { type EventSink, RejectEvents, type RejectReason } from './rejects.ts'
+import { HOOKS_PREFIX, isProvider, PROVIDERS, type ProviderId } from './status.ts'
+import type { TargetResolver } from './targets.ts'
+
+/** 1 MiB. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024
+/** Per path: 100 requests a second (Twilio status callbacks of a large campaign share one path). */
+export const DEFAULT_RATE_LIMIT: Readonly<RateLimitSetting> = { max: 100, timeWindowMs: 1000 }
+
+export interface RateLimitSetting {
+  /** Requests per path and window. */
+  max: number
+  timeWindowMs: number
+  /** Paths tracked at most (least recently used go first). Default 5000. */
+  cache?: number
+}
+
+export interface BuildAppOptions {
+  /** Maps `/hooks/<provider>/<token>` to a resource. */
+  resolver: TargetResolver
+  /** Where verified deliveries ask for reconciles (a {@link CoalescingRequester} in production). */
+  requester: ReconcileRequester
+  /** Callback-only data (Twilio delivery status, Twitch stream events). Default: dropped. */
+  callbacks?: CallbackSink
+  /** Kubernetes Events on resources whose webhooks are refused (an `EventRecorder`). Default: none. */
+  events?: EventSink
+  /** Event rate limits: per resource and reason (default 60 s) and overall (default 5/s). */
+  eventLimits?: { minIntervalMs?: number; maxPerSecond?: number }
+  logger?: Logger
+  /**
+   * Public base URL providers call (scheme, host and any path prefix an Ingress strips), e.g.
+   * `https://hooks.example.com`. Twilio signs the URL it called, so this is what is verified.
+   */
+  publicUrl?: string
+  /** Largest accepted body in bytes; more is answered 413. Default 1 MiB. */
+  bodyLimit?: number
+  /** Per-path rate limit for webhook routes (429 beyond it); false disables. Default 100/s. */
+  rateLimit?: RateLimitSetting | false
+  /** Delivery-id memory (a shared instance, or options for a new one). */
+  dedupe?: DeliveryDedupe | DeliveryDedupeOptions
+  metrics?: WebhookMetrics
+  /** Providers to serve. Default: all. */
+  providers?: readonly ProviderId[]
+  /** Trust X-Forwarded-* from a proxy in front (only affects the fallback URL for Twilio). Default false. */
+  trustProxy?: boolean
+  now?: () => number
+}
+
+export function buildApp(opts: BuildAppOptions): FastifyInstance {
+  const logger = opts.logger ?? createLogger({ name: 'webhooks' })
+  const metrics = opts.metrics ?? new WebhookMetrics()
+  const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT
+  const rl = opts.rateLimit === undefined ? DEFAULT_RATE_LIMIT : opts.rateLimit
+  const rateLimitOptions: RateLimitOptions | false =
+    rl === false
+      ? false
+      : {
+          max: rl.max,
+          timeWindow: rl.timeWindowMs,
+          // one bucket per path: each resource has its own budget, whoever calls it
+          keyGenerator: (req) => {
+            const url = req.url
+            const q = url.indexOf('?')
+            return q < 0 ? url : url.slice(0, q)
+          },
+        }
+  const ctx: WebhookContext = {
+    resolver: opts.resolver,
+    dedupe: opts.dedupe instanceof DeliveryDedupe ? opts.dedupe : new DeliveryDedupe(opts.dedupe),
+    requester: opts.requester,
+    callbacks: opts.callbacks ?? discardCallbacks,
+    metrics,
+    logger,
+    publicUrl: opts.publicUrl?.replace(/\/+$/, ''),
+    bodyLimit,
+    rateLimit: rateLimitOptions,
+    now: opts.now ?? Date.now,
+  }
+  const rejectEvents = opts.events
+    ? new RejectEvents({
+        sink: opts.events,
+        minIntervalMs: opts.eventLimits?.minIntervalMs,
+        maxPerSecond: opts.eventLimits?.maxPerSecond,
+        onResult: (result) => metrics.events.inc({ result }),
+      })
+    : undefined
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit,
+    trustProxy: opts.trustProxy ?? false,
+    return503OnClosing: true,
+    // slow senders cannot hold connections open forever
+    requestTimeout: 30_000,
+    // raised by Fastify before our hooks run; keep it bounded but allow a 43-character token
+    routerOptions: { maxParamLength: 128 },
+  })
+  app.decorateRequest('webhook', null)
+
+  if (rl !== false) {
+    void app.register(rateLimit, {
+      global: false,
+      cache: rl.cache ?? 5000,
+      // providers ignore these; only a 429 says when to come back (Retry-After)
+      addHeadersOnExceeding: {
+        'x-ratelimit-limit': false,
+        'x-ratelimit-remaining': false,
+        'x-ratelimit-reset': false,
+      },
+      addHeaders: {
+        'x-ratelimit-limit': false,
+        'x-ratelimit-remaining': false,
+        'x-ratelimit-reset': false,
+        'retry-after': true,
+      },
+      // the 429 goes through the error handler like every other refusal
+      errorResponseBuilder: (_req, context) =>
+        Object.assign(new Error(`rate limit exceeded, retry in ${context.after}`), { statusCode: 429 }),
+    })
+  }
+
+  app.addHook('onResponse', async (request, reply) => {
+    const state = request.webhook
+    if (!state?.result) return
+    const reason = state.reason ?? 'none'
+    metrics.observe(state.provider, state.result, reason, reply.elapsedTime / 1000)
+    if (state.result !== 'rejected') return
+    const target = state.target
+    logger.debug(
+      {
+        provider: state.provider,
+        reason,
+        status: reply.statusCode,
+        ...(target ? { object: `${target.namespace}/${target.name}`, kind: target.kind } : {}),
+      },
+      'webhook refused',
+    )
+    if (target && rejectEvents && reason !== 'none') rejectEvents.reject(target, state.provider, reason)
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    request.webhook = { provider: providerOfPath(request.url) }
+    return reject(request, reply, 'not_found')
+  })
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const status = err.statusCode ?? 500
+    const reason = reasonForStatus(status)
+    if (reason === 'internal') {
+      logger.error({ err: err.message, code: err.code }, 'webhook request failed')
+    }
+    if (!request.webhook) request.webhook = { provider: providerOfPath(request.url) }
+    return reject(request, reply, reason)
+  })
+
+  app.get('/healthz', async () => ({ status: 'ok' }))
+  app.get('/readyz', async (_req, reply) => {
+    if (ctx.resolver.ready()) return { status: 'ok' }
+    reply.code(503)
+    return { status: 'not ready' }
+  })
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('Content-Type', metrics.registry.contentType)
+    return metrics.registry.metrics()
+  })
+
+  for (const provider of opts.providers ?? PROVIDERS) {
+    void app.register(providerPlugins[provider], { prefix: `${HOOKS_PREFIX}/${provider}`, ctx })
+  }
+  return app
+}
+
+function reasonForStatus(status: number): RejectReason {
+  switch (status) {
+    case 404:
+      return 'not_found'
+    case 413:
+      return 'body_too_large'
+    case 415:
+      return 'unsupported_media_type'
+    case 429:
+      return 'rate_limited'
+    default:
+      return status >= 400 && status < 500 ? 'malformed' : 'internal'
+  }
+}
+
+/** The provider named by `/hooks/<provider>/...`, or `unknown` (a bounded label either way). */
+function providerOfPath(url: string) {
+  const parts = url.split(/[/?]/, 4)
+  return parts[1] === HOOKS_PREFIX.slice(1) && isProvider(parts[2]) ? parts[2] : 'unknown'
+}

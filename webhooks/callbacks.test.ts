@@ -1,0 +1,103 @@
+import { ApiException } from '@kubernetes/client-node'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { type CallbackEvent, StatusCallbackSink } from './callbacks.ts'
+
+const target = {
+  apiVersion: 'switchboard.dev/v1alpha1',
+  kind: 'MessageCampaign',
+  plural: 'messagecampaigns',
+  namespace: 'ns',
+  name: 'spring',
+}
+const ev = (key: string, status: string, occurredAt: string): CallbackEvent => ({
+  provider: 'twilio',
+  type: 'message-status',
+  key,
+  deliveryId: `${key}:${status}`,
+  occurredAt,
+  data: { status },
+})
+
+function fakeApi(fail: Array<number | Error> = []) {
+  const calls: Array<Record<string, unknown>> = []
+  return {
+    calls,
+    api: {
+      patchNamespacedCustomObjectStatus: async (req: Record<string, unknown>) => {
+        calls.push(req)
+        const f = fail.shift()
+        if (typeof f === 'number') throw new ApiException(f, 'x', {}, {})
+        if (f) throw f
+        return {}
+      },
+    } as never,
+  }
+}
+
+describe('StatusCallbackSink', () => {
+  beforeEach(() => {
+    vi.useFakeTimers()
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('writes the newest event per key under the field, one patch per resource per interval', async () => {
+    const { api, calls } = fakeApi()
+    const sink = new StatusCallbackSink({ custom: api, fields: { MessageCampaign: 'delivery.messages' } })
+    sink.deliver(target, ev('SM1', 'sent', '2030-01-01T00:00:01Z'))
+    sink.deliver(target, ev('SM1', 'delivered', '2030-01-01T00:00:03Z'))
+    sink.deliver(target, ev('SM1', 'sent', '2030-01-01T00:00:02Z')) // older: ignored
+    sink.deliver(target, ev('SM2', 'failed', '2030-01-01T00:00:02Z'))
+    sink.deliver({ ...target, kind: 'Other' }, ev('SM3', 'sent', '2030-01-01T00:00:02Z')) // no field: ignored
+    expect(calls).toHaveLength(0)
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(calls).toHaveLength(1)
+    expect(calls[0]).toMatchObject({
+      group: 'switchboard.dev',
+      version: 'v1alpha1',
+      plural: 'messagecampaigns',
+      name: 'spring',
+    })
+    expect(calls[0]?.body).toEqual({
+      status: {
+        delivery: {
+          messages: {
+            SM1: { type: 'message-status', occurredAt: '2030-01-01T00:00:03Z', status: 'delivered' },
+            SM2: { type: 'message-status', occurredAt: '2030-01-01T00:00:02Z', status: 'failed' },
+          },
+        },
+      },
+    })
+    await vi.advanceTimersByTimeAsync(5000)
+    expect(calls).toHaveLength(1)
+  })
+
+  it('retries a failed write (bounded) and stops for a deleted resource', async () => {
+    const { api, calls } = fakeApi([new Error('boom'), 404])
+    const results: string[] = []
+    const sink = new StatusCallbackSink({
+      custom: api,
+      fields: { MessageCampaign: 'callbacks' },
+      onPatch: (r) => results.push(r),
+    })
+    sink.deliver(target, ev('SM1', 'sent', '2030-01-01T00:00:01Z'))
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(results).toEqual(['failed', 'gone'])
+    expect(calls).toHaveLength(2)
+  })
+
+  it('flushes what is pending on close', async () => {
+    const { api, calls } = fakeApi()
+    const sink = new StatusCallbackSink({
+      custom: api,
+      fields: { MessageCampaign: 'callbacks' },
+      flushIntervalMs: 60_000,
+    })
+    sink.deliver(target, ev('SM1', 'sent', '2030-01-01T00:00:01Z'))
+    const closing = sink.close({ timeoutMs: 1000 })
+    await vi.advanceTimersByTimeAsync(10)
+    await closing
+    expect(calls).toHaveLength(1)
+  })
+})

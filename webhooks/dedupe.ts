@@ -1,0 +1,84 @@
+/**
+ * Remembers delivery ids for a while, to answer a provider's retry (or a replay) with a 2xx that
+ * does nothing. Bounded twice: at most `maxEntries` ids (the oldest go first) and each for at
+ * most `ttlMs`.
+ *
+ * Every id lives for the same TTL, so arrival order is expiry order: the ids sit in a ring in
+ * arrival order (oldest at the head) beside a Map for lookups, and both eviction rules only ever
+ * remove from the head. Every operation is O(1), also when the memory is full and every new id
+ * evicts an old one.
+ */
+export interface DeliveryDedupeOptions {
+  /** Ids kept at most. Default 50 000 (a few MB at most). */
+  maxEntries?: number
+  /** How long an id is remembered. Default 15 minutes (longer than Twitch's 10-minute window). */
+  ttlMs?: number
+  now?: () => number
+}
+
+export class DeliveryDedupe {
+  readonly #max: number
+  readonly #ttl: number
+  readonly #now: () => number
+  /** id -> expiry (epoch ms). */
+  readonly #seen = new Map<string, number>()
+  /** The ring: ids and their expiries in arrival order; grows up to `#max`, then wraps. */
+  readonly #ids: string[] = []
+  readonly #expiries: number[] = []
+  #head = 0
+  #count = 0
+
+  constructor(opts: DeliveryDedupeOptions = {}) {
+    this.#max = opts.maxEntries ?? 50_000
+    this.#ttl = opts.ttlMs ?? 15 * 60_000
+    this.#now = opts.now ?? Date.now
+    if (!(this.#max >= 1)) throw new RangeError('maxEntries must be at least 1')
+  }
+
+  get size(): number {
+    return this.#seen.size
+  }
+
+  /** True if `id` was recorded and has not expired. Does not record it. */
+  has(id: string): boolean {
+    this.#expire(this.#now())
+    return this.#seen.has(id)
+  }
+
+  /**
+   * Records `id`; returns false if it was already there (a duplicate), true if it is new.
+   * Call it only for deliveries that were verified and accepted, so that a forged or rejected
+   * request can never make a later genuine one look like a duplicate.
+   */
+  add(id: string): boolean {
+    const now = this.#now()
+    this.#expire(now)
+    if (this.#seen.has(id)) return false
+    if (this.#count === this.#max) this.#dropHead()
+    const slot = (this.#head + this.#count) % this.#max
+    this.#ids[slot] = id
+    this.#expiries[slot] = now + this.#ttl
+    this.#count++
+    this.#seen.set(id, now + this.#ttl)
+    return true
+  }
+
+  clear(): void {
+    this.#seen.clear()
+    this.#ids.length = 0
+    this.#expiries.length = 0
+    this.#head = 0
+    this.#count = 0
+  }
+
+  #expire(now: number): void {
+    while (this.#count > 0 && (this.#expiries[this.#head] ?? 0) <= now) this.#dropHead()
+  }
+
+  #dropHead(): void {
+    const id = this.#ids[this.#head]
+    if (id !== undefined) this.#seen.delete(id)
+    this.#head = (this.#head + 1) % this.#max
+    this.#count--
+  }
+}

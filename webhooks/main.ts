@@ -1,0 +1,200 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import { parseArgs } from 'node:util'
+import { KubeConfig } from '@kubernetes/client-node'
+import { createLogger } from '../connectors/index.ts'
+import { EventRecorder, makeClients, parseDuration } from '../controller/runtime/index.ts'
+import { buildApp, DEFAULT_BODY_LIMIT, type RateLimitSetting } from './app.ts'
+import { StatusCallbackSink } from './callbacks.ts'
+import { WEBHOOK_KINDS } from './kinds.ts'
+import { KubernetesTargetResolver } from './kube-resolver.ts'
+import { WebhookMetrics } from './metrics.ts'
+import { annotationPatcher, CoalescingRequester } from './reconcile.ts'
+
+const USAGE = `Usage: switchboard webhooks [options]
+
+Runs the Switchboard webhook server: verifies the providers' webhooks and asks the controller
+to reconcile the resource each one is for. Serves /metrics, /healthz and /readyz on the same port.
+
+Options (defaults in brackets):
+  --kubeconfig PATH          kubeconfig to use [$KUBECONFIG, then in-cluster]
+  --bind-address HOST:PORT   where to listen (plain HTTP; TLS ends at the Ingress) [0.0.0.0:9443]
+  --public-url URL           public base URL the providers call, e.g. https://hooks.example.com
+                             (Twilio signatures are verified against it) [$SWITCHBOARD_PUBLIC_URL]
+  --body-limit SIZE          largest accepted body: bytes, or with KiB/MiB [1MiB]
+  --rate-limit N[/DURATION]  requests per webhook path per window; 0 disables [100/1s]
+  --namespaces NS[,NS...]    watch only these namespaces (needs Roles there, not ClusterRoles) [all]
+  --log-level LEVEL          trace, debug, info, warn, error [info]
+  -h, --help                 show this help
+`
+
+/** `switchboard webhooks`: resolves with the exit code once stopped (SIGTERM/SIGINT). */
+export async function runWebhooks(argv: string[]): Promise<number> {
+  let values: ReturnType<typeof parseFlags>
+  try {
+    values = parseFlags(argv)
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`)
+    return 2
+  }
+  if (values.help) {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  const address = parseAddress(values['bind-address'])
+  const bodyLimit = parseSize(values['body-limit'])
+  const rateLimit = parseRateLimit(values['rate-limit'])
+  const publicUrl = values['public-url'] ?? process.env.SWITCHBOARD_PUBLIC_URL
+  const problems = [
+    address ? undefined : `--bind-address must be HOST:PORT, got "${values['bind-address']}"`,
+    bodyLimit
+      ? undefined
+      : `--body-limit must be a size such as 1048576, 512KiB or 1MiB, got "${values['body-limit']}"`,
+    rateLimit !== undefined
+      ? undefined
+      : `--rate-limit must be N or N/DURATION (e.g. 100/1s) or 0, got "${values['rate-limit']}"`,
+    publicUrl === undefined || /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(publicUrl)
+      ? undefined
+      : `--public-url must be an http(s) URL without query, got "${publicUrl}"`,
+  ].filter((p) => p !== undefined)
+  if (problems.length > 0 || !address || !bodyLimit || rateLimit === undefined) {
+    process.stderr.write(`${problems.join('\n')}\n`)
+    return 2
+  }
+
+  const logger = createLogger({ level: values['log-level'], name: 'webhooks' })
+  const kubeConfig = new KubeConfig()
+  if (values.kubeconfig) kubeConfig.loadFromFile(values.kubeconfig)
+  else kubeConfig.loadFromDefault()
+  const clients = makeClients(kubeConfig)
+  const identity = `${process.env.POD_NAME || hostname()}_${randomBytes(4).toString('hex')}`
+
+  const metrics = new WebhookMetrics()
+  const namespaces = values.namespaces
+    ?.split(',')
+    .map((n) => n.trim())
+    .filter(Boolean)
+  const resolver = new KubernetesTargetResolver({ kubeConfig, logger, namespaces })
+  const requester = new CoalescingRequester({
+    patch: annotationPatcher(clients.custom),
+    logger,
+    onPatch: (result) => metrics.reconcilePatches.inc({ result }),
+  })
+  const callbackFields: Record<string, string> = {}
+  for (const k of WEBHOOK_KINDS) if (k.callbackStatusField) callbackFields[k.kind] = k.callbackStatusField
+  const callbacks = new StatusCallbackSink({
+    custom: clients.custom,
+    fields: callbackFields,
+    logger,
+    onPatch: (result) => metrics.callbackPatches.inc({ result }),
+  })
+  const events = new EventRecorder({
+    core: clients.core,
+    component: 'switchboard-webhooks',
+    instance: identity,
+    logger,
+  })
+  const app = buildApp({
+    resolver,
+    requester,
+    callbacks,
+    events,
+    metrics,
+    logger,
+    publicUrl,
+    bodyLimit,
+    rateLimit,
+  })
+
+  let resolveDone: () => void = () => {}
+  const done = new Promise<void>((resolve) => {
+    resolveDone = resolve
+  })
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down')
+    resolveDone()
+  }
+  const onTerm = () => shutdown('SIGTERM')
+  const onInt = () => shutdown('SIGINT')
+  process.once('SIGTERM', onTerm)
+  process.once('SIGINT', onInt)
+
+  try {
+    await app.listen({ host: address.host, port: address.port })
+    const bound = app.server.address()
+    const port = bound && typeof bound === 'object' ? bound.port : address.port
+    logger.info(
+      { address: `${address.host}:${port}`, publicUrl: publicUrl ?? null, bodyLimit, rateLimit },
+      'serving webhooks',
+    )
+    // /readyz answers 503 until every installed kind has been listed
+    await Promise.race([resolver.start(), done])
+    if (resolver.ready())
+      logger.info({ kinds: resolver.watching, skipped: resolver.skipped }, 'caches synced')
+    await done
+  } finally {
+    process.off('SIGTERM', onTerm)
+    process.off('SIGINT', onInt)
+    // stop taking requests (in-flight ones finish), then send the pending trailing patches
+    await app.close()
+    await Promise.all([requester.close({ timeoutMs: 10_000 }), callbacks.close({ timeoutMs: 10_000 })])
+    await resolver.stop()
+    logger.info('webhook server stopped')
+  }
+  return 0
+}
+
+function parseFlags(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    options: {
+      kubeconfig: { type: 'string' },
+      'bind-address': { type: 'string', default: '0.0.0.0:9443' },
+      'public-url': { type: 'string' },
+      'body-limit': { type: 'string', default: String(DEFAULT_BODY_LIMIT) },
+      'rate-limit': { type: 'string', default: '100/1s' },
+      namespaces: { type: 'string' },
+      'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  }).values
+}
+
+/** `HOST:PORT` (IPv6 hosts in brackets); undefined if malformed. */
+export function parseAddress(value: string): { host: string; port: number } | undefined {
+  const i = value.lastIndexOf(':')
+  if (i < 0) return undefined
+  const host = value.slice(0, i).replace(/^\[(.*)\]$/, '$1') || '0.0.0.0'
+  const portText = value.slice(i + 1)
+  const port = Number(portText)
+  if (!/^\d{1,5}$/.test(portText) || port > 65535) return undefined
+  return { host, port }
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 * 1024, kb: 1000, mb: 1000 * 1000 }
+
+/** `1048576`, `512KiB`, `1MiB` (also kB/MB) → bytes; undefined if malformed or not positive. */
+export function parseSize(value: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim())
+  const unit = m ? UNITS[(m[2] ?? '').toLowerCase()] : undefined
+  if (!m || unit === undefined) return undefined
+  const bytes = Math.floor(Number(m[1]) * unit)
+  return bytes >= 1 && bytes <= 1024 * 1024 * 1024 ? bytes : undefined
+}
+
+/** `N` (per second), `N/DURATION` (e.g. `600/1m`) or `0` (off); undefined if malformed. */
+export function parseRateLimit(value: string): RateLimitSetting | false | undefined {
+  if (value.trim() === '0') return false
+  const [n, window = '1s'] = value.split('/')
+  if (!n || !/^\d+$/.test(n) || Number(n) < 1) return undefined
+  let timeWindowMs: number
+  try {
+    timeWindowMs = parseDuration(window, '--rate-limit')
+  } catch {
+    return undefined
+  }
+  if (!(timeWindowMs >= 1)) return undefined
+  return { max: Number(n), timeWindowMs }
+}

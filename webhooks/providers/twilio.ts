@@ -1,0 +1,138 @@
+/**
+ * Twilio: `X-Twilio-Signature` is a base64 HMAC-SHA1 (key: the Auth Token) over the full URL
+ * Twilio called followed by the POST parameters sorted by name. Verified with the official SDK's
+ * `validateRequest` (constant-time), against the *public* URL: `--public-url` (or the origin of
+ * the resource's `status.webhook.url`) followed by the path and query that arrived, so a
+ * TLS-terminating Ingress in front of the server does not break signatures.
+ *
+ * Status callbacks (`MessageStatus` present) are callback-only data and go to the sink, keyed by
+ * `MessageSid`; anything else (an incoming message) asks for a reconcile. The answer is an empty
+ * TwiML document, which Twilio accepts for both.
+ */
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { validateRequest, validateRequestWithBody } from 'twilio/lib/webhooks/webhooks.js'
+import type { CallbackEvent } from '../callbacks.ts'
+import {
+  accept,
+  ENTITY_KEY,
+  header,
+  mediaType,
+  nowIso,
+  type ProviderPluginOptions,
+  parseJsonObject,
+  rawBody,
+  reject,
+  routeConfig,
+  secretOf,
+  targetHook,
+  targetOf,
+  useRawBody,
+  type WebhookContext,
+} from '../pipeline.ts'
+
+export const TWILIO_SIGNATURE_HEADER = 'X-Twilio-Signature'
+/** Sent by Twilio on webhook requests; the same on a retry. */
+export const TWILIO_IDEMPOTENCY_HEADER = 'I-Twilio-Idempotency-Token'
+export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+type FormParams = Record<string, string | string[]>
+
+/** Form parameters as the SDK expects them (a repeated name becomes an array). */
+export function formParams(raw: Buffer): FormParams {
+  const out: FormParams = Object.create(null)
+  for (const [k, v] of new URLSearchParams(raw.toString('utf8'))) {
+    const prev = out[k]
+    if (prev === undefined) out[k] = v
+    else if (Array.isArray(prev)) prev.push(v)
+    else out[k] = [prev, v]
+  }
+  return out
+}
+
+/** The URLs Twilio may have signed: the configured public URL first, then the one in status. */
+export function signedUrlCandidates(ctx: WebhookContext, request: FastifyRequest): string[] {
+  const target = targetOf(request)
+  const urls: string[] = []
+  if (ctx.publicUrl) urls.push(`${ctx.publicUrl.replace(/\/+$/, '')}${request.url}`)
+  if (target.url?.endsWith(target.path)) {
+    urls.push(`${target.url.slice(0, target.url.length - target.path.length)}${request.url}`)
+  }
+  // no public URL anywhere: the URL as this server saw it (no proxy in front)
+  if (urls.length === 0) urls.push(`${request.protocol}://${request.host}${request.url}`)
+  return [...new Set(urls)]
+}
+
+function verify(
+  authToken: string,
+  signature: string,
+  url: string,
+  raw: Buffer,
+  params?: FormParams,
+): boolean {
+  try {
+    return params
+      ? validateRequest(authToken, signature, url, params)
+      : validateRequestWithBody(authToken, signature, url, raw.toString('utf8'))
+  } catch {
+    // a URL the SDK cannot parse was not signed by Twilio
+    return false
+  }
+}
+
+export const twilioPlugin: FastifyPluginAsync<ProviderPluginOptions> = async (app, { ctx }) => {
+  useRawBody(app, ctx.bodyLimit)
+  app.addHook('onRequest', targetHook(ctx, 'twilio'))
+  app.post('/:token', routeConfig(ctx, 'twilio'), async (request, reply) => {
+    const signature = header(request, 'x-twilio-signature')
+    if (!signature) return reject(request, reply, 'missing_signature')
+    const type = mediaType(request)
+    const form = type === 'application/x-www-form-urlencoded'
+    if (!form && type !== 'application/json') return reject(request, reply, 'unsupported_media_type')
+    const authToken = await secretOf(request, reply, 'authToken')
+    if (authToken === undefined) return reply
+    const raw = rawBody(request)
+    const params = form ? formParams(raw) : undefined
+    const urls = signedUrlCandidates(ctx, request)
+    if (!urls.some((url) => verify(authToken, signature, url, raw, params))) {
+      return reject(request, reply, 'bad_signature')
+    }
+    const twiml = { status: 200, contentType: 'text/xml; charset=utf-8', body: EMPTY_TWIML }
+    const idempotency = header(request, 'i-twilio-idempotency-token')
+    if (!params) {
+      if (!parseJsonObject(raw)) return reject(request, reply, 'malformed')
+      return accept(ctx, request, reply, { dedupeId: idempotency ?? signature, reconcile: true, ...twiml })
+    }
+    const sid = one(params.MessageSid) ?? one(params.SmsSid)
+    // status callbacks carry MessageStatus; incoming messages only SmsStatus=received
+    const status = one(params.MessageStatus)
+    if (status !== undefined) {
+      if (!sid || !ENTITY_KEY.test(sid) || !/^[a-z_-]{1,32}$/.test(status)) {
+        return reject(request, reply, 'malformed')
+      }
+      const errorCode = one(params.ErrorCode)
+      const event: CallbackEvent = {
+        provider: 'twilio',
+        type: 'message-status',
+        key: sid,
+        deliveryId: idempotency ?? `${sid}:${status}`,
+        occurredAt: nowIso(ctx),
+        data: { status, errorCode: errorCode && /^\d{1,6}$/.test(errorCode) ? Number(errorCode) : null },
+      }
+      return accept(ctx, request, reply, {
+        dedupeId: event.deliveryId,
+        reconcile: false,
+        callbacks: [event],
+        ...twiml,
+      })
+    }
+    return accept(ctx, request, reply, {
+      dedupeId: idempotency ?? (sid ? `${sid}:inbound` : signature),
+      reconcile: true,
+      ...twiml,
+    })
+  })
+}
+
+function one(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v
+}
