@@ -9,7 +9,7 @@ import {
   KubeConfig,
 } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { DestinationKind, destinationSpec, exactlyOneDestinationMessage } from '../../controller/api/index.ts'
+import { allKinds, DestinationKind, destinationSpec, exactlyOneDestinationMessage } from '../../controller/api/index.ts'
 import { crdName, installCrds } from '../../crds/index.ts'
 
 const run = promisify(execFile)
@@ -72,7 +72,7 @@ afterAll(async () => {
 describe('generated CRDs on a real API server', () => {
   it('install is idempotent and leaves the CRD Established', async () => {
     const names = await installCrds(kc)
-    expect(names).toEqual([crdName(DestinationKind)])
+    expect(names).toEqual(allKinds.map((k) => crdName(k)))
     const crd = await extensions.readCustomResourceDefinition({ name: crdName(DestinationKind) })
     const established = crd.status?.conditions?.find((c) => c.type === 'Established')
     expect(established?.status).toBe('True')
