@@ -1,19 +1,63 @@
-# First draft (the "Ship it" issue completes it): one image, `switchboard controller` and, once it
-# lands, `switchboard webhooks`. Node runs the TypeScript sources directly (type stripping).
-FROM node:24-bookworm-slim AS deps
+# syntax=docker/dockerfile:1
+#
+# One image for both Switchboard commands: `switchboard controller` (the default) and
+# `switchboard webhooks`. Node runs the TypeScript sources directly (type stripping), so there is
+# no build step: the image holds the .ts sources and the production dependencies, nothing else.
+#
+#   docker build -t switchboard .                      # the image the Helm chart runs
+#   docker build --target sandbox -t switchboard-sandbox .   # the provider sandbox, for make kind-e2e
+#
+# The image runs as a numeric non-root user, needs no writable path but /tmp (mount an emptyDir
+# there; the chart does), and runs Node as PID 1: both commands handle SIGTERM themselves (stop
+# taking work, finish what runs, release the leader Lease, exit 0), and neither starts child
+# processes, so there are no zombies to reap and no init process is needed.
+# hack/ship/check-image.sh reproduces this build without Docker and runs the result.
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# Production dependencies only. `npm install` with the committed lock rather than `npm ci`: the lock
+# omits other platforms' optional binaries (see hack/setup.sh), which `npm ci` refuses; with a lock
+# present `npm install` installs exactly the locked versions. No dependency has an install script.
+# Source maps and type declarations are dropped: Node needs neither at run time, and they are
+# almost half of node_modules (mostly @kubernetes/client-node's).
+FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN --mount=type=cache,target=/root/.npm \
+    npm install --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=warn \
+ && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
-FROM node:24-bookworm-slim
+# The provider sandbox (test/sandbox) for the kind end-to-end test; never shipped to users.
+FROM ${NODE_IMAGE} AS sandbox
 WORKDIR /app
 ENV NODE_ENV=production
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY connectors ./connectors
+COPY test/sandbox ./test/sandbox
+COPY hack/ship/e2e/sandbox-server.ts ./hack/ship/e2e/sandbox-server.ts
+USER 65532:65532
+EXPOSE 8600
+ENTRYPOINT ["node", "hack/ship/e2e/sandbox-server.ts"]
+
+# The image users run (the last stage, so the default target).
+FROM ${NODE_IMAGE}
+LABEL org.opencontainers.image.title="switchboard" \
+      org.opencontainers.image.description="Kubernetes operator that connects a platform to the third-party services it depends on" \
+      org.opencontainers.image.licenses="Apache-2.0"
+WORKDIR /app
+# HOME=/tmp: nothing under it is read unless a user mounts a kubeconfig there; in a pod the
+# client uses the service account. NODE_ENV=production for the libraries that read it.
+ENV NODE_ENV=production \
+    HOME=/tmp
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY bin ./bin
 COPY controller ./controller
 COPY connectors ./connectors
 COPY crds ./crds
+COPY webhooks ./webhooks
 USER 65532:65532
+EXPOSE 8080 9443
 ENTRYPOINT ["node", "bin/switchboard.ts"]
 CMD ["controller"]

@@ -5,7 +5,7 @@ CACHE ?= $(HOME)/.cache/switchboard
 export PATH := $(CACHE)/node24/node_modules/.bin:/usr/local/go/bin:$(PATH)
 NPX := npx --no-install
 
-.PHONY: help setup test lint typecheck unit integration crds check-crds install-crds demo bench controlplane sandbox start clean
+.PHONY: help setup test lint typecheck unit integration crds check-crds install-crds demo bench controlplane sandbox start clean lint-dockerfile check-image kind-e2e
 
 help:
 	@echo "make demo          run Switchboard locally: control plane + provider sandbox + controller (Ctrl-C stops)"
@@ -14,11 +14,13 @@ help:
 	@echo "make crds          regenerate crds/ from the zod schemas in controller/api"
 	@echo "make install-crds  install the CRDs into the cluster of \$$KUBECONFIG"
 	@echo "make bench         run the benchmarks (see bench/README.md)"
+	@echo "make check-image   rebuild the image's contents without Docker and run them read-only"
+	@echo "make kind-e2e      kind cluster + image + Helm chart + examples (needs Docker and kind)"
 
 setup:
 	@bash hack/setup.sh
 
-test: setup lint typecheck unit integration
+test: setup lint typecheck unit integration check-image
 	@node hack/test-summary.ts
 
 lint:
@@ -34,11 +36,28 @@ unit:
 integration:
 	$(NPX) vitest run --project integration --reporter=default --reporter=json --outputFile.json=.cache/test-results/integration.json
 
+# The CRDs, the chart's copy of them and docs/api.md all come from the zod schemas.
 crds: setup
 	node crds/generate.ts
+	bash hack/ship/sync-chart-crds.sh
+	node hack/ship/gen-api-docs.ts
 
 check-crds:
 	node crds/generate.ts --check
+	bash hack/ship/sync-chart-crds.sh --check
+	node hack/ship/gen-api-docs.ts --check
+
+lint-dockerfile:
+	bash hack/ship/lint-dockerfile.sh
+
+# Rebuilds the image's contents without Docker and runs them read-only as uid 65532 (needs root).
+check-image: setup
+	bash hack/ship/check-image.sh
+
+# A kind cluster + the image + the chart + the examples against the in-cluster sandbox.
+# Needs docker, kind, kubectl and helm: it cannot run on machines without a Docker engine.
+kind-e2e:
+	bash hack/ship/e2e/kind-e2e.sh
 
 install-crds: setup
 	node crds/install.ts

@@ -8,7 +8,9 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{controller,connectors,crds,webhooks,test/sandbox,test/controlplane}/**/*.test.ts'],
+          include: [
+            '{controller,connectors,crds,webhooks,test/sandbox,test/controlplane,test/ship}/**/*.test.ts',
+          ],
           environment: 'node',
         },
       },

@@ -1,6 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import type { RetryPolicy } from '../connectors/index.ts'
+import { calendarReconciler } from './calendar/index.ts'
 import { casinoReconciler } from './casino/index.ts'
 import { DeliveryRegistry, destinationReconciler } from './destination/index.ts'
 import { Manager, type ManagerOptions, SyncMetrics } from './runtime/index.ts'
@@ -64,6 +65,16 @@ export function createOperator(opts: OperatorOptions): Operator {
       registry: manager.metrics.registry,
       logger: opts.logger,
       jitter: opts.jitter,
+      http: opts.providerHttp,
+      publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
+    }),
+    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+  })
+  manager.add({
+    ...calendarReconciler({
+      metrics: syncMetrics,
+      registry: manager.metrics.registry,
+      logger: opts.logger,
       http: opts.providerHttp,
       publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
     }),

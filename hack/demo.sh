@@ -12,6 +12,8 @@ CHECK=false
 [ "${1:-}" = "--check" ] && CHECK=true
 SANDBOX_PORT="${SANDBOX_PORT:-18600}"
 METRICS_PORT="${METRICS_PORT:-18080}"
+WEBHOOKS_PORT="${WEBHOOKS_PORT:-18443}"
+PUBLIC_URL="http://127.0.0.1:$WEBHOOKS_PORT"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/switchboard-demo.XXXXXX")"
 PIDS=()
 
@@ -53,14 +55,23 @@ echo "demo: applying examples/"
 for f in examples/*.yaml; do sed "s/127.0.0.1:18600/127.0.0.1:$SANDBOX_PORT/g" "$f"; echo "---"; done | kubectl apply -f - >/dev/null
 
 echo "demo: starting the controller (metrics on http://127.0.0.1:$METRICS_PORT/metrics)"
-node bin/switchboard.ts controller --metrics-bind-address "127.0.0.1:$METRICS_PORT" >"$WORK/controller.log" 2>&1 &
+node bin/switchboard.ts controller --metrics-bind-address "127.0.0.1:$METRICS_PORT" --public-url "$PUBLIC_URL" \
+  >"$WORK/controller.log" 2>&1 &
 PIDS+=($!)
 
-kubectl wait --for=condition=Ready --timeout=90s -n switchboard-demo destinations,casinointegrations --all >/dev/null
+echo "demo: starting the webhook server on $PUBLIC_URL"
+node bin/switchboard.ts webhooks --bind-address "127.0.0.1:$WEBHOOKS_PORT" --public-url "$PUBLIC_URL" \
+  >"$WORK/webhooks.log" 2>&1 &
+PIDS+=($!)
+
+kubectl wait --for=condition=Ready --timeout=120s -n switchboard-demo destinations,casinointegrations,calendarsyncs --all >/dev/null
 echo
 kubectl get switchboard -n switchboard-demo
 echo
+FEED="$PUBLIC_URL/feeds/switchboard-demo/programme/events.json"
 if $CHECK; then
+  events=$(node -e 'fetch(process.argv[1]).then(r => r.json()).then(d => console.log((d.events ?? []).length))' "$FEED")
+  echo "demo: the public feed lists $events events"
   echo "demo: every example is Ready"
   exit 0
 fi
@@ -69,6 +80,9 @@ Switchboard is running.
   kubectl:   export KUBECONFIG=$KUBECONFIG
              kubectl get switchboard -A ; kubectl describe destination cdp -n switchboard-demo
   metrics:   http://127.0.0.1:$METRICS_PORT/metrics  (health: /healthz, /readyz)
+  webhooks:  $PUBLIC_URL  (each resource's URL: kubectl get casinointegration royal -n switchboard-demo -o jsonpath='{.status.webhook.url}')
+  feeds:     $FEED  (and next.json, today.json)
+  free/busy: $PUBLIC_URL/freebusy/switchboard-demo/venue.json
   sandbox:   http://127.0.0.1:$SANDBOX_PORT/_sandbox/segment/events?writeKey=demo-write-key
   logs:      $WORK/controller.log
 Press Ctrl-C to stop.

@@ -57,4 +57,20 @@ if ! command -v promtool >/dev/null 2>&1; then
     exit 1
   fi
 fi
-say "ready: node $(node --version), $(command -v promtool)"
+# 5. helm (built once from the Go module proxy), Lua (Argo CD health tests), kubectl (demo, chart dry runs)
+bash hack/ship/install-helm.sh >/dev/null
+missing=()
+command -v lua5.1 >/dev/null 2>&1 || missing+=(lua5.1)
+command -v lua5.4 >/dev/null 2>&1 || missing+=(lua5.4)
+command -v kubectl >/dev/null 2>&1 || missing+=(kubectl)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing ${missing[*]}"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  else
+    say "install ${missing[*]} (apt-get install ${missing[*]})"
+    exit 1
+  fi
+fi
+say "ready: node $(node --version), $(command -v promtool), $(command -v lua5.1)"

@@ -4,7 +4,7 @@
  * (main.ts, tests, the benchmark), so the app is tested with `inject()` as well as on a port.
  */
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import { createLogger } from '../connectors/index.ts'
 import { type CallbackSink, discardCallbacks } from './callbacks.ts'
@@ -59,6 +59,11 @@ export interface BuildAppOptions {
   /** Trust X-Forwarded-* from a proxy in front (only affects the fallback URL for Twilio). Default false. */
   trustProxy?: boolean
   now?: () => number
+  /**
+   * Read-only public routes served beside the webhooks (outside `/hooks`), such as the calendar
+   * feeds and free/busy documents. Registered as encapsulated plugins.
+   */
+  publicRoutes?: readonly FastifyPluginAsync[]
 }
 
 export function buildApp(opts: BuildAppOptions): FastifyInstance {
@@ -182,6 +187,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   for (const provider of opts.providers ?? PROVIDERS) {
     void app.register(providerPlugins[provider], { prefix: `${HOOKS_PREFIX}/${provider}`, ctx })
   }
+  for (const routes of opts.publicRoutes ?? []) void app.register(routes)
   return app
 }
 

@@ -121,6 +121,14 @@ export class KubernetesTargetResolver implements TargetResolver {
     return this.#started && [...this.#informers.values()].every((i) => i.synced)
   }
 
+  /** The cached object of a watched kind (by kind name, e.g. `CalendarSync`), if any. */
+  object(kind: string, namespace: string, name: string): unknown {
+    for (const [id, informer] of this.#informers) {
+      if (id.startsWith(`${kind}.`)) return informer.get(name, namespace)
+    }
+    return undefined
+  }
+
   resolve(path: string): WebhookTarget | undefined {
     const entries = this.#byPath.get(path)
     if (entries?.size !== 1) return undefined

@@ -3,6 +3,7 @@ import { hostname } from 'node:os'
 import { parseArgs } from 'node:util'
 import { KubeConfig } from '@kubernetes/client-node'
 import { createLogger } from '../connectors/index.ts'
+import { calendarPublicRoutes, type PublicCalendarSync } from '../controller/calendar/index.ts'
 import { EventRecorder, makeClients, parseDuration } from '../controller/runtime/index.ts'
 import { buildApp, DEFAULT_BODY_LIMIT, type RateLimitSetting } from './app.ts'
 import { StatusCallbackSink } from './callbacks.ts'
@@ -104,6 +105,13 @@ export async function runWebhooks(argv: string[]): Promise<number> {
     publicUrl,
     bodyLimit,
     rateLimit,
+    // The calendar feeds and free/busy documents, read from the CalendarSync objects' status.
+    publicRoutes: [
+      calendarPublicRoutes({
+        lookup: (namespace, name) =>
+          resolver.object('CalendarSync', namespace, name) as PublicCalendarSync | undefined,
+      }),
+    ],
   })
 
   let resolveDone: () => void = () => {}

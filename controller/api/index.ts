@@ -1,7 +1,9 @@
+import { CalendarSyncKind } from './calendar-sync.ts'
 import { CasinoIntegrationKind } from './casino-integration.ts'
 import { DestinationKind } from './destination.ts'
 import type { KindDefinition } from './types.ts'
 
+export * from './calendar-sync.ts'
 export * from './casino-integration.ts'
 export * from './common.ts'
 export * from './destination.ts'
@@ -12,4 +14,4 @@ export * from './webhook.ts'
  * Every kind Switchboard serves. Adding a kind is one file in this folder and one entry here:
  * the CRD generator, the CRD installer and the controller all read this list.
  */
-export const allKinds: readonly KindDefinition[] = [DestinationKind, CasinoIntegrationKind]
+export const allKinds: readonly KindDefinition[] = [DestinationKind, CasinoIntegrationKind, CalendarSyncKind]

@@ -116,7 +116,8 @@ describe('a controller killed in the middle of a 100,000-record sync', () => {
         const st = (
           o.status?.streams as Array<{ name: string; totalRecordsSynced?: number }> | undefined
         )?.find((s) => s.name === 'transactions')
-        return st?.totalRecordsSynced === RECORDS ? o : undefined
+        // the stream's total is checkpointed per page; the resource's total at the end of the sync
+        return st?.totalRecordsSynced === RECORDS && o.status?.totalRecordsSynced === RECORDS ? o : undefined
       },
       { timeoutMs: 120_000, intervalMs: 250 },
     )

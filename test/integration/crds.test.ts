@@ -9,7 +9,12 @@ import {
   KubeConfig,
 } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { allKinds, DestinationKind, destinationSpec, exactlyOneDestinationMessage } from '../../controller/api/index.ts'
+import {
+  allKinds,
+  DestinationKind,
+  destinationSpec,
+  exactlyOneDestinationMessage,
+} from '../../controller/api/index.ts'
 import { crdName, installCrds } from '../../crds/index.ts'
 
 const run = promisify(execFile)

@@ -10,11 +10,17 @@ describe('make demo', () => {
       cwd: root,
       encoding: 'utf8',
       timeout: 150_000,
-      env: { ...process.env, SANDBOX_PORT: '18601', METRICS_PORT: '18081' },
+      env: { ...process.env, SANDBOX_PORT: '18601', METRICS_PORT: '18081', WEBHOOKS_PORT: '18444' },
     })
     const output = `${run.stdout}\n${run.stderr}`
     expect(run.status, output).toBe(0)
     expect(output).toContain('every example is Ready')
+    for (const name of ['venue', 'programme']) {
+      expect(output).toMatch(new RegExp(`calendarsync.switchboard.dev/${name}\\s.*True`))
+    }
+    // The webhook server serves the programme's public feed from the CalendarSync's status.
+    const feed = /the public feed lists (\d+) events/.exec(output)
+    expect(Number(feed?.[1])).toBeGreaterThan(0)
     expect(output).toMatch(/cdp\s+segment\s+True/)
     expect(output).toMatch(/warehouse\s+http\s+True/)
     for (const [name, provider] of [

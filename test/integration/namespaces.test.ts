@@ -41,12 +41,14 @@ describe('a controller watching only listed namespaces', () => {
         rules: [
           {
             apiGroups: [GROUP],
-            resources: ['destinations', 'casinointegrations'],
+            resources: ['destinations', 'casinointegrations', 'calendarsyncs'],
             verbs: ['get', 'list', 'watch', 'patch', 'update'],
           },
           {
             apiGroups: [GROUP],
             resources: [
+              'calendarsyncs/status',
+              'calendarsyncs/finalizers',
               'destinations/status',
               'destinations/finalizers',
               'casinointegrations/status',

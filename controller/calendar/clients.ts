@@ -1,0 +1,185 @@
+/**
+ * Provider clients of one CalendarSync, built from its Secrets and cached until a Secret (its
+ * resourceVersion), an endpoint or the scope changes. Errors name the part of the spec whose
+ * Secret is at fault, and the key, never a value.
+ */
+import { createHash } from 'node:crypto'
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import {
+  type BudgetRegistry,
+  CALENDAR_READONLY_SCOPE,
+  CALENDAR_SCOPE,
+  type CalendlyClient,
+  calendlyCredentialsSchema,
+  createCalendlyClient,
+  createFacebookClient,
+  createGoogleCalendarClient,
+  type FacebookClient,
+  facebookCredentialsSchema,
+  type GoogleCalendarClient,
+  type GoogleCredentials,
+  googleCredentialsSchema,
+  googleCredentialValues,
+  parseCalendlyCredentials,
+  parseFacebookCredentials,
+  parseGoogleCredentials,
+  Reason,
+  type RetryPolicy,
+  StallingError,
+  SwitchboardError,
+} from '../../connectors/index.ts'
+import type { CalendarSyncSpec, CalendarSyncStatus } from '../api/index.ts'
+import type { ReconcileContext } from '../runtime/index.ts'
+
+export type Ctx = ReconcileContext<CalendarSyncSpec, CalendarSyncStatus>
+
+export interface ClientSettings {
+  logger: Logger
+  registry: Registry
+  http?: { timeoutMs?: number; retry?: RetryPolicy } | undefined
+  budgets?: BudgetRegistry | undefined
+}
+
+export interface GoogleHandle {
+  client: GoogleCalendarClient
+  credentials: GoogleCredentials
+  /** Whether events written with these credentials may carry attendees (see the connector). */
+  attendees: boolean
+  secretName: string
+}
+
+interface Entry<T> {
+  hash: string
+  value: T
+}
+
+/** Clients of one resource. */
+export class ResourceClients {
+  readonly #google = new Map<string, Entry<GoogleHandle>>()
+  #calendly: Entry<CalendlyClient> | undefined
+  #facebook: Entry<FacebookClient> | undefined
+
+  readonly key: string
+  readonly settings: ClientSettings
+
+  constructor(key: string, settings: ClientSettings) {
+    this.key = key
+    this.settings = settings
+  }
+
+  /**
+   * A Google client for the Secret `secretName`; `where` names the spec part for messages
+   * (`spec.targets[0]`). `write` asks for the read-write scope.
+   */
+  google(ctx: Ctx, secretName: string, where: string, write: boolean): GoogleHandle {
+    const data = inPart(where, () => ctx.credentials(secretName, googleCredentialsSchema))
+    const credentials = inPart(where, () => parseGoogleCredentials(data))
+    for (const v of googleCredentialValues(credentials)) ctx.addSecretValue(v)
+    const version = ctx.secret(secretName).metadata?.resourceVersion ?? ''
+    const endpoints = ctx.spec.endpoints ?? {}
+    const scope = write ? CALENDAR_SCOPE : CALENDAR_READONLY_SCOPE
+    const id = `${secretName}|${scope}`
+    const hash = digest([version, endpoints.googleCalendar, endpoints.googleToken])
+    const cached = this.#google.get(id)
+    if (cached?.hash === hash) return cached.value
+    const s = this.settings
+    const client = createGoogleCalendarClient({
+      credentials,
+      scopes: [scope],
+      logger: s.logger.child({ calendarSync: this.key, provider: 'google-calendar' }),
+      metrics: s.registry,
+      ...(endpoints.googleCalendar ? { rootUrl: endpoints.googleCalendar } : {}),
+      ...(endpoints.googleToken ? { tokenUrl: endpoints.googleToken } : {}),
+      ...(s.http?.timeoutMs !== undefined ? { timeoutMs: s.http.timeoutMs } : {}),
+      ...(s.http?.retry ? { retry: s.http.retry } : {}),
+      ...(s.budgets ? { budgets: s.budgets } : {}),
+    })
+    const handle: GoogleHandle = {
+      client,
+      credentials,
+      attendees: credentials.kind === 'oauth' || credentials.subject !== undefined,
+      secretName,
+    }
+    this.#google.set(id, { hash, value: handle })
+    return handle
+  }
+
+  calendly(ctx: Ctx, secretName: string, where: string): CalendlyClient {
+    const data = inPart(where, () => ctx.credentials(secretName, calendlyCredentialsSchema))
+    const credentials = inPart(where, () => parseCalendlyCredentials(data))
+    ctx.addSecretValue(credentials.personalAccessToken)
+    const version = ctx.secret(secretName).metadata?.resourceVersion ?? ''
+    const endpoint = ctx.spec.endpoints?.calendly
+    const hash = digest([secretName, version, endpoint])
+    if (this.#calendly?.hash === hash) return this.#calendly.value
+    const s = this.settings
+    const client = createCalendlyClient({
+      credentials,
+      logger: s.logger.child({ calendarSync: this.key, provider: 'calendly' }),
+      metrics: s.registry,
+      ...(endpoint ? { baseUrl: endpoint } : {}),
+      ...(s.http?.timeoutMs !== undefined ? { timeoutMs: s.http.timeoutMs } : {}),
+      ...(s.http?.retry ? { retry: s.http.retry } : {}),
+      ...(s.budgets ? { budgets: s.budgets } : {}),
+    })
+    this.#calendly = { hash, value: client }
+    return client
+  }
+
+  facebook(ctx: Ctx, secretName: string, where: string): FacebookClient {
+    const data = inPart(where, () => ctx.credentials(secretName, facebookCredentialsSchema))
+    const credentials = inPart(where, () => parseFacebookCredentials(data))
+    ctx.addSecretValue(credentials.pageAccessToken)
+    if (credentials.appSecret) ctx.addSecretValue(credentials.appSecret)
+    const version = ctx.secret(secretName).metadata?.resourceVersion ?? ''
+    const endpoint = ctx.spec.endpoints?.facebook
+    const hash = digest([secretName, version, endpoint])
+    if (this.#facebook?.hash === hash) return this.#facebook.value
+    const s = this.settings
+    const client = createFacebookClient({
+      credentials,
+      logger: s.logger.child({ calendarSync: this.key, provider: 'facebook' }),
+      metrics: s.registry,
+      ...(endpoint ? { baseUrl: endpoint } : {}),
+      ...(s.http?.timeoutMs !== undefined ? { timeoutMs: s.http.timeoutMs } : {}),
+      ...(s.http?.retry ? { retry: s.http.retry } : {}),
+      ...(s.budgets ? { budgets: s.budgets } : {}),
+    })
+    this.#facebook = { hash, value: client }
+    return client
+  }
+}
+
+/** The Secret a part of the spec uses: its own, else spec.credentialsSecretRef. */
+export function secretFor(spec: CalendarSyncSpec, own: { name: string } | undefined, where: string): string {
+  const name = own?.name ?? spec.credentialsSecretRef?.name
+  if (!name) {
+    throw new StallingError(
+      Reason.InvalidSpec,
+      `${where}.credentialsSecretRef: name a Secret, or set spec.credentialsSecretRef`,
+      {
+        field: `${where}.credentialsSecretRef`,
+      },
+    )
+  }
+  return name
+}
+
+/** Runs `fn`, prefixing the message of a configuration error with the spec part it concerns. */
+export function inPart<T>(where: string, fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    if (err instanceof SwitchboardError && err.kind === 'stalling') {
+      throw new StallingError(err.reason, `${where}: ${err.message}`, {
+        ...(err.field !== undefined ? { field: err.field } : {}),
+      })
+    }
+    throw err
+  }
+}
+
+export function digest(parts: unknown): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 16)
+}

@@ -1,0 +1,493 @@
+/**
+ * The Helm chart with the real tools: `helm lint --strict` and `helm template` for the default
+ * values and the other shapes (separate webhook Deployment, watchNamespaces, monitoring,
+ * Ingress, NetworkPolicy), each rendering applied to the real API server with a server-side dry
+ * run; the RBAC it renders is then bound to service accounts and the controller and the webhook
+ * server run with exactly those rights.
+ */
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import YAML from 'yaml'
+import { createOperator } from '../../controller/index.ts'
+import { crdObjects, crdsDir, installCrds } from '../../crds/index.ts'
+import { KubernetesTargetResolver } from '../../webhooks/index.ts'
+import {
+  apply,
+  dryRunApply,
+  find,
+  type K8sObject,
+  lint,
+  one,
+  ROOT,
+  render,
+  renderText,
+} from '../ship/chart.ts'
+import {
+  type Clients,
+  capturedLogger,
+  clients,
+  createNamespace,
+  createSecret,
+  GROUP,
+  VERSION,
+  waitFor,
+  waitForCondition,
+} from './helpers.ts'
+
+interface Container {
+  name: string
+  args?: string[]
+  env?: Array<{ name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>
+  ports?: Array<{ name: string; containerPort: number }>
+  livenessProbe?: { httpGet?: { path: string; port: string } }
+  readinessProbe?: { httpGet?: { path: string; port: string } }
+  securityContext?: Record<string, unknown>
+  volumeMounts?: Array<{ name: string; mountPath: string }>
+}
+interface PodSpec {
+  serviceAccountName: string
+  securityContext: Record<string, unknown>
+  containers: Container[]
+  volumes: Array<{ name: string; emptyDir?: unknown }>
+  topologySpreadConstraints?: Array<{ labelSelector?: { matchLabels: Record<string, string> } }>
+}
+interface Rule {
+  apiGroups: string[]
+  resources: string[]
+  verbs: string[]
+  resourceNames?: string[]
+}
+async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)
+  })
+  try {
+    return await Promise.race([p, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+const podSpec = (d: K8sObject) => (d.spec as { template: { spec: PodSpec } }).template.spec
+const rules = (r: K8sObject) => (r as unknown as { rules: Rule[] }).rules
+const verbsOn = (r: K8sObject, resource: string) =>
+  rules(r)
+    .filter((x) => x.resources.includes(resource))
+    .flatMap((x) => x.verbs)
+    .sort()
+
+const SHAPES: Record<string, Record<string, unknown>> = {
+  default: {},
+  separateWebhooks: { webhooks: { separateDeployment: true, replicaCount: 3 }, replicaCount: 2 },
+  watchNamespaces: { watchNamespaces: ['team-a', 'team-b'] },
+  monitoring: {
+    monitoring: {
+      serviceMonitor: { enabled: true, labels: { release: 'prometheus' } },
+      prometheusRule: { enabled: true },
+      grafanaDashboard: { enabled: true, annotations: { grafana_folder: 'Switchboard' } },
+    },
+  },
+  ingress: {
+    webhooks: {
+      ingress: {
+        enabled: true,
+        className: 'nginx',
+        host: 'hooks.example.com',
+        annotations: { 'cert-manager.io/cluster-issuer': 'letsencrypt' },
+      },
+    },
+    networkPolicy: { enabled: true },
+  },
+  noWebhooks: {
+    webhooks: { enabled: false },
+    rbac: { aggregateClusterRoles: false },
+    podDisruptionBudget: { enabled: false },
+    networkPolicy: { enabled: true },
+  },
+  everything: {
+    replicaCount: 2,
+    watchNamespaces: ['team-a'],
+    webhooks: { separateDeployment: true, ingress: { enabled: true, host: 'hooks.example.com' } },
+    networkPolicy: { enabled: true },
+    monitoring: {
+      serviceMonitor: { enabled: true },
+      prometheusRule: { enabled: true },
+      grafanaDashboard: { enabled: true },
+    },
+    crds: { keep: false },
+  },
+}
+
+describe('Helm chart', () => {
+  let c: Clients
+  let kubeconfig: string
+  let ns: string
+
+  beforeAll(async () => {
+    c = clients()
+    kubeconfig = inject('kubeconfigPath')
+    await installCrds(c.kc)
+    // what the dry runs need: the monitoring kinds, the release and watched namespaces
+    apply(kubeconfig, readFileSync(join(ROOT, 'test/ship/monitoring-crds.yaml'), 'utf8'))
+    await waitFor('the monitoring CRDs to be served', async () => {
+      const r = await c.custom
+        .listClusterCustomObject({ group: 'monitoring.coreos.com', version: 'v1', plural: 'prometheusrules' })
+        .catch(() => undefined)
+      return r !== undefined
+    })
+    ns = await createNamespace(c.core, 'chart')
+    for (const watched of ['team-a', 'team-b']) {
+      await c.core.createNamespace({ body: { metadata: { name: watched } } }).catch(() => undefined)
+    }
+  })
+
+  describe.each(Object.entries(SHAPES))('%s values', (_name, values) => {
+    it('passes helm lint --strict', () => {
+      const r = lint(values)
+      expect(r.output).toContain('0 chart(s) failed')
+      expect(r.code).toBe(0)
+    })
+
+    it('renders manifests the API server accepts (server-side dry run)', () => {
+      const text = renderText(values, { namespace: ns })
+      const r = dryRunApply(kubeconfig, text)
+      expect(r.output).not.toMatch(/error|invalid|forbidden/i)
+      expect(r.code).toBe(0)
+      expect(r.output).toMatch(/deployment\.apps\/\S+ serverside-applied \(server dry run\)/)
+    })
+
+    it('runs every container restricted, read-only, with /tmp as the only writable path', () => {
+      for (const d of find(render(values), 'Deployment')) {
+        const pod = podSpec(d)
+        expect(pod.securityContext).toMatchObject({
+          runAsNonRoot: true,
+          runAsUser: 65532,
+          seccompProfile: { type: 'RuntimeDefault' },
+        })
+        expect(pod.volumes).toEqual([{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }])
+        for (const ct of pod.containers) {
+          expect(ct.securityContext).toEqual({
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            runAsNonRoot: true,
+            privileged: false,
+            capabilities: { drop: ['ALL'] },
+          })
+          expect(ct.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }])
+          expect(ct.livenessProbe?.httpGet?.path).toBe('/healthz')
+          expect(ct.readinessProbe?.httpGet?.path).toBe('/readyz')
+          expect(ct.env?.map((e) => `${e.name}=${e.valueFrom?.fieldRef?.fieldPath}`)).toEqual([
+            'POD_NAMESPACE=metadata.namespace',
+            'POD_NAME=metadata.name',
+          ])
+        }
+        for (const t of pod.topologySpreadConstraints ?? []) {
+          expect(t.labelSelector?.matchLabels['app.kubernetes.io/component']).toBeDefined()
+        }
+      }
+    })
+
+    it('grants no wildcard and no Secret write to the processes', () => {
+      const objs = render(values)
+      for (const role of [...find(objs, 'ClusterRole'), ...find(objs, 'Role')]) {
+        for (const rule of rules(role)) {
+          expect(rule.verbs, role.metadata.name).not.toContain('*')
+          expect(rule.resources, role.metadata.name).not.toContain('*')
+          expect(rule.apiGroups, role.metadata.name).not.toContain('*')
+        }
+        if (/-(controller|webhooks)$/.test(role.metadata.name)) {
+          const secretVerbs = verbsOn(role, 'secrets')
+          expect(
+            secretVerbs.every((v) => ['get', 'list', 'watch'].includes(v)),
+            role.metadata.name,
+          ).toBe(true)
+          expect(verbsOn(role, 'destinations')).not.toContain('delete')
+          expect(verbsOn(role, 'destinations')).not.toContain('create')
+        }
+      }
+    })
+  })
+
+  it('the default: one Deployment with both containers, leader election always on, ClusterRoles', () => {
+    const objs = render()
+    const deploy = one(objs, 'Deployment', 'sb-switchboard')
+    const pod = podSpec(deploy)
+    expect(pod.containers.map((x) => x.name)).toEqual(['controller', 'webhooks'])
+    const [controller, webhooks] = pod.containers as [Container, Container]
+    expect(controller.args).toEqual(
+      expect.arrayContaining([
+        'controller',
+        '--leader-elect',
+        '--metrics-bind-address=0.0.0.0:8080',
+        '--leader-election-namespace=switchboard-system',
+        '--leader-election-id=sb-switchboard-controller',
+      ]),
+    )
+    expect(webhooks.args).toEqual(expect.arrayContaining(['webhooks', '--bind-address=0.0.0.0:9443']))
+    expect(webhooks.args?.some((a) => a.startsWith('--public-url'))).toBe(false)
+    expect(controller.args?.some((a) => a.startsWith('--public-url'))).toBe(false)
+    expect(controller.args?.some((a) => a.startsWith('--namespaces'))).toBe(false)
+
+    const controllerRole = one(objs, 'ClusterRole', 'sb-switchboard-controller')
+    expect(verbsOn(controllerRole, 'secrets')).toEqual(['get', 'list', 'watch'])
+    expect(verbsOn(controllerRole, 'destinations')).toEqual(['get', 'list', 'patch', 'update', 'watch'])
+    expect(verbsOn(controllerRole, 'casinointegrations/status')).toEqual(['get', 'patch', 'update'])
+    expect(verbsOn(controllerRole, 'destinations/finalizers')).toEqual(['update'])
+    expect(verbsOn(controllerRole, 'events')).toEqual(['create', 'patch'])
+    const webhooksRole = one(objs, 'ClusterRole', 'sb-switchboard-webhooks')
+    expect(verbsOn(webhooksRole, 'secrets')).toEqual(['get'])
+    expect(verbsOn(webhooksRole, 'casinointegrations')).toEqual(['get', 'list', 'patch', 'watch'])
+    // both bound to the pod's one account
+    for (const b of find(objs, 'ClusterRoleBinding')) {
+      expect((b as unknown as { subjects: Array<{ name: string }> }).subjects[0]?.name).toBe('sb-switchboard')
+    }
+    const lease = one(objs, 'Role', 'sb-switchboard-leader-election')
+    expect(rules(lease)).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      {
+        apiGroups: ['coordination.k8s.io'],
+        resources: ['leases'],
+        resourceNames: ['sb-switchboard-controller'],
+        verbs: ['get', 'update'],
+      },
+    ])
+    expect(one(objs, 'PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1 })
+    expect(find(objs, 'Ingress')).toEqual([])
+    expect(find(objs, 'NetworkPolicy')).toEqual([])
+    expect(find(objs, 'ServiceMonitor')).toEqual([])
+  })
+
+  it('takes the kinds for RBAC from the CRDs it ships, which are the generated ones', () => {
+    const objs = render()
+    const crds = find(objs, 'CustomResourceDefinition')
+    // what crds/ holds (crds/generate.test.ts keeps that in step with the schemas)
+    const generated = crdObjects().map(
+      (g) => YAML.parse(readFileSync(join(crdsDir, `${g.metadata.name}.yaml`), 'utf8')) as typeof g,
+    )
+    expect(crds.map((x) => x.metadata.name).sort()).toEqual(generated.map((x) => x.metadata.name).sort())
+    for (const crd of crds) {
+      const source = generated.find((g) => g.metadata.name === crd.metadata.name)
+      // the same CRD, plus the release's labels and the keep policy
+      expect({ ...crd, metadata: { name: crd.metadata.name } }).toEqual({
+        ...source,
+        metadata: { name: source?.metadata.name },
+      })
+      expect(crd.metadata.annotations).toEqual({ 'helm.sh/resource-policy': 'keep' })
+      expect(crd.metadata.labels).toMatchObject({
+        'app.kubernetes.io/part-of': 'switchboard',
+        'app.kubernetes.io/instance': 'sb',
+      })
+    }
+    const plurals = generated.map((g) => g.spec.names.plural).sort()
+    expect(rules(one(objs, 'ClusterRole', 'sb-switchboard-viewer'))[0]?.resources).toEqual(plurals)
+
+    expect(find(render({ crds: { install: false } }), 'CustomResourceDefinition')).toEqual([])
+    for (const crd of find(render({ crds: { keep: false } }), 'CustomResourceDefinition')) {
+      expect(crd.metadata.annotations).toBeUndefined()
+    }
+  })
+
+  it('aggregates admin, editor and viewer roles; only admin reaches Secrets', () => {
+    const objs = render()
+    const admin = one(objs, 'ClusterRole', 'sb-switchboard-admin')
+    const editor = one(objs, 'ClusterRole', 'sb-switchboard-editor')
+    const viewer = one(objs, 'ClusterRole', 'sb-switchboard-viewer')
+    expect(admin.metadata.labels?.['rbac.authorization.k8s.io/aggregate-to-admin']).toBe('true')
+    expect(editor.metadata.labels?.['rbac.authorization.k8s.io/aggregate-to-edit']).toBe('true')
+    expect(viewer.metadata.labels?.['rbac.authorization.k8s.io/aggregate-to-view']).toBe('true')
+    expect(verbsOn(admin, 'secrets')).toContain('get')
+    expect(verbsOn(editor, 'secrets')).toEqual([])
+    expect(verbsOn(viewer, 'secrets')).toEqual([])
+    expect(verbsOn(editor, 'destinations')).toEqual(expect.arrayContaining(['create', 'delete', 'patch']))
+    expect(verbsOn(viewer, 'destinations')).toEqual(['get', 'list', 'watch'])
+    expect(verbsOn(viewer, 'destinations/status')).toEqual(['get'])
+    expect(
+      find(render({ rbac: { aggregateClusterRoles: false } }), 'ClusterRole').map((r) => r.metadata.name),
+    ).toEqual(['sb-switchboard-controller', 'sb-switchboard-webhooks'])
+  })
+
+  it('separateDeployment: a webhook Deployment with its own replicas, account, Service selector and PDB', () => {
+    const objs = render(SHAPES.separateWebhooks)
+    const controller = one(objs, 'Deployment', 'sb-switchboard')
+    const webhooks = one(objs, 'Deployment', 'sb-switchboard-webhooks')
+    expect(podSpec(controller).containers.map((x) => x.name)).toEqual(['controller'])
+    expect(podSpec(webhooks).containers.map((x) => x.name)).toEqual(['webhooks'])
+    expect((webhooks.spec as { replicas: number }).replicas).toBe(3)
+    expect((controller.spec as { replicas: number }).replicas).toBe(2)
+    expect(podSpec(webhooks).serviceAccountName).toBe('sb-switchboard-webhooks')
+    const binding = one(objs, 'ClusterRoleBinding', 'sb-switchboard-webhooks') as unknown as {
+      subjects: Array<{ name: string }>
+    }
+    expect(binding.subjects[0]?.name).toBe('sb-switchboard-webhooks')
+    const svc = one(objs, 'Service', 'sb-switchboard-webhooks').spec as { selector: Record<string, string> }
+    expect(svc.selector['app.kubernetes.io/component']).toBe('webhooks')
+    expect(find(objs, 'PodDisruptionBudget').map((p) => p.metadata.name)).toEqual([
+      'sb-switchboard',
+      'sb-switchboard-webhooks',
+    ])
+    expect(find(objs, 'ServiceAccount').map((s) => s.metadata.name)).toEqual([
+      'sb-switchboard',
+      'sb-switchboard-webhooks',
+    ])
+  })
+
+  it('watchNamespaces: Roles in each watched namespace, no ClusterRole for the processes, --namespaces passed', () => {
+    const objs = render(SHAPES.watchNamespaces)
+    expect(find(objs, 'ClusterRoleBinding')).toEqual([])
+    expect(find(objs, 'ClusterRole').map((r) => r.metadata.name)).toEqual([
+      'sb-switchboard-admin',
+      'sb-switchboard-editor',
+      'sb-switchboard-viewer',
+    ])
+    const roles = find(objs, 'Role').map((r) => `${r.metadata.namespace}/${r.metadata.name}`)
+    expect(roles.sort()).toEqual([
+      'switchboard-system/sb-switchboard-leader-election',
+      'team-a/sb-switchboard-controller',
+      'team-a/sb-switchboard-webhooks',
+      'team-b/sb-switchboard-controller',
+      'team-b/sb-switchboard-webhooks',
+    ])
+    for (const ct of podSpec(one(objs, 'Deployment')).containers) {
+      expect(ct.args).toContain('--namespaces=team-a,team-b')
+    }
+  })
+
+  it('the Ingress routes only the webhook path prefix, with TLS, and sets the public URL', () => {
+    const objs = render(SHAPES.ingress)
+    const ing = one(objs, 'Ingress').spec as {
+      ingressClassName: string
+      tls: Array<{ hosts: string[]; secretName: string }>
+      rules: Array<{ host: string; http: { paths: Array<{ path: string; pathType: string }> } }>
+    }
+    expect(ing.ingressClassName).toBe('nginx')
+    expect(ing.tls).toEqual([{ hosts: ['hooks.example.com'], secretName: 'sb-switchboard-webhooks-tls' }])
+    expect(ing.rules[0]?.http.paths.map((p) => `${p.pathType} ${p.path}`)).toEqual(['Prefix /hooks'])
+    for (const ct of podSpec(one(objs, 'Deployment')).containers) {
+      // the controller publishes it in status.webhook.url, the webhook server verifies Twilio against it
+      expect(ct.args, ct.name).toContain('--public-url=https://hooks.example.com')
+    }
+    const np = one(objs, 'NetworkPolicy').spec as { ingress: Array<{ ports: Array<{ port: string }> }> }
+    expect(np.ingress.map((r) => r.ports.map((p) => p.port).join(','))).toEqual(['metrics,http', 'http'])
+  })
+
+  it('values.schema.json rejects misspelt and malformed values', () => {
+    for (const bad of [
+      { controler: { concurrency: 2 } },
+      { webhooks: { seperateDeployment: true } },
+      { monitoring: { serviceMonitor: { enable: true } } },
+      { logLevel: 'verbose' },
+      { webhooks: { publicURL: 'hooks.example.com' } },
+      { watchNamespaces: ['Not_A_Namespace'] },
+      { monitoring: { prometheusRule: { disabledAlerts: ['NoSuchAlert'] } } },
+    ]) {
+      const r = lint(bad)
+      expect(r.code, JSON.stringify(bad)).not.toBe(0)
+      expect(r.output).toMatch(
+        /values don't meet the specifications of the schema|additional properties|value must be one of|does not match pattern/i,
+      )
+    }
+    expect(() => render({ webhooks: { ingress: { enabled: true } } })).toThrow(
+      /webhooks.ingress.host is required/,
+    )
+  })
+
+  describe('the rendered RBAC is enough for the processes', () => {
+    const cleanup: Array<() => Promise<unknown>> = []
+    afterAll(async () => {
+      for (const f of cleanup.reverse()) await f().catch(() => undefined)
+    })
+
+    /** A kubeconfig that authenticates as a service account (a TokenRequest token). */
+    async function kubeConfigAs(namespace: string, name: string): Promise<KubeConfig> {
+      const token = await c.core.createNamespacedServiceAccountToken({
+        namespace,
+        name,
+        body: { spec: { expirationSeconds: 3600 } },
+      })
+      const kc = new KubeConfig()
+      const cluster = c.kc.getCurrentCluster()
+      if (!cluster) throw new Error('no cluster in the test kubeconfig')
+      kc.loadFromOptions({
+        clusters: [cluster],
+        users: [{ name, token: token.status?.token }],
+        contexts: [{ name, cluster: cluster.name, user: name }],
+        currentContext: name,
+      })
+      return kc
+    }
+
+    it('the controller reconciles, elects a leader and records events; the webhook server syncs its caches and reads a Secret', async () => {
+      const release = `rb${randomBytes(2).toString('hex')}`
+      const releaseNs = await createNamespace(c.core, 'chart-rbac')
+      const objs = render({ webhooks: { separateDeployment: true } }, { namespace: releaseNs, release })
+      const keep = objs.filter((o) =>
+        ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind),
+      )
+      apply(kubeconfig, keep.map((o) => YAML.stringify(o)).join('---\n'))
+      for (const o of keep.filter((x) => x.kind.startsWith('Cluster'))) {
+        const plural = o.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings'
+        cleanup.push(() =>
+          c.custom.deleteClusterCustomObject({
+            group: 'rbac.authorization.k8s.io',
+            version: 'v1',
+            plural,
+            name: o.metadata.name,
+          }),
+        )
+      }
+      const fullname = `${release}-switchboard`
+      const controllerKc = await kubeConfigAs(releaseNs, fullname)
+      const webhooksKc = await kubeConfigAs(releaseNs, `${fullname}-webhooks`)
+
+      const workNs = await createNamespace(c.core, 'chart-work')
+      await createSecret(c.core, workNs, 'creds', {
+        writeKey: 'rbac-write-key-01',
+        webhookSecret: 'whs-0123456789',
+      })
+      const { logger, text } = capturedLogger('info')
+      const operator = createOperator({
+        kubeConfig: controllerKc,
+        logger,
+        leaderElection: { enabled: true, namespace: releaseNs, name: `${fullname}-controller` },
+      })
+      cleanup.push(() => operator.stop({ timeoutMs: 5_000 }))
+      // caches that cannot list (a missing verb) never sync: fail in 30 s rather than at the test timeout
+      await within(30_000, operator.start(), 'the controller to sync its caches with the chart RBAC')
+      await waitFor('leadership', () => operator.manager.isLeader, { timeoutMs: 30_000 })
+      await c.custom.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: workNs,
+        plural: 'destinations',
+        body: {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: 'Destination',
+          metadata: { name: 'rbac', namespace: workNs },
+          spec: { credentialsSecretRef: { name: 'creds' }, segment: {} },
+        },
+      })
+      const obj = await waitForCondition(c, 'destinations', workNs, 'rbac', 'Ready', 'True')
+      expect(obj.metadata.finalizers).toContain('switchboard.dev/finalizer')
+      await waitFor('a Ready event', async () => {
+        const events = await c.core.listNamespacedEvent({ namespace: workNs })
+        return events.items.some((e) => e.involvedObject.name === 'rbac' && e.reason === 'Succeeded')
+      })
+      expect(text()).not.toMatch(/forbidden/i)
+
+      // the webhook server's identity: list/watch the kinds, read one Secret by name, nothing more
+      const resolver = new KubernetesTargetResolver({ kubeConfig: webhooksKc, logger, recheckIntervalMs: 0 })
+      cleanup.push(() => resolver.stop())
+      await within(30_000, resolver.start(), 'the webhook server to sync its caches with the chart RBAC')
+      expect(resolver.ready()).toBe(true)
+      expect(resolver.watching).toEqual(expect.arrayContaining(['CasinoIntegration.switchboard.dev']))
+      const core = webhooksKc.makeApiClient(CoreV1Api)
+      const secret: V1Secret = await core.readNamespacedSecret({ name: 'creds', namespace: workNs })
+      expect(secret.metadata?.name).toBe('creds')
+      await expect(core.listNamespacedSecret({ namespace: workNs })).rejects.toThrow(/forbidden|403/i)
+    })
+  })
+})
