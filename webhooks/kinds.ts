@@ -26,8 +26,11 @@ export interface WebhookKind {
    * not routed to (a path left over from before the provider changed).
    */
   providerField?: string
-  /** Dotted path of the name of the Secret holding the webhook secrets. Default `spec.credentialsSecretRef.name`. */
-  secretRefField?: string
+  /**
+   * Dotted path(s) of the name of the Secret holding the webhook secrets; with several, the first
+   * that is set wins. Default `spec.credentialsSecretRef.name`.
+   */
+  secretRefField?: string | readonly string[]
   /** Where {@link StatusCallbackSink} writes callback data (a dotted path under `status`), if anywhere. */
   callbackStatusField?: string
 }
@@ -84,6 +87,12 @@ export const WEBHOOK_KINDS: readonly WebhookKind[] = [
     kind: 'CalendarSync',
     plural: 'calendarsyncs',
     providers: pick('google', 'calendly', 'facebook'),
+    // the source's own Secret holds its webhook keys; else the resource's default Secret
+    secretRefField: [
+      'spec.source.googleCalendar.credentialsSecretRef.name',
+      'spec.source.calendly.credentialsSecretRef.name',
+      'spec.credentialsSecretRef.name',
+    ],
   },
   {
     group,

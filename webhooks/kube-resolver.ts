@@ -202,7 +202,7 @@ export class KubernetesTargetResolver implements TargetResolver {
       this.#unindex(key)
       return
     }
-    const secretName = fieldAt(obj, kind.secretRefField ?? 'spec.credentialsSecretRef.name')
+    const secretName = secretNameOf(kind, obj)
     const conditions = fieldAt(obj, 'status.conditions')
     const url = fieldAt(obj, 'status.webhook.url')
     const channels = fieldAt(obj, 'status.webhook.channels')
@@ -368,4 +368,12 @@ export class SecretCache {
       }
     }
   }
+}
+
+/** The name of the Secret holding a resource's webhook keys: the first of the kind's fields that is set. */
+export function secretNameOf(kind: Pick<WebhookKind, 'secretRefField'>, obj: unknown): string | undefined {
+  const refFields = kind.secretRefField ?? 'spec.credentialsSecretRef.name'
+  return (typeof refFields === 'string' ? [refFields] : refFields)
+    .map((f) => fieldAt(obj, f))
+    .find((v): v is string => typeof v === 'string' && v !== '')
 }
