@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+import { Counter, Histogram, Registry } from 'prom-client'
+import { registerProcessMetrics } from '../controller/runtime/index.ts'
 import type { RESULTS, RejectReason } from './rejects.ts'
 import { PROVIDERS, type ProviderId } from './status.ts'
 
@@ -27,17 +28,7 @@ export class WebhookMetrics {
   constructor(opts: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     const registry = opts.registry ?? new Registry()
     this.registry = registry
-    if (opts.defaultMetrics !== false) {
-      collectDefaultMetrics({ register: registry })
-      // gauges named like counters: promtool's lint rejects them; the per-type gauges remain
-      for (const name of [
-        'nodejs_active_handles_total',
-        'nodejs_active_requests_total',
-        'nodejs_active_resources_total',
-      ]) {
-        registry.removeSingleMetric(name)
-      }
-    }
+    if (opts.defaultMetrics !== false) registerProcessMetrics(registry)
     const registers = [registry]
     this.requests = new Counter({
       name: 'switchboard_webhook_requests_total',

@@ -34,6 +34,6 @@ export {
 export { type LeaderElectionOptions, LeaderElector } from './leader.ts'
 export { Manager, type ManagerOptions } from './manager.ts'
 export { mergePatchDiff } from './merge-patch.ts'
-export { OperatorMetrics, type QueueMetrics } from './metrics.ts'
+export { OperatorMetrics, type QueueMetrics, registerProcessMetrics } from './metrics.ts'
 export { SyncMetrics } from './sync-metrics.ts'
 export { type BackoffOptions, ItemBackoff, WorkQueue } from './workqueue.ts'

@@ -1,6 +1,23 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
 /**
+ * The process and Node.js default metrics, lint-clean: prom-client's three gauges named like
+ * counters (`nodejs_active_{handles,requests,resources}_total`), which Prometheus' lint rejects,
+ * are dropped; the per-type `nodejs_active_handles` / `_requests` / `_resources` gauges carry the
+ * same information (sum them for the total).
+ */
+export function registerProcessMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry })
+  for (const name of [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+  ]) {
+    registry.removeSingleMetric(name)
+  }
+}
+
+/**
  * Switchboard's operator metrics. The controller and work-queue metrics use the names and labels
  * that Go operators (controller-runtime, client-go) export, so existing dashboards and alerts
  * carry over. Their labels are bounded: controller and queue names only, never an object.
@@ -29,19 +46,7 @@ export class OperatorMetrics {
   constructor(opts: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     const registry = opts.registry ?? new Registry()
     this.registry = registry
-    if (opts.defaultMetrics !== false) {
-      collectDefaultMetrics({ register: registry })
-      // These three are gauges named like counters, which Prometheus' lint rejects; the
-      // per-type `nodejs_active_handles` / `nodejs_active_requests` / `nodejs_active_resources`
-      // gauges carry the same information (sum them for the total).
-      for (const name of [
-        'nodejs_active_handles_total',
-        'nodejs_active_requests_total',
-        'nodejs_active_resources_total',
-      ]) {
-        registry.removeSingleMetric(name)
-      }
-    }
+    if (opts.defaultMetrics !== false) registerProcessMetrics(registry)
     const registers = [registry]
     this.reconcileTotal = new Counter({
       name: 'controller_runtime_reconcile_total',

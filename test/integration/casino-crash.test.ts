@@ -5,10 +5,9 @@ import {
   type Clients,
   clients,
   createNamespace,
+  createResource,
   createSecret,
-  GROUP,
   getObj,
-  VERSION,
   waitFor,
 } from './helpers.ts'
 import { type ControllerProcess, spawnController } from './process.ts'
@@ -59,39 +58,17 @@ describe('a controller killed in the middle of a 100,000-record sync', () => {
     const ns = await createNamespace(c.core, 'crash')
     await createSecret(c.core, ns, 'lake', { signingSecret: SIGNING_SECRET })
     await createSecret(c.core, ns, 'platform', { apiKey: 'crash-key', apiSecret: 'crash-secret' })
-    await c.custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: 'destinations',
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: 'Destination',
-        metadata: { name: 'lake', namespace: ns },
-        spec: {
-          credentialsSecretRef: { name: 'lake' },
-          http: { url: `${sandbox.url}/http/lake`, batchSize: PAGE },
-        },
-      },
+    await createResource(c, 'Destination', ns, 'lake', {
+      credentialsSecretRef: { name: 'lake' },
+      http: { url: `${sandbox.url}/http/lake`, batchSize: PAGE },
     })
-    await c.custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: 'casinointegrations',
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: 'CasinoIntegration',
-        metadata: { name: 'casino', namespace: ns },
-        spec: {
-          provider: 'softswiss',
-          softswiss: { casinoId: 'crash-casino' },
-          endpoint: sandbox.casinoEndpoint('softswiss'),
-          credentialsSecretRef: { name: 'platform' },
-          streams: [{ name: 'transactions', pageSize: PAGE }],
-          destinationRefs: [{ name: 'lake' }],
-        },
-      },
+    await createResource(c, 'CasinoIntegration', ns, 'casino', {
+      provider: 'softswiss',
+      softswiss: { casinoId: 'crash-casino' },
+      endpoint: sandbox.casinoEndpoint('softswiss'),
+      credentialsSecretRef: { name: 'platform' },
+      streams: [{ name: 'transactions', pageSize: PAGE }],
+      destinationRefs: [{ name: 'lake' }],
     })
 
     const first = start()

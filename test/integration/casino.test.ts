@@ -10,6 +10,7 @@ import {
   clients,
   condition,
   createNamespace,
+  createResource,
   createSecret,
   GROUP,
   getObj,
@@ -104,17 +105,9 @@ describe('CasinoIntegration against the real API server and the sandbox', () => 
     const ns = await createNamespace(c.core, prefix)
     const writeKey = opts.writeKey ?? `wk-${ns}`
     await createSecret(c.core, ns, 'cdp', { writeKey })
-    await c.custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: 'destinations',
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: 'Destination',
-        metadata: { name: 'cdp', namespace: ns },
-        spec: { credentialsSecretRef: { name: 'cdp' }, segment: { host: sandbox.url } },
-      },
+    await createResource(c, 'Destination', ns, 'cdp', {
+      credentialsSecretRef: { name: 'cdp' },
+      segment: { host: sandbox.url },
     })
     await createSecret(c.core, ns, 'platform', opts.credentials ?? account.credentials)
     await c.custom.createNamespacedCustomObject({

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream'
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node'
 import { inject } from 'vitest'
 import { createLogger, type Logger } from '../../connectors/index.ts'
-import { findCondition } from '../../controller/index.ts'
+import { allKinds, findCondition } from '../../controller/index.ts'
 
 export const GROUP = 'switchboard.dev'
 export const VERSION = 'v1alpha1'
@@ -149,4 +149,23 @@ export function capturedLogger(level = 'debug'): { logger: Logger; text: () => s
 export async function eventsFor(core: CoreV1Api, namespace: string, name: string) {
   const list = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` })
   return list.items
+}
+
+/** Creates a Switchboard object of `kind` (its plural comes from the kind table). */
+export async function createResource(
+  c: Pick<Clients, 'custom'>,
+  kind: string,
+  namespace: string,
+  name: string,
+  spec: Record<string, unknown>,
+): Promise<void> {
+  const def = allKinds.find((k) => k.kind === kind)
+  if (!def) throw new Error(`unknown kind ${kind}`)
+  await c.custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural: def.plural,
+    body: { apiVersion: `${GROUP}/${VERSION}`, kind, metadata: { name, namespace }, spec },
+  })
 }

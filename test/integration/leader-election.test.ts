@@ -7,6 +7,7 @@ import {
   type Clients,
   clients,
   createNamespace,
+  createResource,
   createSecret,
   GROUP,
   getObj,
@@ -50,17 +51,9 @@ describe('leader election between controller processes', () => {
     await installCrds(c.kc)
     ns = await createNamespace(c.core, 'leader')
     await createSecret(c.core, ns, 'creds', { writeKey: 'wk-leader-0001' })
-    await c.custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: 'destinations',
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: 'Destination',
-        metadata: { name: 'cdp', namespace: ns },
-        spec: { credentialsSecretRef: { name: 'creds' }, segment: {} },
-      },
+    await createResource(c, 'Destination', ns, 'cdp', {
+      credentialsSecretRef: { name: 'creds' },
+      segment: {},
     })
   })
 

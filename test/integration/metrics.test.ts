@@ -10,6 +10,7 @@ import {
   capturedLogger,
   clients,
   createNamespace,
+  createResource,
   createSecret,
   GROUP,
   VERSION,
@@ -49,18 +50,7 @@ describe('controller metrics and health', () => {
   it('exports the controller-runtime metric names with bounded labels, and promtool accepts the scrape', async () => {
     const ns = await createNamespace(c.core, 'metrics')
     await createSecret(c.core, ns, 'creds', { writeKey: 'wk-metrics-001' })
-    await c.custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: 'destinations',
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: 'Destination',
-        metadata: { name: 'm', namespace: ns },
-        spec: { credentialsSecretRef: { name: 'creds' }, segment: {} },
-      },
-    })
+    await createResource(c, 'Destination', ns, 'm', { credentialsSecretRef: { name: 'creds' }, segment: {} })
     await waitForCondition(c, 'destinations', ns, 'm', 'Ready', 'True')
     const text = await waitFor('a scrape with reconciles', async () => {
       const t = await (await fetch(`${base}/metrics`)).text()

@@ -7,11 +7,11 @@ import {
   capturedLogger,
   clients,
   createNamespace,
+  createResource,
   createSecret,
   GROUP,
   getObj,
   sleep,
-  VERSION,
   waitForCondition,
 } from './helpers.ts'
 
@@ -100,17 +100,9 @@ describe('a controller watching only listed namespaces', () => {
   it('reconciles in its namespaces with Roles only, and never touches the others', async () => {
     for (const ns of [watched, other]) {
       await createSecret(c.core, ns, 'creds', { writeKey: `wk-${ns}` })
-      await c.custom.createNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: ns,
-        plural: 'destinations',
-        body: {
-          apiVersion: `${GROUP}/${VERSION}`,
-          kind: 'Destination',
-          metadata: { name: 'cdp', namespace: ns },
-          spec: { credentialsSecretRef: { name: 'creds' }, segment: {} },
-        },
+      await createResource(c, 'Destination', ns, 'cdp', {
+        credentialsSecretRef: { name: 'creds' },
+        segment: {},
       })
     }
     await waitForCondition(c, 'destinations', watched, 'cdp', 'Ready', 'True')

@@ -11,11 +11,10 @@ import {
   clients,
   condition,
   createNamespace,
+  createResource,
   createSecret,
-  GROUP,
   getObj,
   sleep,
-  VERSION,
   waitFor,
   waitForCondition,
 } from './helpers.ts'
@@ -103,37 +102,18 @@ describe('a casino platform webhook, end to end', () => {
     const ns = await createNamespace(c.core, 'hooks-e2e')
     await createSecret(c.core, ns, 'cdp', { writeKey: `wk-${ns}` })
     await createSecret(c.core, ns, 'platform', credentials)
-    await c.custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: 'destinations',
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: 'Destination',
-        metadata: { name: 'cdp', namespace: ns },
-        spec: { credentialsSecretRef: { name: 'cdp' }, segment: { host: sandbox.url } },
-      },
+    await createResource(c, 'Destination', ns, 'cdp', {
+      credentialsSecretRef: { name: 'cdp' },
+      segment: { host: sandbox.url },
     })
-    await c.custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: 'casinointegrations',
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: 'CasinoIntegration',
-        metadata: { name: 'casino', namespace: ns },
-        spec: {
-          provider: 'softswiss',
-          softswiss: { casinoId: 'e2e' },
-          endpoint: sandbox.casinoEndpoint('softswiss'),
-          credentialsSecretRef: { name: 'platform' },
-          // Hours between syncs: only the webhook can explain a sync within the test.
-          streams: [{ name: 'transactions', interval: '6h' }],
-          destinationRefs: [{ name: 'cdp' }],
-        },
-      },
+    await createResource(c, 'CasinoIntegration', ns, 'casino', {
+      provider: 'softswiss',
+      softswiss: { casinoId: 'e2e' },
+      endpoint: sandbox.casinoEndpoint('softswiss'),
+      credentialsSecretRef: { name: 'platform' },
+      // Hours between syncs: only the webhook can explain a sync within the test.
+      streams: [{ name: 'transactions', interval: '6h' }],
+      destinationRefs: [{ name: 'cdp' }],
     })
     const ready = await waitForCondition(
       c,
