@@ -94,7 +94,9 @@ describe('leader election between controller processes', () => {
     )
     const handover = Date.now() - killedAt
     expect(second.startsWith(first.startsWith('replica-a') ? 'replica-b' : 'replica-a')).toBe(true)
-    expect(handover).toBeLessThan(15_000 + 5_000)
+    // the lease (15 s), plus up to one retry period (2 s) before the last renewal was observed and
+    // one more before the next attempt, plus API latency on a busy machine
+    expect(handover).toBeLessThan(15_000 + 6_000)
 
     // The new leader reconciles: a sync request is handled.
     const requested = new Date().toISOString()
