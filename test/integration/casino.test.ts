@@ -5,6 +5,7 @@ import { mergePatch } from '../../controller/runtime/index.ts'
 import { installCrds } from '../../crds/index.ts'
 import { buildSandbox, type Sandbox } from '../sandbox/index.ts'
 import {
+  annotate,
   type Clients,
   capturedLogger,
   clients,
@@ -141,17 +142,7 @@ describe('CasinoIntegration against the real API server and the sandbox', () => 
 
   const requestSync = async (ns: string) => {
     const at = new Date().toISOString()
-    await c.custom.patchNamespacedCustomObject(
-      {
-        group: GROUP,
-        version: VERSION,
-        namespace: ns,
-        plural: PLURAL,
-        name: 'casino',
-        body: { metadata: { annotations: { [REQUESTED_AT_ANNOTATION]: at } } },
-      },
-      mergePatch,
-    )
+    await annotate(c, PLURAL, ns, 'casino', { [REQUESTED_AT_ANNOTATION]: at })
     return waitFor('the sync request to be handled', async () => {
       const o = await getObj(c.custom, PLURAL, ns, 'casino')
       return o.status?.lastHandledRequestAt === at && condition(o, 'Ready')?.status === 'True' ? o : undefined
@@ -231,17 +222,7 @@ describe('CasinoIntegration against the real API server and the sandbox', () => 
 
     // A full resync reads everything again; the destination drops what it has by message id.
     const resyncAt = new Date().toISOString()
-    await c.custom.patchNamespacedCustomObject(
-      {
-        group: GROUP,
-        version: VERSION,
-        namespace: ns,
-        plural: PLURAL,
-        name: 'casino',
-        body: { metadata: { annotations: { 'switchboard.dev/resync-requested-at': resyncAt } } },
-      },
-      mergePatch,
-    )
+    await annotate(c, PLURAL, ns, 'casino', { 'switchboard.dev/resync-requested-at': resyncAt })
     const resynced = await waitFor('the full resync', async () => {
       const o = await getObj(c.custom, PLURAL, ns, 'casino')
       return o.status?.lastHandledResyncAt === resyncAt && condition(o, 'Ready')?.status === 'True'
@@ -300,17 +281,7 @@ describe('CasinoIntegration against the real API server and the sandbox', () => 
       path: '/playtech-pam/pam/v1',
     })
     const at = new Date().toISOString()
-    await c.custom.patchNamespacedCustomObject(
-      {
-        group: GROUP,
-        version: VERSION,
-        namespace: ns,
-        plural: PLURAL,
-        name: 'casino',
-        body: { metadata: { annotations: { [REQUESTED_AT_ANNOTATION]: at } } },
-      },
-      mergePatch,
-    )
+    await annotate(c, PLURAL, ns, 'casino', { [REQUESTED_AT_ANNOTATION]: at })
     const failing = await waitForCondition(
       c,
       PLURAL,
@@ -339,17 +310,7 @@ describe('CasinoIntegration against the real API server and the sandbox', () => 
       path: '/playtech-pam/pam/v1',
     })
     const limitedAt = new Date().toISOString()
-    await c.custom.patchNamespacedCustomObject(
-      {
-        group: GROUP,
-        version: VERSION,
-        namespace: ns,
-        plural: PLURAL,
-        name: 'casino',
-        body: { metadata: { annotations: { [REQUESTED_AT_ANNOTATION]: limitedAt } } },
-      },
-      mergePatch,
-    )
+    await annotate(c, PLURAL, ns, 'casino', { [REQUESTED_AT_ANNOTATION]: limitedAt })
     const degraded = await waitForCondition(c, PLURAL, ns, 'casino', 'Ready', 'False', 'RateLimited', 30_000)
     expect(condition(degraded, 'Degraded')).toMatchObject({ status: 'True', reason: 'RateLimited' })
     expect(condition(degraded, 'Stalled')).toBeUndefined()

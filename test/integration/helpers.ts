@@ -4,6 +4,7 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node
 import { inject } from 'vitest'
 import { createLogger, type Logger } from '../../connectors/index.ts'
 import { allKinds, findCondition } from '../../controller/index.ts'
+import { mergePatch } from '../../controller/runtime/index.ts'
 
 export const GROUP = 'switchboard.dev'
 export const VERSION = 'v1alpha1'
@@ -168,4 +169,18 @@ export async function createResource(
     plural: def.plural,
     body: { apiVersion: `${GROUP}/${VERSION}`, kind, metadata: { name, namespace }, spec },
   })
+}
+
+/** Sets annotations on a Switchboard object (a merge patch, as `kubectl annotate --overwrite` does). */
+export async function annotate(
+  c: Pick<Clients, 'custom'>,
+  plural: string,
+  namespace: string,
+  name: string,
+  annotations: Record<string, string>,
+): Promise<void> {
+  await c.custom.patchNamespacedCustomObject(
+    { group: GROUP, version: VERSION, namespace, plural, name, body: { metadata: { annotations } } },
+    mergePatch,
+  )
 }
