@@ -589,7 +589,14 @@ function summary(ctx: Ctx, s: Scratch, opts: CalendarReconcilerOptions): void {
   }
   if (error) throw error
   ctx.status.lastSyncTime = rfc3339(s.now)
-  opts.metrics.succeeded(KIND, namespace, name, 'events', s.now)
+  opts.metrics.succeeded(
+    KIND,
+    namespace,
+    name,
+    'events',
+    s.now,
+    parseDuration(ctx.spec.interval, 'spec.interval'),
+  )
   const targets = ctx.spec.targets.length
   const drift = ctx.status.drift?.count ?? 0
   if (ctx.spec.managementPolicy === 'Observe') {

@@ -420,7 +420,7 @@ async function syncStream(
   } else {
     delete st.lastError
     st.lastSuccessfulSyncTime = rfc3339(finished)
-    opts.metrics.succeeded(kind, namespace, name, stream.name, finished)
+    opts.metrics.succeeded(kind, namespace, name, stream.name, finished, streamInterval(ctx, stream.name))
     log.info({ records: synced, durationMs }, 'stream synced')
   }
   return error

@@ -9,6 +9,7 @@ export class SyncMetrics {
   readonly records: Counter<'kind' | 'provider' | 'stream' | 'result'>
   readonly duration: Histogram<'kind' | 'provider' | 'stream'>
   readonly lastSuccess: Gauge<'kind' | 'namespace' | 'name' | 'stream'>
+  readonly interval: Gauge<'kind' | 'namespace' | 'name' | 'stream'>
   readonly #series = new Map<string, Set<string>>()
 
   constructor(registry: Registry) {
@@ -32,14 +33,28 @@ export class SyncMetrics {
       labelNames: ['kind', 'namespace', 'name', 'stream'],
       registers,
     })
+    this.interval = new Gauge({
+      name: 'switchboard_sync_interval_seconds',
+      help: 'The configured sync interval of a stream of a resource (alerts compare the last success with it)',
+      labelNames: ['kind', 'namespace', 'name', 'stream'],
+      registers,
+    })
   }
 
-  succeeded(kind: string, namespace: string, name: string, stream: string, at: Date): void {
+  succeeded(
+    kind: string,
+    namespace: string,
+    name: string,
+    stream: string,
+    at: Date,
+    intervalMs?: number,
+  ): void {
     const key = `${kind}/${namespace}/${name}`
     const streams = this.#series.get(key) ?? new Set<string>()
     streams.add(stream)
     this.#series.set(key, streams)
     this.lastSuccess.set({ kind, namespace, name, stream }, at.getTime() / 1000)
+    if (intervalMs !== undefined) this.interval.set({ kind, namespace, name, stream }, intervalMs / 1000)
   }
 
   removeResource(kind: string, namespace: string, name: string): void {
