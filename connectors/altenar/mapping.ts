@@ -19,6 +19,7 @@ import {
   isoTime,
   optionalText,
   recordId,
+  settingsId,
   toMinor,
 } from '../casino/fields.ts'
 import type { FetchedPage, PageRequest } from '../casino/read.ts'
@@ -34,14 +35,7 @@ export const credentialsSchema = z.object({
   password: z.string().min(1, { message: 'password is empty' }),
 })
 
-const id = z
-  .union([z.string(), z.number().int().nonnegative()])
-  .transform(String)
-  .pipe(
-    z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { message: 'expected 1-64 letters, digits, ".", "_" or "-"' }),
-  )
-
-export const settingsSchema = z.object({ operatorId: id, brandId: id })
+export const settingsSchema = z.object({ operatorId: settingsId, brandId: settingsId })
 export type AltenarSettings = z.infer<typeof settingsSchema>
 
 /** Assumed host; partners are given theirs by the platform (set `spec.endpoint`). */

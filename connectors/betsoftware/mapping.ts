@@ -21,6 +21,7 @@ import {
   minorUnits,
   optionalText,
   recordId,
+  settingsId,
 } from '../casino/fields.ts'
 import type { FetchedPage, PageRequest } from '../casino/read.ts'
 import type { PlayerStatus, StreamName, TransactionStatus, TransactionType } from '../casino/types.ts'
@@ -35,14 +36,7 @@ export const credentialsSchema = z.object({
   hashKey: z.string().min(1, { message: 'hashKey is empty' }),
 })
 
-const id = z
-  .union([z.string(), z.number().int().nonnegative()])
-  .transform(String)
-  .pipe(
-    z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { message: 'expected 1-64 letters, digits, ".", "_" or "-"' }),
-  )
-
-export const settingsSchema = z.object({ partnerId: id, siteId: id })
+export const settingsSchema = z.object({ partnerId: settingsId, siteId: settingsId })
 export type BetSoftwareSettings = z.infer<typeof settingsSchema>
 
 /** Assumed host; partners are given theirs by the platform (set `spec.endpoint`). */
