@@ -33,6 +33,7 @@ export {
   type TransactionType,
   toDeliveryRecord,
 } from './casino/index.ts'
+export { parseSecretKeys } from './credentials.ts'
 export {
   DEFAULT_RATE_LIMIT_WAIT_MS,
   type Deliverer,

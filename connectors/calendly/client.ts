@@ -9,7 +9,7 @@
  */
 import type { Registry } from 'prom-client'
 import { z } from 'zod'
-import { Reason, StallingError } from '../errors.ts'
+import { parseSecretKeys } from '../credentials.ts'
 import {
   accountKeyFor,
   type BudgetLimits,
@@ -46,22 +46,10 @@ export const calendlyCredentialsSchema = z.object({
 
 /** The credentials in a Secret's decoded data; throws a StallingError naming the key. */
 export function parseCalendlyCredentials(data: Record<string, string | undefined>): CalendlyCredentials {
-  const parsed = calendlyCredentialsSchema.safeParse(data)
-  if (parsed.success) {
-    const out: CalendlyCredentials = { personalAccessToken: parsed.data.personalAccessToken }
-    if (parsed.data.webhookSigningKey) out.webhookSigningKey = parsed.data.webhookSigningKey
-    return out
-  }
-  const issue = parsed.error.issues[0]
-  const key = String(issue?.path[0] ?? 'personalAccessToken')
-  if (data[key] === undefined) {
-    throw new StallingError(Reason.SecretKeyMissing, `Calendly credentials: the Secret has no key "${key}"`, {
-      field: key,
-    })
-  }
-  throw new StallingError(Reason.InvalidCredentials, `Calendly credentials: ${issue?.message ?? 'invalid'}`, {
-    field: key,
-  })
+  const parsed = parseSecretKeys(calendlyCredentialsSchema, data, 'the Calendly credentials Secret')
+  const out: CalendlyCredentials = { personalAccessToken: parsed.personalAccessToken }
+  if (parsed.webhookSigningKey) out.webhookSigningKey = parsed.webhookSigningKey
+  return out
 }
 
 const location = z

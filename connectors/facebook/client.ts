@@ -12,6 +12,7 @@
  */
 import type { Registry } from 'prom-client'
 import { z } from 'zod'
+import { parseSecretKeys } from '../credentials.ts'
 import { Reason, StallingError } from '../errors.ts'
 import {
   accountKeyFor,
@@ -47,22 +48,10 @@ export const facebookCredentialsSchema = z.object({
 
 /** The credentials in a Secret's decoded data; throws a StallingError naming the key. */
 export function parseFacebookCredentials(data: Record<string, string | undefined>): FacebookCredentials {
-  const parsed = facebookCredentialsSchema.safeParse(data)
-  if (parsed.success) {
-    const out: FacebookCredentials = { pageAccessToken: parsed.data.pageAccessToken }
-    if (parsed.data.appSecret) out.appSecret = parsed.data.appSecret
-    return out
-  }
-  const issue = parsed.error.issues[0]
-  const key = String(issue?.path[0] ?? 'pageAccessToken')
-  if (data[key] === undefined) {
-    throw new StallingError(Reason.SecretKeyMissing, `Facebook credentials: the Secret has no key "${key}"`, {
-      field: key,
-    })
-  }
-  throw new StallingError(Reason.InvalidCredentials, `Facebook credentials: ${issue?.message ?? 'invalid'}`, {
-    field: key,
-  })
+  const parsed = parseSecretKeys(facebookCredentialsSchema, data, 'the Facebook credentials Secret')
+  const out: FacebookCredentials = { pageAccessToken: parsed.pageAccessToken }
+  if (parsed.appSecret) out.appSecret = parsed.appSecret
+  return out
 }
 
 export interface FeedPost {

@@ -2,6 +2,7 @@ import type { KubernetesObject, V1ObjectMeta, V1Secret } from '@kubernetes/clien
 import type { Logger } from 'pino'
 import type { z } from 'zod'
 import {
+  parseSecretKeys,
   Reason,
   StallingError,
   type SwitchboardError,
@@ -648,21 +649,7 @@ function readCredentials<T extends Record<string, string>>(
   const decoded: Record<string, string> = {}
   for (const [k, v] of Object.entries(secret.data ?? {}))
     decoded[k] = Buffer.from(v, 'base64').toString('utf8')
-  const parsed = schema.safeParse(decoded)
-  if (parsed.success) return parsed.data
-  const issue = parsed.error.issues[0]
-  const key = String(issue?.path[0] ?? '')
-  if (issue && decoded[key] === undefined) {
-    throw new StallingError(Reason.SecretKeyMissing, `Secret "${secretName}" has no key "${key}"`, {
-      field: key,
-    })
-  }
-  // zod messages describe the rule, not the input; the value itself is never included.
-  throw new StallingError(
-    Reason.InvalidCredentials,
-    `Secret "${secretName}" key "${key}" is invalid: ${issue?.message ?? 'malformed'}`,
-    { field: key },
-  )
+  return parseSecretKeys(schema, decoded, `Secret "${secretName}"`)
 }
 
 function delay(ms: number): Promise<void> {
