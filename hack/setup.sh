@@ -24,7 +24,19 @@ if ! node_ok; then
   say "Node.js >= 22.19 not found (have: $(node --version 2>/dev/null || echo none)); installing Node 24 into $NODE_PREFIX"
   command -v npm >/dev/null 2>&1 || { say "npm is needed to install Node 24 (apt-get install npm)"; exit 1; }
   mkdir -p "$NODE_PREFIX"
-  npm install --no-audit --no-fund --prefix "$NODE_PREFIX" node@24 >&2
+  # The `node` package brings its binary in a preinstall script. npm 11.19 and later run a
+  # dependency's install scripts only when the project's package.json lists it in
+  # `allowScripts` (and refuse --allow-scripts for project installs); older npm ignores the field.
+  cat > "$NODE_PREFIX/package.json" <<'JSON'
+{
+  "name": "switchboard-node24",
+  "private": true,
+  "description": "Node 24 for Switchboard, installed by hack/setup.sh",
+  "allowScripts": { "node": true }
+}
+JSON
+  (cd "$NODE_PREFIX" && npm install --no-audit --no-fund node@24 >&2)
+  hash -r # forget the older node this shell found before the install
   node_ok || { say "Node 24 install failed"; exit 1; }
 fi
 
