@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { newWebhookToken } from '../controller/api/index.ts'
 import { casinoRequest } from '../test/sandbox/webhooks/index.ts'
 import { WebhookMetrics } from './metrics.ts'
-import { newWebhookToken } from './status.ts'
 import { harness } from './testing.ts'
 
 const secrets = { signingSecret: 'casino-signing-secret-01' }

@@ -6,6 +6,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { expect, it } from 'vitest'
 import { createLogger } from '../connectors/index.ts'
+import { newWebhookToken, type ProviderId, webhookPath } from '../controller/api/index.ts'
 import { toInject, type WebhookRequest } from '../test/sandbox/webhooks/index.ts'
 import { type BuildAppOptions, buildApp } from './app.ts'
 import { MemoryCallbackSink } from './callbacks.ts'
@@ -13,7 +14,6 @@ import { DeliveryDedupe } from './dedupe.ts'
 import { WebhookMetrics } from './metrics.ts'
 import type { ReconcileRequester } from './reconcile.ts'
 import type { EventSink } from './rejects.ts'
-import { newWebhookToken, type ProviderId, webhookPath } from './status.ts'
 import {
   type MemoryTargetInput,
   MemoryTargetResolver,
