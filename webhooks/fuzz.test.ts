@@ -24,8 +24,8 @@ import {
   twitchVerification,
   type WebhookRequest,
 } from '../test/sandbox/webhooks/index.ts'
+import { harness } from '../test/webhooks/index.ts'
 import { DeliveryDedupe } from './dedupe.ts'
-import { harness } from './testing.ts'
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000)
 

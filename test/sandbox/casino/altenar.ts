@@ -10,14 +10,14 @@
  * - Amounts are decimal JSON numbers in major units; timestamps ISO 8601 with `+00:00`.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import { minorToDecimal } from '../../../connectors/casino/money.ts'
 import type {
   CasinoProvider,
   GameSession,
   Player,
   StreamName,
   Transaction,
-} from '../../../connectors/casino/types.ts'
+} from '../../../connectors/index.ts'
+import { minorToDecimal } from '../../../connectors/index.ts'
 import { type Instrumentation, instrument } from '../recording.ts'
 import { attribute, checkList, countPerCasino, header, safeEqual, servePage } from './common.ts'
 import type { CasinoSandbox } from './state.ts'

@@ -17,7 +17,7 @@ import type {
   Player,
   StreamName,
   Transaction,
-} from '../../../connectors/casino/types.ts'
+} from '../../../connectors/index.ts'
 import { pathOf } from '../faults.ts'
 import { type Instrumentation, instrument } from '../recording.ts'
 import { attribute, checkList, countPerCasino, header, rawQuery, safeEqual, servePage } from './common.ts'

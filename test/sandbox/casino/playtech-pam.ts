@@ -12,14 +12,14 @@
  * - Amounts are decimal strings in major units.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import { minorToDecimal } from '../../../connectors/casino/money.ts'
 import type {
   CasinoProvider,
   GameSession,
   Player,
   StreamName,
   Transaction,
-} from '../../../connectors/casino/types.ts'
+} from '../../../connectors/index.ts'
+import { minorToDecimal } from '../../../connectors/index.ts'
 import { type Instrumentation, instrument } from '../recording.ts'
 import { attribute, checkList, countPerCasino, header, safeEqual, servePage } from './common.ts'
 import type { CasinoSandbox } from './state.ts'

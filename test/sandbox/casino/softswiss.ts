@@ -15,7 +15,7 @@ import type {
   Player,
   StreamName,
   Transaction,
-} from '../../../connectors/casino/types.ts'
+} from '../../../connectors/index.ts'
 import { type Instrumentation, instrument } from '../recording.ts'
 import { attribute, checkList, countPerCasino, header, safeEqual, servePage } from './common.ts'
 import type { CasinoSandbox } from './state.ts'

@@ -11,7 +11,7 @@
  * | `playtech-pam` | `credentials.clientId`    |
  */
 import { randomBytes } from 'node:crypto'
-import type { StreamName } from '../../../connectors/casino/types.ts'
+import type { StreamName } from '../../../connectors/index.ts'
 import { CASINO_PROVIDERS, type CasinoProvider, providerById } from '../../../controller/api/index.ts'
 import { CasinoDataset, type DatasetSizes } from './dataset.ts'
 
