@@ -6,7 +6,7 @@
 import type { Registry } from 'prom-client'
 import type { z } from 'zod'
 import type { BudgetRegistry } from '../http/budget.ts'
-import type { RetryPolicy } from '../http/client.ts'
+import type { RetryPolicy } from '../http/engine.ts'
 import type { Logger } from '../log.ts'
 
 export type CasinoProvider = 'softswiss' | 'altenar' | 'betsoftware' | 'playtech-pam'
