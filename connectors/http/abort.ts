@@ -51,7 +51,10 @@ export function raceAbort<T>(task: Promise<T>, signal: AbortSignal | undefined, 
   if (!signal) return task
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(abortError(signal, message))
-    if (signal.aborted) return onAbort()
+    if (signal.aborted) {
+      task.catch(() => {}) // nobody waits for it any more
+      return onAbort()
+    }
     signal.addEventListener('abort', onAbort, { once: true })
     task.then(
       (v) => {
