@@ -223,39 +223,51 @@ export function createProviderEngine(options: ProviderEngineOptions): ProviderEn
     }
   }
 
-  async function run<T>(opts: RunOptions<T>): Promise<T> {
-    const signal = anySignal(opts.signal, options.signal)
-    const aborted = `${opts.where}: aborted`
-    let attempt = 0
-    let retries = 0
-    let reauthenticated = false
-    for (;;) {
-      attempt++
-      throwIfAborted(signal, aborted)
-      try {
-        return await opts.attempt({ attempt, signal })
-      } catch (err) {
-        if (signal?.aborted) throw abortError(signal, aborted)
-        const failure = opts.classify(err, {
-          attempts: attempt,
-          nextBackoffMs: backoffDelay(policy, retries + 2),
-        })
-        if (failure.unauthorized && opts.onUnauthorized && !reauthenticated) {
-          reauthenticated = true
-          await opts.onUnauthorized(err)
-          continue
-        }
-        if (failure.pauseBudgetMs !== undefined) budget?.pause(failure.pauseBudgetMs)
-        const wait = failure.retryAfterMs
-        const tooLong = wait !== undefined && wait > policy.maxRetryAfterMs
-        if (!opts.retry || !failure.retryable || retries >= policy.limit || tooLong) throw failure.error
-        retries++
-        await sleep(wait ?? policy.jitter(backoffDelay(policy, retries)), signal, aborted)
-      }
-    }
-  }
+  const run = <T>(opts: RunOptions<T>): Promise<T> =>
+    runAttempts(policy, { ...opts, signal: anySignal(opts.signal, options.signal) }, budget)
 
   return { provider, policy, budget, secrets, fetch: exchange, run }
+}
+
+/**
+ * The retry loop itself, for callers that need no exchange of the engine (a destination that
+ * logs in its own format and has no budget): `engine.run` is this with the engine's policy,
+ * budget and signal.
+ */
+export async function runAttempts<T>(
+  policy: ResolvedRetryPolicy,
+  opts: RunOptions<T>,
+  budget?: RequestBudget,
+): Promise<T> {
+  const { signal } = opts
+  const aborted = `${opts.where}: aborted`
+  let attempt = 0
+  let retries = 0
+  let reauthenticated = false
+  for (;;) {
+    attempt++
+    throwIfAborted(signal, aborted)
+    try {
+      return await opts.attempt({ attempt, signal })
+    } catch (err) {
+      if (signal?.aborted) throw abortError(signal, aborted)
+      const failure = opts.classify(err, {
+        attempts: attempt,
+        nextBackoffMs: backoffDelay(policy, retries + 2),
+      })
+      if (failure.unauthorized && opts.onUnauthorized && !reauthenticated) {
+        reauthenticated = true
+        await opts.onUnauthorized(err)
+        continue
+      }
+      if (failure.pauseBudgetMs !== undefined) budget?.pause(failure.pauseBudgetMs)
+      const wait = failure.retryAfterMs
+      const tooLong = wait !== undefined && wait > policy.maxRetryAfterMs
+      if (!opts.retry || !failure.retryable || retries >= policy.limit || tooLong) throw failure.error
+      retries++
+      await sleep(wait ?? policy.jitter(backoffDelay(policy, retries)), signal, aborted)
+    }
+  }
 }
 
 /** A per-attempt timeout (`AbortSignal.timeout`), as fetch and a body read report it. */

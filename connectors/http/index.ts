@@ -37,6 +37,7 @@ export {
   type RetryPolicy,
   type RunOptions,
   resolveRetryPolicy,
+  runAttempts,
 } from './engine.ts'
 export {
   DURATION_BUCKETS,
