@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client'
 import type { z } from 'zod'
 import type { CasinoProvider } from '../../controller/api/index.ts'
 import type { BudgetRegistry } from '../http/budget.ts'
-import type { RetryPolicy } from '../http/client.ts'
+import type { RetryPolicy } from '../http/engine.ts'
 import type { Logger } from '../log.ts'
 
 export type StreamName = 'players' | 'transactions' | 'games'
