@@ -6,6 +6,7 @@
  * `connectors/signed-http`.
  */
 import { pino } from 'pino'
+import { abortError, raceAbort } from './abort.ts'
 import {
   Reason,
   StallingError,
@@ -14,7 +15,6 @@ import {
   TransientError,
   WaitingError,
 } from './errors.ts'
-import { abortError, raceAbort } from './http/abort.ts'
 import type { Logger } from './log.ts'
 
 export interface DeliveryRecord {

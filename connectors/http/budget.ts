@@ -10,8 +10,8 @@
  */
 import { createHash } from 'node:crypto'
 import { TokenBucket } from 'limiter'
+import { raceAbort, sleep, throwIfAborted } from '../abort.ts'
 import { Reason, WaitingError } from '../errors.ts'
-import { raceAbort, sleep, throwIfAborted } from './abort.ts'
 
 export interface BudgetLimits {
   /** Sustained requests per second. */

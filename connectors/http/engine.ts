@@ -18,10 +18,10 @@
  */
 import { pino } from 'pino'
 import type { Registry } from 'prom-client'
+import { abortError, anySignal, sleep, throwIfAborted } from '../abort.ts'
 import { describeError, parseRetryAfter } from '../delivery.ts'
 import { type SwitchboardError, sanitizeMessage } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import { abortError, anySignal, sleep, throwIfAborted } from './abort.ts'
 import type { RequestBudget } from './budget.ts'
 import { type ProviderMetrics, providerMetrics } from './metrics.ts'
 

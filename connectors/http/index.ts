@@ -1,5 +1,5 @@
 // The shared provider HTTP layer (see README.md).
-export { abortError, anySignal, raceAbort, sleep, throwIfAborted } from './abort.ts'
+export { abortError, anySignal, raceAbort, sleep, throwIfAborted } from '../abort.ts'
 export {
   accountKeyFor,
   type BudgetLimits,

@@ -4,7 +4,7 @@
  * the same way (with the signal's reason when it is a `SwitchboardError`, else a
  * `TransientError(Timeout)` that says what was interrupted).
  */
-import { Reason, SwitchboardError, TransientError } from '../errors.ts'
+import { Reason, SwitchboardError, TransientError } from './errors.ts'
 
 /** The error an abort ends a call with; `what` completes the message (`softswiss players.list: aborted`). */
 export function abortError(signal: AbortSignal, message: string): SwitchboardError {
