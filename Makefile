@@ -41,16 +41,19 @@ unit:
 integration:
 	$(NPX) vitest run --project integration --reporter=default --reporter=json --outputFile.json=.cache/test-results/integration.json
 
-# The CRDs, the chart's copy of them and docs/api.md all come from the zod schemas.
+# The CRDs, the chart's copy of them and docs/api.md all come from the zod schemas; the provider
+# tables in docs/ and README.md from the provider descriptions.
 crds: setup
 	node crds/generate.ts
 	bash hack/ship/sync-chart-crds.sh
 	node hack/ship/gen-api-docs.ts
+	node hack/ship/gen-provider-docs.ts
 
 check-crds:
 	node crds/generate.ts --check
 	bash hack/ship/sync-chart-crds.sh --check
 	node hack/ship/gen-api-docs.ts --check
+	node hack/ship/gen-provider-docs.ts --check
 
 lint-dockerfile:
 	bash hack/ship/lint-dockerfile.sh

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { crdsDir, renderCrds } from '../../crds/index.ts'
 import { API_DOCS, renderApiDocs } from '../../hack/ship/gen-api-docs.ts'
+import { renderAll } from '../../hack/ship/gen-provider-docs.ts'
 
 const CHART_CRDS = resolve(import.meta.dirname, '../../charts/switchboard/files/crds')
 
@@ -34,6 +35,17 @@ describe('generated files', () => {
     ]) {
       expect(text).toContain(`\`${field}\``)
     }
+  })
+})
+
+describe('provider tables', () => {
+  it('docs/providers.md and the tables in README.md and docs/webhooks.md come from the provider descriptions (run node hack/ship/gen-provider-docs.ts)', () => {
+    const files = renderAll()
+    expect(files.size).toBe(3)
+    for (const [path, text] of files) expect(readFileSync(path, 'utf8'), `${path} is stale`).toBe(text)
+    const providers = [...files.values()][0] ?? ''
+    for (const id of ['softswiss', 'playtech-pam', 'twilio', 'google'])
+      expect(providers).toContain(`\`${id}\``)
   })
 })
 

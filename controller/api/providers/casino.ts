@@ -6,6 +6,8 @@ import { z } from 'zod'
 import { accountId, secretKey } from './fields.ts'
 import { defineProvider } from './types.ts'
 
+const CASINO_SETUP = "the platform's webhook / callback settings for your casino"
+
 export const softswiss = defineProvider({
   id: 'softswiss',
   title: 'SOFTSWISS',
@@ -26,7 +28,11 @@ export const softswiss = defineProvider({
       .describe('Settings for provider softswiss. Credentials: Secret keys `apiKey` and `apiSecret`.'),
   },
   // a dedicated `webhookSecret` wins; otherwise the platform's own signing key
-  webhook: { verifier: 'casino', secrets: { signingSecret: ['webhookSecret', 'apiSecret'] } },
+  webhook: {
+    verifier: 'casino',
+    setup: CASINO_SETUP,
+    secrets: { signingSecret: ['webhookSecret', 'apiSecret'] },
+  },
   sandbox: { fixture: 'softswiss' },
 })
 
@@ -46,7 +52,7 @@ export const altenar = defineProvider({
       })
       .describe('Settings for provider altenar. Credentials: Secret keys `username` and `password`.'),
   },
-  webhook: { verifier: 'casino', secrets: { signingSecret: ['webhookSecret'] } },
+  webhook: { verifier: 'casino', setup: CASINO_SETUP, secrets: { signingSecret: ['webhookSecret'] } },
   sandbox: { fixture: 'altenar' },
 })
 
@@ -66,7 +72,11 @@ export const betsoftware = defineProvider({
       })
       .describe('Settings for provider betsoftware. Credentials: Secret keys `apiKey` and `hashKey`.'),
   },
-  webhook: { verifier: 'casino', secrets: { signingSecret: ['webhookSecret', 'hashKey'] } },
+  webhook: {
+    verifier: 'casino',
+    setup: CASINO_SETUP,
+    secrets: { signingSecret: ['webhookSecret', 'hashKey'] },
+  },
   sandbox: { fixture: 'betsoftware' },
 })
 
@@ -99,6 +109,6 @@ export const playtechPam = defineProvider({
         'Settings for provider playtech-pam. Credentials: Secret keys `clientId`, `clientSecret` and `licenseKey`.',
       ),
   },
-  webhook: { verifier: 'casino', secrets: { signingSecret: ['webhookSecret'] } },
+  webhook: { verifier: 'casino', setup: CASINO_SETUP, secrets: { signingSecret: ['webhookSecret'] } },
   sandbox: { fixture: 'playtech-pam' },
 })

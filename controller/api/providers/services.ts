@@ -11,7 +11,11 @@ export const twilio = defineProvider({
   kind: 'MessageCampaign',
   protocol: 'twilio',
   docs: 'webhooks/README.md',
-  webhook: { verifier: 'twilio', secrets: { authToken: ['authToken'] } },
+  webhook: {
+    verifier: 'twilio',
+    setup: 'nothing: the status callback URL is set on each message',
+    secrets: { authToken: ['authToken'] },
+  },
 })
 
 export const patreon = defineProvider({
@@ -20,7 +24,11 @@ export const patreon = defineProvider({
   kind: 'PatreonIntegration',
   protocol: 'patreon',
   docs: 'webhooks/README.md',
-  webhook: { verifier: 'patreon', secrets: { webhookSecret: ['webhookSecret'] } },
+  webhook: {
+    verifier: 'patreon',
+    setup: "the client's webhook settings",
+    secrets: { webhookSecret: ['webhookSecret'] },
+  },
 })
 
 export const calendly = defineProvider({
@@ -29,27 +37,36 @@ export const calendly = defineProvider({
   kind: 'CalendarSync',
   protocol: 'calendly',
   docs: 'connectors/calendly/README.md',
-  webhook: { verifier: 'calendly', secrets: { signingKey: ['webhookSigningKey'] } },
+  webhook: {
+    verifier: 'calendly',
+    setup: 'nothing: created through the API',
+    secrets: { signingKey: ['webhookSigningKey'] },
+  },
   sandbox: { fixture: 'calendly' },
 })
 
 export const twitch = defineProvider({
   id: 'twitch',
-  title: 'Twitch EventSub',
+  title: 'Twitch',
   kind: 'TwitchIntegration',
   protocol: 'twitch',
   docs: 'webhooks/README.md',
-  webhook: { verifier: 'twitch', secrets: { eventsubSecret: ['eventsubSecret'] } },
+  webhook: {
+    verifier: 'twitch',
+    setup: 'nothing: EventSub subscriptions are created through the API',
+    secrets: { eventsubSecret: ['eventsubSecret'] },
+  },
 })
 
 export const facebook = defineProvider({
   id: 'facebook',
-  title: 'Facebook',
+  title: 'Facebook pages',
   kind: 'CalendarSync',
   protocol: 'facebook',
   docs: 'connectors/facebook/README.md',
   webhook: {
     verifier: 'facebook',
+    setup: "the app's Webhooks product: callback URL and verify token",
     secrets: { appSecret: ['appSecret'], verifyToken: ['verifyToken'] },
   },
   sandbox: { fixture: 'facebook' },
@@ -61,6 +78,10 @@ export const google = defineProvider({
   kind: 'CalendarSync',
   protocol: 'google-calendar',
   docs: 'connectors/google-calendar/README.md',
-  webhook: { verifier: 'google', secrets: { channelToken: ['channelToken'] } },
+  webhook: {
+    verifier: 'google',
+    setup: 'nothing: Switchboard opens the push channels itself',
+    secrets: { channelToken: ['channelToken'] },
+  },
   sandbox: { fixture: 'google-calendar' },
 })

@@ -33,6 +33,8 @@ export interface ProviderSettings<S extends z.ZodObject = z.ZodObject> {
 
 export interface ProviderWebhook {
   verifier: WebhookVerifier
+  /** Where the user gives the provider the webhook URL (shown in the docs). */
+  setup: string
   /**
    * The secrets the plugin asks for by logical name, each with the Secret keys that may hold it,
    * in order of preference (the first key present wins).
