@@ -53,7 +53,12 @@ module.exports = {
         "tests (they have no index.ts); other units' code only through their index.ts, so a " +
         "test does not pin another folder's insides.",
       severity: 'error',
-      from: { path: `${FOLDER_UNIT}.*${TEST_FILE}`, pathNot: '^connectors/' },
+      // test/ship/provider-registry.test.ts replaces the provider list to prove that everything
+      // derives from it, so it builds its extra description from the files behind that list.
+      from: {
+        path: `${FOLDER_UNIT}.*${TEST_FILE}`,
+        pathNot: ['^connectors/', '^test/ship/provider-registry\\.test\\.ts$'],
+      },
       to: { path: PROJECT, pathNot: ['^$1/', PUBLIC_FACE, '^test/', '^hack/'] },
     },
     {

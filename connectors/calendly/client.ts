@@ -7,8 +7,10 @@
  *   paged with `pagination.next_page_token`;
  * - `GET /scheduled_events/{uuid}` and `GET /scheduled_events/{uuid}/invitees`.
  */
+
 import type { Registry } from 'prom-client'
 import { z } from 'zod'
+import { calendlyProvider } from '../../controller/api/index.ts'
 import { parseSecretKeys } from '../credentials.ts'
 import {
   accountKeyFor,
@@ -34,15 +36,8 @@ export interface CalendlyCredentials {
   webhookSigningKey?: string
 }
 
-/** Zod schema of the Secret's decoded data (the first issue's path names the key). */
-export const calendlyCredentialsSchema = z.object({
-  personalAccessToken: z
-    .string()
-    .trim()
-    .min(1, { message: 'personalAccessToken is empty' })
-    .regex(/^\S+$/, { message: 'personalAccessToken must not contain spaces' }),
-  webhookSigningKey: z.string().trim().min(1, { message: 'webhookSigningKey is empty' }).optional(),
-})
+/** The Secret keys, as the provider's description declares them (the first issue's path names the key). */
+export const calendlyCredentialsSchema = calendlyProvider.credentials
 
 /** The credentials in a Secret's decoded data; throws a StallingError naming the key. */
 export function parseCalendlyCredentials(data: Record<string, string | undefined>): CalendlyCredentials {

@@ -10,8 +10,10 @@
  * Auth: the Page access token as `Authorization: Bearer`, and `appsecret_proof` when the
  * Secret holds the app secret (required by apps with "Require App Secret" on).
  */
+
 import type { Registry } from 'prom-client'
 import { z } from 'zod'
+import { facebookProvider } from '../../controller/api/index.ts'
 import { parseSecretKeys } from '../credentials.ts'
 import { Reason, StallingError } from '../errors.ts'
 import {
@@ -33,18 +35,8 @@ export interface FacebookCredentials {
   appSecret?: string
 }
 
-export const facebookCredentialsSchema = z.object({
-  pageAccessToken: z
-    .string()
-    .trim()
-    .min(1, { message: 'pageAccessToken is empty' })
-    .regex(/^\S+$/, { message: 'pageAccessToken must not contain spaces' }),
-  appSecret: z
-    .string()
-    .trim()
-    .regex(/^[0-9a-f]{16,64}$/i, { message: 'appSecret must be the app secret (hex)' })
-    .optional(),
-})
+/** The Secret keys, as the provider's description declares them (the first issue's path names the key). */
+export const facebookCredentialsSchema = facebookProvider.credentials
 
 /** The credentials in a Secret's decoded data; throws a StallingError naming the key. */
 export function parseFacebookCredentials(data: Record<string, string | undefined>): FacebookCredentials {

@@ -9,4 +9,5 @@ export {
 } from './casino.ts'
 export * from './fields.ts'
 export * from './registry.ts'
+export { calendly as calendlyProvider, facebook as facebookProvider } from './services.ts'
 export * from './types.ts'

@@ -1,9 +1,20 @@
 /**
- * The providers of the calendar, messaging and creator kinds. Their connectors read their own
- * credentials (connectors/<provider>); what is declared here is what both the controller and the
- * webhook server need: the kind, the webhook plugin and the Secret keys of the webhook secrets.
+ * The providers of the calendar, messaging and creator kinds. Google Calendar's credentials are
+ * one of two key sets (a service account, or an OAuth client with a refresh token), which its
+ * connector checks (connectors/google-calendar/credentials.ts); the kinds to come declare theirs
+ * with the kind.
  */
+import { z } from 'zod'
 import { defineProvider } from './types.ts'
+
+/** A token as a Secret holds it: trimmed, not empty, no spaces inside. */
+function token(name: string) {
+  return z
+    .string()
+    .trim()
+    .min(1, { message: `${name} is empty` })
+    .regex(/^\S+$/, { message: `${name} must not contain spaces` })
+}
 
 export const twilio = defineProvider({
   id: 'twilio',
@@ -37,6 +48,10 @@ export const calendly = defineProvider({
   kind: 'CalendarSync',
   protocol: 'calendly',
   docs: 'connectors/calendly/README.md',
+  credentials: z.object({
+    personalAccessToken: token('personalAccessToken'),
+    webhookSigningKey: z.string().trim().min(1, { message: 'webhookSigningKey is empty' }).optional(),
+  }),
   webhook: {
     verifier: 'calendly',
     setup: 'nothing: created through the API',
@@ -64,6 +79,14 @@ export const facebook = defineProvider({
   kind: 'CalendarSync',
   protocol: 'facebook',
   docs: 'connectors/facebook/README.md',
+  credentials: z.object({
+    pageAccessToken: token('pageAccessToken'),
+    appSecret: z
+      .string()
+      .trim()
+      .regex(/^[0-9a-f]{16,64}$/i, { message: 'appSecret must be the app secret (hex)' })
+      .optional(),
+  }),
   webhook: {
     verifier: 'facebook',
     setup: "the app's Webhooks product: callback URL and verify token",
