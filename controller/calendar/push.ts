@@ -18,11 +18,11 @@ import { randomBytes } from 'node:crypto'
 import {
   type GoogleCalendarClient,
   Reason,
+  rfc3339,
   type SwitchboardError,
   toSwitchboardError,
 } from '../../connectors/index.ts'
 import { ensureWebhookStatus, WEBHOOK_READY, type WebhookChannel } from '../../webhooks/index.ts'
-import { rfc3339 } from '../runtime/index.ts'
 import { type Ctx, digest, type ResourceClients, secretFor } from './clients.ts'
 
 export const CHANNEL_TOKEN_KEY = 'channelToken'
@@ -117,7 +117,7 @@ export async function reconcilePush(
     ctx.setCondition(
       WEBHOOK_READY,
       'True',
-      'Published',
+      Reason.Published,
       `Calendly webhooks (invitee.created, invitee.canceled) are received at ${where}`,
     )
     return {}
@@ -135,7 +135,7 @@ export async function reconcilePush(
     ctx.setCondition(
       WEBHOOK_READY,
       'False',
-      'NoPublicUrl',
+      Reason.NoPublicUrl,
       `no public URL is configured for the webhook server (controller --public-url): changes are read every ${spec.interval}`,
     )
     return {}
@@ -188,7 +188,7 @@ export async function reconcilePush(
       if (opened.expiration > 0) opening.expiration = rfc3339(new Date(opened.expiration))
       current = opening
       ctx.log.info({ channel: id, expiration: opening.expiration }, 'push channel opened')
-      ctx.event('Normal', 'ChannelOpened', `push channel ${id} opened on calendar "${calendarId}"`)
+      ctx.event('Normal', Reason.ChannelOpened, `push channel ${id} opened on calendar "${calendarId}"`)
     } catch (err) {
       const error = toSwitchboardError(err)
       wh.channels = channels
@@ -208,7 +208,7 @@ export async function reconcilePush(
   ctx.setCondition(
     WEBHOOK_READY,
     'True',
-    'ChannelOpen',
+    Reason.ChannelOpen,
     `push channel ${current.id} on calendar "${calendarId}" sends notifications to ${wh.url}${
       ends ? ` until ${rfc3339(new Date(ends))}` : ''
     }`,
