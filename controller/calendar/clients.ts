@@ -51,7 +51,7 @@ export interface GoogleHandle {
 }
 
 /** Makes the provider clients of CalendarSyncs; each object keeps its own in its memo. */
-export class ResourceClients {
+export class CalendarClients {
   readonly settings: ClientSettings
 
   constructor(settings: ClientSettings) {

@@ -22,8 +22,9 @@ import {
   type SwitchboardError,
   toSwitchboardError,
 } from '../../connectors/index.ts'
-import { ensureWebhookStatus, WEBHOOK_READY, type WebhookChannel } from '../../webhooks/index.ts'
-import { type Ctx, digest, type ResourceClients, secretFor } from './clients.ts'
+import { ensureWebhookStatus, type WebhookChannel } from '../../webhooks/index.ts'
+import { ConditionType } from '../runtime/index.ts'
+import { type CalendarClients, type Ctx, digest, secretFor } from './clients.ts'
 
 export const CHANNEL_TOKEN_KEY = 'channelToken'
 export const CALENDLY_SIGNING_KEY = 'webhookSigningKey'
@@ -79,7 +80,7 @@ function channelPrefix(calendarId: string, url: string): string {
  */
 export async function reconcilePush(
   ctx: Ctx,
-  clients: ResourceClients,
+  clients: CalendarClients,
   opts: PushOptions,
 ): Promise<{ renewInMs?: number; error?: SwitchboardError }> {
   const spec = ctx.spec
@@ -89,7 +90,7 @@ export async function reconcilePush(
   if (!provider) {
     if (previous?.channels?.length) await stopChannels(ctx, previous.channels, undefined)
     delete ctx.status.webhook
-    ctx.removeCondition(WEBHOOK_READY)
+    ctx.removeCondition(ConditionType.WebhookReady)
     return {}
   }
   const hadPath = previous?.path
@@ -107,7 +108,7 @@ export async function reconcilePush(
     const key = secretName ? secretKey(ctx, secretName, CALENDLY_SIGNING_KEY) : undefined
     if (!key) {
       ctx.setCondition(
-        WEBHOOK_READY,
+        ConditionType.WebhookReady,
         'False',
         Reason.SecretKeyMissing,
         `Secret "${secretName ?? ''}" has no key "${CALENDLY_SIGNING_KEY}": Calendly webhooks cannot be verified; bookings are read every ${spec.interval}`,
@@ -115,7 +116,7 @@ export async function reconcilePush(
       return {}
     }
     ctx.setCondition(
-      WEBHOOK_READY,
+      ConditionType.WebhookReady,
       'True',
       Reason.Published,
       `Calendly webhooks (invitee.created, invitee.canceled) are received at ${where}`,
@@ -133,7 +134,7 @@ export async function reconcilePush(
     if (channels.length > 0) await stopChannels(ctx, channels, client)
     delete wh.channels
     ctx.setCondition(
-      WEBHOOK_READY,
+      ConditionType.WebhookReady,
       'False',
       Reason.NoPublicUrl,
       `no public URL is configured for the webhook server (controller --public-url): changes are read every ${spec.interval}`,
@@ -143,7 +144,7 @@ export async function reconcilePush(
   const token = secretName ? secretKey(ctx, secretName, CHANNEL_TOKEN_KEY) : undefined
   if (!token || token.length < 16) {
     ctx.setCondition(
-      WEBHOOK_READY,
+      ConditionType.WebhookReady,
       'False',
       token ? Reason.InvalidCredentials : Reason.SecretKeyMissing,
       token
@@ -193,7 +194,7 @@ export async function reconcilePush(
       const error = toSwitchboardError(err)
       wh.channels = channels
       ctx.setCondition(
-        WEBHOOK_READY,
+        ConditionType.WebhookReady,
         'False',
         error.reason,
         `could not open a push channel: ${error.message}`,
@@ -206,7 +207,7 @@ export async function reconcilePush(
   wh.channels = [current]
   const ends = expiry(current)
   ctx.setCondition(
-    WEBHOOK_READY,
+    ConditionType.WebhookReady,
     'True',
     Reason.ChannelOpen,
     `push channel ${current.id} on calendar "${calendarId}" sends notifications to ${wh.url}${

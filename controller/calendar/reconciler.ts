@@ -27,7 +27,7 @@ import {
   type SyncMetrics,
 } from '../runtime/index.ts'
 import { Announced, announceEvents, announceTargets } from './announce.ts'
-import { digest, ResourceClients, secretFor } from './clients.ts'
+import { CalendarClients, digest, secretFor } from './clients.ts'
 import { buildFeedEvents } from './feed.ts'
 import { readFreeBusy } from './freebusy.ts'
 import { reconcilePush } from './push.ts'
@@ -88,7 +88,7 @@ interface State {
   started: number
   /** The source events in the window, read by the source step. */
   events: Map<string, CalendarEvent>
-  clients: ResourceClients
+  clients: CalendarClients
   memory: Memory
 }
 
@@ -107,7 +107,7 @@ export function calendarReconciler(
   opts: CalendarReconcilerOptions,
 ): ReconcilerDefinition<CalendarSyncSpec, CalendarSyncStatus, State> {
   const clock = opts.now ?? (() => new Date())
-  const clients = new ResourceClients({
+  const clients = new CalendarClients({
     logger: opts.logger,
     registry: opts.registry,
     http: opts.http,

@@ -16,7 +16,7 @@ import {
   toSwitchboardError,
   WaitingError,
 } from '../../connectors/index.ts'
-import { ensureWebhookStatus, WEBHOOK_READY } from '../../webhooks/index.ts'
+import { ensureWebhookStatus } from '../../webhooks/index.ts'
 import {
   CasinoIntegrationKind,
   type CasinoIntegrationSpec,
@@ -143,7 +143,7 @@ function webhook(ctx: Ctx, publicUrl: string | undefined): void {
   const key = keys.find((k) => data[k] !== undefined)
   if (!key) {
     ctx.setCondition(
-      WEBHOOK_READY,
+      ConditionType.WebhookReady,
       'False',
       Reason.WebhookSecretMissing,
       `Secret "${secretName}" has no key ${keys.map((k) => `"${k}"`).join(' or ')} to verify webhooks; syncs run on their interval only`,
@@ -151,7 +151,7 @@ function webhook(ctx: Ctx, publicUrl: string | undefined): void {
     return
   }
   ctx.setCondition(
-    WEBHOOK_READY,
+    ConditionType.WebhookReady,
     'True',
     Reason.Succeeded,
     hook.url
