@@ -262,6 +262,7 @@ describe('optional steps', () => {
       step: 'connect',
       reason: Reason.InvalidCredentials,
     })
+    expect(h.logs.find((l) => l.msg === 'step finished')).toMatchObject({ step: 'connect', failed: true })
     await h.controller.stop(100)
   })
 })

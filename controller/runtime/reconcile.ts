@@ -226,10 +226,13 @@ function initState<Spec, Status extends CommonStatus, State>(
 /** Runs a step, logging its name and duration. */
 async function timed(log: Logger, step: string, run: () => unknown): Promise<void> {
   const started = performance.now()
+  let failed = true
   try {
     await run()
+    failed = false
   } finally {
-    log.debug({ step, durationMs: Math.round(performance.now() - started) }, 'step finished')
+    const durationMs = Math.round(performance.now() - started)
+    log.debug({ step, durationMs, ...(failed ? { failed } : {}) }, 'step finished')
   }
 }
 
