@@ -5,7 +5,7 @@ CACHE ?= $(HOME)/.cache/switchboard
 export PATH := $(CACHE)/node24/node_modules/.bin:/usr/local/go/bin:$(PATH)
 NPX := npx --no-install
 
-.PHONY: help setup test lint typecheck unit integration crds check-crds install-crds demo bench controlplane sandbox start clean lint-dockerfile check-image kind-e2e
+.PHONY: help setup test lint typecheck arch unit integration crds check-crds install-crds demo bench controlplane sandbox start clean lint-dockerfile check-image kind-e2e
 
 help:
 	@echo "make demo          run Switchboard locally: control plane + provider sandbox + controller (Ctrl-C stops)"
@@ -20,7 +20,7 @@ help:
 setup:
 	@bash hack/setup.sh
 
-test: setup lint typecheck unit integration check-image
+test: setup lint typecheck arch unit integration check-image
 	@node hack/test-summary.ts
 
 lint:
@@ -28,6 +28,11 @@ lint:
 
 typecheck:
 	$(NPX) tsc --noEmit -p tsconfig.json
+
+# The architecture rules of .dependency-cruiser.cjs: no cycles, no reaching into another folder's
+# internals, the layering between controller, connectors and webhooks.
+arch:
+	$(NPX) depcruise --config .dependency-cruiser.cjs --output-type err controller connectors webhooks crds bin test bench hack
 
 # Each run also writes a JSON report to .cache/ (read by hack/test-summary.ts for CI's closing line).
 unit:

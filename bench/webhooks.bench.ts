@@ -19,20 +19,14 @@ import { loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import Fastify from 'fastify'
 import { createLogger } from '../connectors/index.ts'
+import { type ProviderId, webhookPath } from '../controller/api/index.ts'
 import {
   casinoRequest,
   toInject,
   twilioStatusCallback,
   twitchRequest,
 } from '../test/sandbox/webhooks/index.ts'
-import {
-  buildApp,
-  CoalescingRequester,
-  MemoryTargetResolver,
-  type ProviderId,
-  WebhookMetrics,
-  webhookPath,
-} from '../webhooks/index.ts'
+import { buildApp, CoalescingRequester, MemoryTargetResolver, WebhookMetrics } from '../webhooks/index.ts'
 
 const PUBLIC_URL = 'https://hooks.example.com'
 const PATHS_PER_PROVIDER = 100

@@ -1,11 +1,22 @@
 #!/usr/bin/env node
 // Switchboard's one entry point: `switchboard controller` and `switchboard webhooks`.
+import { calendarPublicRoutes, type PublicCalendarSync } from '../controller/calendar/index.ts'
 import { runController } from '../controller/index.ts'
 import { runWebhooks } from '../webhooks/index.ts'
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   controller: runController,
-  webhooks: runWebhooks,
+  // The webhook server also serves the calendar feeds and free/busy documents, read from the
+  // CalendarSync objects' status: wired here so that neither side imports the other.
+  webhooks: (argv) =>
+    runWebhooks(argv, {
+      publicRoutes: (objects) => [
+        calendarPublicRoutes({
+          lookup: (namespace, name) =>
+            objects.object('CalendarSync', namespace, name) as PublicCalendarSync | undefined,
+        }),
+      ],
+    }),
 }
 
 const [command, ...rest] = process.argv.slice(2)

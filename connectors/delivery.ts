@@ -6,10 +6,11 @@
  * `connectors/signed-http`.
  */
 import { pino } from 'pino'
+import { abortError, raceAbort } from './abort.ts'
 import {
   Reason,
   StallingError,
-  SwitchboardError,
+  type SwitchboardError,
   sanitizeMessage,
   TransientError,
   WaitingError,
@@ -177,14 +178,11 @@ export function unavailableError(
 
 /** The rejection of a `deliver` whose caller aborted. */
 export function abortedError(destination: string, signal: AbortSignal): SwitchboardError {
-  const reason: unknown = signal.reason
-  if (reason instanceof SwitchboardError) return reason
-  return new TransientError(
-    Reason.Timeout,
-    `${destination}: delivery aborted before the destination acknowledged it`,
-    { cause: reason },
-  )
+  return abortError(signal, abortedMessage(destination))
 }
+
+const abortedMessage = (destination: string) =>
+  `${destination}: delivery aborted before the destination acknowledged it`
 
 /** Error text with the code of its cause (ECONNREFUSED ...), unsanitised. */
 export function describeError(err: unknown): string {
@@ -212,23 +210,5 @@ export function withAbort<T>(
   signal: AbortSignal | undefined,
   destination: string,
 ): Promise<T> {
-  if (!signal) return task
-  if (signal.aborted) {
-    task.catch(() => {})
-    return Promise.reject(abortedError(destination, signal))
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortedError(destination, signal))
-    signal.addEventListener('abort', onAbort, { once: true })
-    task.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(v)
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(e)
-      },
-    )
-  })
+  return raceAbort(task, signal, abortedMessage(destination))
 }

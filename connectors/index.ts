@@ -79,6 +79,8 @@ export {
   type HttpDelivererOptions,
   type SignatureCheck,
   type SignatureFailure,
+  type SignatureScheme,
+  signatureScheme,
   signPayload,
   type VerifyOptions,
   verifySignature,

@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { newWebhookToken } from '../controller/api/index.ts'
 import { casinoRequest } from '../test/sandbox/webhooks/index.ts'
+import { harness } from '../test/webhooks/index.ts'
 import { WebhookMetrics } from './metrics.ts'
-import { newWebhookToken } from './status.ts'
-import { harness } from './testing.ts'
 
 const secrets = { signingSecret: 'casino-signing-secret-01' }
 const delivery = (url: string, n: number, body: unknown = { n }) =>

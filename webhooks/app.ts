@@ -7,6 +7,7 @@ import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import { createLogger } from '../connectors/index.ts'
+import { HOOKS_PREFIX, isProvider, type ProviderId } from '../controller/api/index.ts'
 import { type CallbackSink, discardCallbacks } from './callbacks.ts'
 import { DeliveryDedupe, type DeliveryDedupeOptions } from './dedupe.ts'
 import { WebhookMetrics } from './metrics.ts'
@@ -14,7 +15,6 @@ import { reject, type WebhookContext } from './pipeline.ts'
 import { providerPlugins } from './providers/index.ts'
 import type { ReconcileRequester } from './reconcile.ts'
 import { type EventSink, RejectEvents, type RejectReason } from './rejects.ts'
-import { HOOKS_PREFIX, isProvider, PROVIDERS, type ProviderId } from './status.ts'
 import type { TargetResolver } from './targets.ts'
 
 /** 1 MiB. */
@@ -184,8 +184,10 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
     return metrics.registry.metrics()
   })
 
-  for (const provider of opts.providers ?? PROVIDERS) {
-    void app.register(providerPlugins[provider], { prefix: `${HOOKS_PREFIX}/${provider}`, ctx })
+  for (const provider of opts.providers ?? providerPlugins.keys()) {
+    const plugin = providerPlugins.get(provider)
+    if (!plugin) throw new Error(`provider "${provider}" receives no webhooks`)
+    void app.register(plugin, { prefix: `${HOOKS_PREFIX}/${provider}`, ctx })
   }
   for (const routes of opts.publicRoutes ?? []) void app.register(routes)
   return app

@@ -7,9 +7,9 @@
  */
 import type { CustomObjectsApi } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
+import type { ProviderId } from '../controller/api/index.ts'
 import { describeApiError, isNotFound, mergePatch } from '../controller/runtime/index.ts'
 import { splitApiVersion } from './reconcile.ts'
-import type { ProviderId } from './status.ts'
 import { keyOfTarget, type TargetRef } from './targets.ts'
 
 export type CallbackValue = string | number | boolean | null

@@ -8,6 +8,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import type { InjectOptions } from 'fastify'
 import { describe, expect, it } from 'vitest'
+import { PROVIDERS, type ProviderId } from '../controller/api/index.ts'
 import {
   calendlyInviteeBody,
   calendlyRequest,
@@ -23,9 +24,8 @@ import {
   twitchVerification,
   type WebhookRequest,
 } from '../test/sandbox/webhooks/index.ts'
+import { harness } from '../test/webhooks/index.ts'
 import { DeliveryDedupe } from './dedupe.ts'
-import { PROVIDERS, type ProviderId } from './status.ts'
-import { harness } from './testing.ts'
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000)
 

@@ -1,4 +1,5 @@
-// The public face of webhooks/: other folders import from here only.
+// The public face of webhooks/: other folders import from here only. The webhook contract
+// (paths, `status.webhook`, provider ids and their Secret keys) is in controller/api.
 export {
   type BuildAppOptions,
   buildApp,
@@ -17,20 +18,19 @@ export {
 } from './callbacks.ts'
 export { DeliveryDedupe, type DeliveryDedupeOptions } from './dedupe.ts'
 export {
-  DEFAULT_SECRET_KEYS,
-  fieldAt,
-  PROVIDER_SECRET_NAMES,
-  type ProviderSecretKeys,
-  WEBHOOK_KINDS,
-  type WebhookKind,
-} from './kinds.ts'
-export {
   KubernetesTargetResolver,
   type KubernetesTargetResolverOptions,
   mapSecretKeys,
   SecretCache,
 } from './kube-resolver.ts'
-export { parseAddress, parseRateLimit, parseSize, runWebhooks } from './main.ts'
+export {
+  parseAddress,
+  parseRateLimit,
+  parseSize,
+  runWebhooks,
+  type WatchedObjects,
+  type WebhookServerExtensions,
+} from './main.ts'
 export { type ProviderLabel, type Result, WebhookMetrics } from './metrics.ts'
 export * from './providers/index.ts'
 export {
@@ -51,24 +51,6 @@ export {
   type RejectReason,
   WEBHOOK_REJECTED_EVENT,
 } from './rejects.ts'
-export {
-  CASINO_PROVIDERS,
-  type CasinoProvider,
-  type EnsureWebhookOptions,
-  ensureWebhookStatus,
-  HOOKS_PREFIX,
-  isProvider,
-  newWebhookToken,
-  PROVIDERS,
-  type ProviderId,
-  parseWebhookPath,
-  WEBHOOK_READY,
-  type WebhookChannel,
-  type WebhookStatus,
-  webhookPath,
-  webhookStatus,
-  webhookUrl,
-} from './status.ts'
 export {
   keyOfTarget,
   type MemoryTargetInput,

@@ -9,6 +9,13 @@
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import {
+  fieldAt,
+  parseWebhookPath,
+  WEBHOOK_KINDS,
+  WEBHOOK_READY,
+  type WebhookKind,
+} from '../controller/api/index.ts'
+import {
   apiStatus,
   type Cache,
   describeApiError,
@@ -17,8 +24,6 @@ import {
   isNotFound,
   NamespacedInformers,
 } from '../controller/runtime/index.ts'
-import { fieldAt, WEBHOOK_KINDS, type WebhookKind } from './kinds.ts'
-import { parseWebhookPath, WEBHOOK_READY } from './status.ts'
 import type { TargetResolver, WebhookTarget } from './targets.ts'
 
 export interface KubernetesTargetResolverOptions {

@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { parseArgs } from 'node:util'
 import { KubeConfig } from '@kubernetes/client-node'
+import type { FastifyPluginAsync } from 'fastify'
 import { createLogger } from '../connectors/index.ts'
-import { calendarPublicRoutes, type PublicCalendarSync } from '../controller/calendar/index.ts'
+import { WEBHOOK_KINDS } from '../controller/api/index.ts'
 import { EventRecorder, makeClients, parseDuration } from '../controller/runtime/index.ts'
 import { buildApp, DEFAULT_BODY_LIMIT, type RateLimitSetting } from './app.ts'
 import { StatusCallbackSink } from './callbacks.ts'
-import { WEBHOOK_KINDS } from './kinds.ts'
 import { KubernetesTargetResolver } from './kube-resolver.ts'
 import { WebhookMetrics } from './metrics.ts'
 import { annotationPatcher, CoalescingRequester } from './reconcile.ts'
@@ -29,8 +29,19 @@ Options (defaults in brackets):
   -h, --help                 show this help
 `
 
+/** The Switchboard objects the webhook server has listed, for routes that serve what they publish. */
+export interface WatchedObjects {
+  object(kind: string, namespace: string, name: string): unknown
+}
+
+/** What the entry point adds to the webhook server (bin/ wires the calendar feeds in). */
+export interface WebhookServerExtensions {
+  /** Routes outside `/hooks`, built from the objects the server watches. */
+  publicRoutes?: (objects: WatchedObjects) => readonly FastifyPluginAsync[]
+}
+
 /** `switchboard webhooks`: resolves with the exit code once stopped (SIGTERM/SIGINT). */
-export async function runWebhooks(argv: string[]): Promise<number> {
+export async function runWebhooks(argv: string[], extensions: WebhookServerExtensions = {}): Promise<number> {
   let values: ReturnType<typeof parseFlags>
   try {
     values = parseFlags(argv)
@@ -105,13 +116,7 @@ export async function runWebhooks(argv: string[]): Promise<number> {
     publicUrl,
     bodyLimit,
     rateLimit,
-    // The calendar feeds and free/busy documents, read from the CalendarSync objects' status.
-    publicRoutes: [
-      calendarPublicRoutes({
-        lookup: (namespace, name) =>
-          resolver.object('CalendarSync', namespace, name) as PublicCalendarSync | undefined,
-      }),
-    ],
+    publicRoutes: extensions.publicRoutes?.(resolver) ?? [],
   })
 
   let resolveDone: () => void = () => {}

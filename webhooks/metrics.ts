@@ -1,7 +1,7 @@
 import { Counter, Histogram, Registry } from 'prom-client'
+import { PROVIDERS, type ProviderId } from '../controller/api/index.ts'
 import { registerProcessMetrics } from '../controller/runtime/index.ts'
 import type { RESULTS, RejectReason } from './rejects.ts'
-import { PROVIDERS, type ProviderId } from './status.ts'
 
 /** `provider` label: a known provider, or `unknown` for paths outside every provider. */
 export type ProviderLabel = ProviderId | 'unknown'

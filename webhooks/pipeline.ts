@@ -8,12 +8,12 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { RateLimitOptions } from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { Logger } from 'pino'
+import { type ProviderId, webhookPath } from '../controller/api/index.ts'
 import type { CallbackEvent, CallbackSink } from './callbacks.ts'
 import type { DeliveryDedupe } from './dedupe.ts'
 import type { ProviderLabel, Result, WebhookMetrics } from './metrics.ts'
 import type { ReconcileRequester } from './reconcile.ts'
 import { REJECTS, type RejectReason } from './rejects.ts'
-import { type ProviderId, webhookPath } from './status.ts'
 import type { TargetResolver, WebhookTarget } from './targets.ts'
 
 /** What a request was, once it ended; read by the app's onResponse hook. */

@@ -8,7 +8,7 @@ import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { send, twilioStatusCallback } from '../test/sandbox/webhooks/index.ts'
-import { type Harness, harness, PUBLIC_URL } from './testing.ts'
+import { type Harness, harness, PUBLIC_URL } from '../test/webhooks/index.ts'
 
 const authToken = 'twilio-auth-token-proxy'
 const servers: Array<{ close(): unknown }> = []

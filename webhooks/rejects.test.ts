@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { RecordingEvents } from '../test/webhooks/index.ts'
 import { REJECT_REASONS, REJECTS, RejectEvents } from './rejects.ts'
-import { RecordingEvents } from './testing.ts'
 
 const target = (name: string) => ({
   apiVersion: 'switchboard.dev/v1alpha1',

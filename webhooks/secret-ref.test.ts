@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { WEBHOOK_KINDS } from './kinds.ts'
+import { WEBHOOK_KINDS } from '../controller/api/index.ts'
 import { secretNameOf } from './kube-resolver.ts'
 
 describe('secretNameOf', () => {

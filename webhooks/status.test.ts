@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ensureWebhookStatus, parseWebhookPath, webhookPath, webhookStatus } from './status.ts'
+import { ensureWebhookStatus, parseWebhookPath, webhookPath, webhookStatus } from '../controller/api/index.ts'
 
 describe('ensureWebhookStatus', () => {
   it('generates an unguessable path once and keeps it', () => {

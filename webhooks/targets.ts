@@ -1,4 +1,4 @@
-import type { ProviderId } from './status.ts'
+import type { ProviderId } from '../controller/api/index.ts'
 
 /** Enough of a resource to patch it and to record events on it. */
 export interface TargetRef {

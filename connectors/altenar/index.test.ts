@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { settingsOf } from '../../controller/api/index.ts'
 import {
   describeCasinoConformance,
   expectSwitchboardError,
@@ -62,11 +63,15 @@ describe('altenar connector', () => {
     expect(err.message).toContain('auth.login')
   })
 
-  it('accepts numeric operator and brand ids in the settings', () => {
-    expect(altenar.settings.parse({ operatorId: 301, brandId: 7 })).toEqual({
+  it('validates the settings with the schema the CRD is generated from', () => {
+    expect(altenar.settings).toBe(settingsOf('altenar').schema)
+    expect(altenar.settings.parse({ operatorId: '301', brandId: '7' })).toEqual({
       operatorId: '301',
       brandId: '7',
     })
+    // the API server stores strings only, and refuses what the connector refuses
+    expect(altenar.settings.safeParse({ operatorId: 301, brandId: 7 }).success).toBe(false)
+    expect(altenar.settings.safeParse({ operatorId: 'op:1', brandId: '7' }).success).toBe(false)
     expect(altenar.settings.safeParse({ operatorId: '301' }).success).toBe(false)
   })
 })

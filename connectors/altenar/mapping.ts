@@ -10,6 +10,7 @@
  *   (lastModified, id). Amounts are decimal numbers in major units.
  */
 import { z } from 'zod'
+import { altenarProvider } from '../../controller/api/index.ts'
 import type { StreamContract, StreamRequest } from '../casino/client.ts'
 import {
   count,
@@ -19,23 +20,20 @@ import {
   isoTime,
   optionalText,
   recordId,
-  settingsId,
   toMinor,
 } from '../casino/fields.ts'
 import type { FetchedPage, PageRequest } from '../casino/read.ts'
 import type { PlayerStatus, StreamName, TransactionStatus, TransactionType } from '../casino/types.ts'
 import type { BudgetLimits } from '../http/budget.ts'
 
-export const PROVIDER = 'altenar' as const
+export const PROVIDER = altenarProvider.id
 
 // --- configuration -------------------------------------------------------------------------
 
-export const credentialsSchema = z.object({
-  username: z.string().min(1, { message: 'username is empty' }),
-  password: z.string().min(1, { message: 'password is empty' }),
-})
+/** The Secret keys and spec settings, as the provider's description declares them. */
+export const credentialsSchema = altenarProvider.credentials
 
-export const settingsSchema = z.object({ operatorId: settingsId, brandId: settingsId })
+export const settingsSchema = altenarProvider.settings.schema
 export type AltenarSettings = z.infer<typeof settingsSchema>
 
 /** Assumed host; partners are given theirs by the platform (set `spec.endpoint`). */

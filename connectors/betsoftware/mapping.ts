@@ -12,6 +12,7 @@
  */
 import { createHmac } from 'node:crypto'
 import { z } from 'zod'
+import { betsoftwareProvider } from '../../controller/api/index.ts'
 import type { StreamContract, StreamRequest } from '../casino/client.ts'
 import {
   count,
@@ -21,22 +22,19 @@ import {
   minorUnits,
   optionalText,
   recordId,
-  settingsId,
 } from '../casino/fields.ts'
 import type { FetchedPage, PageRequest } from '../casino/read.ts'
 import type { PlayerStatus, StreamName, TransactionStatus, TransactionType } from '../casino/types.ts'
 import type { BudgetLimits } from '../http/budget.ts'
 
-export const PROVIDER = 'betsoftware' as const
+export const PROVIDER = betsoftwareProvider.id
 
 // --- configuration -------------------------------------------------------------------------
 
-export const credentialsSchema = z.object({
-  apiKey: z.string().min(1, { message: 'apiKey is empty' }),
-  hashKey: z.string().min(1, { message: 'hashKey is empty' }),
-})
+/** The Secret keys and spec settings, as the provider's description declares them. */
+export const credentialsSchema = betsoftwareProvider.credentials
 
-export const settingsSchema = z.object({ partnerId: settingsId, siteId: settingsId })
+export const settingsSchema = betsoftwareProvider.settings.schema
 export type BetSoftwareSettings = z.infer<typeof settingsSchema>
 
 /** Assumed host; partners are given theirs by the platform (set `spec.endpoint`). */

@@ -26,6 +26,7 @@ export {
   type CalendlySignatureCheck,
   type CalendlySignatureFailure,
   type CalendlyVerifyOptions,
+  calendlySignature,
   checkCalendlySignature,
   signCalendlyWebhook,
   verifyCalendlySignature,

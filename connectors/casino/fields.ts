@@ -77,11 +77,3 @@ export function toMinor(
   }
   return minor
 }
-
-/** An account identifier in a provider's settings (operator, brand, partner, site): a string or a whole number. */
-export const settingsId = z
-  .union([z.string(), z.number().int().nonnegative()])
-  .transform(String)
-  .pipe(
-    z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { message: 'expected 1-64 letters, digits, ".", "_" or "-"' }),
-  )

@@ -1,17 +1,33 @@
 // Casino platforms: the shared contract, the connector registry and the delivery mapping.
+
+import { providerById } from '../../controller/api/index.ts'
 import { altenar } from '../altenar/index.ts'
 import { betsoftware } from '../betsoftware/index.ts'
 import { playtechPam } from '../playtech-pam/index.ts'
 import { softswiss } from '../softswiss/index.ts'
-import type { CasinoConnector, CasinoProvider } from './types.ts'
+import { CASINO_PROVIDERS, type CasinoConnector, type CasinoProvider } from './types.ts'
 
-/** Every casino connector by provider id. */
-export const casinoConnectors: Record<CasinoProvider, CasinoConnector> = {
-  softswiss: softswiss,
+/** The connectors by the protocol they implement. */
+const connectorsByProtocol: Readonly<Record<string, CasinoConnector>> = {
+  softswiss,
   altenar,
   betsoftware,
   'playtech-pam': playtechPam,
 }
+
+/**
+ * Every casino connector by provider id: each platform's description names the protocol it
+ * speaks, so a platform that resells another's API needs no connector of its own.
+ */
+export const casinoConnectors = Object.fromEntries(
+  CASINO_PROVIDERS.map((id) => {
+    const protocol = providerById(id).protocol
+    const connector = connectorsByProtocol[protocol]
+    if (!connector)
+      throw new Error(`casino provider "${id}" names protocol "${protocol}", which has no connector`)
+    return [id, connector]
+  }),
+) as Record<CasinoProvider, CasinoConnector>
 
 export {
   buildCasinoClient,

@@ -5,19 +5,15 @@
  */
 import type { Registry } from 'prom-client'
 import type { z } from 'zod'
+import type { CasinoProvider } from '../../controller/api/index.ts'
 import type { BudgetRegistry } from '../http/budget.ts'
-import type { RetryPolicy } from '../http/client.ts'
+import type { RetryPolicy } from '../http/engine.ts'
 import type { Logger } from '../log.ts'
 
-export type CasinoProvider = 'softswiss' | 'altenar' | 'betsoftware' | 'playtech-pam'
 export type StreamName = 'players' | 'transactions' | 'games'
 
-export const CASINO_PROVIDERS: readonly CasinoProvider[] = [
-  'softswiss',
-  'altenar',
-  'betsoftware',
-  'playtech-pam',
-]
+/** The casino platforms are declared once, with their provider descriptions. */
+export { CASINO_PROVIDERS, type CasinoProvider } from '../../controller/api/index.ts'
 export const STREAM_NAMES: readonly StreamName[] = ['players', 'transactions', 'games']
 
 export type PlayerStatus = 'active' | 'blocked' | 'self_excluded' | 'closed'

@@ -17,35 +17,24 @@
  * The wait of a rate limit is the `estimated_time_to_regain_access` (minutes) of the
  * `X-Business-Use-Case-Usage` header when Graph sends one, else `Retry-After`, else 5 minutes.
  *
- * The shared client in connectors/http maps failures by HTTP status only (403 would stall a
- * rate-limited page as Unauthorized), so this file sends with fetch itself and takes the rest
- * from the shared layer: the account's `RequestBudget`, the `switchboard_provider_*` metrics,
- * `parseBody` for 2xx bodies, the retry vocabulary and defaults, the log line format.
- * Idempotent requests (GET) are retried on transient failures and timeouts; a POST never is.
+ * Requests go through the shared client of connectors/http (budget, timeouts, retries, logs,
+ * metrics) with `graphErrorFor` as its `classify` hook, so the mapping above replaces the one by
+ * status. Idempotent requests (GET) are retried on transient failures and timeouts; a POST never
+ * is. A rate limit pauses the account's budget for its wait.
  */
 import { createHmac } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { pino } from 'pino'
 import type { Registry } from 'prom-client'
 import type { z } from 'zod'
-import { describeError, parseRetryAfter } from '../delivery.ts'
+import { parseRetryAfter } from '../delivery.ts'
 import {
   Reason,
   StallingError,
-  SwitchboardError,
+  type SwitchboardError,
   sanitizeMessage,
   TransientError,
   WaitingError,
 } from '../errors.ts'
-import {
-  DEFAULT_RETRY,
-  DEFAULT_TIMEOUT_MS,
-  type ProviderMetrics,
-  parseBody,
-  providerMetrics,
-  type RequestBudget,
-  type RetryPolicy,
-} from '../http/index.ts'
+import { createProviderClient, type RequestBudget, type RetryPolicy } from '../http/index.ts'
 import type { Logger } from '../log.ts'
 
 export const FACEBOOK_PROVIDER = 'facebook'
@@ -202,16 +191,7 @@ export interface GraphTransport {
   post<T>(path: string, call: GraphCall<T>): Promise<T>
 }
 
-let silent: Logger | undefined
-
 export function createGraphTransport(opts: GraphTransportOptions): GraphTransport {
-  const base = new URL(opts.baseUrl ?? GRAPH_URL)
-  if (base.protocol !== 'https:' && base.protocol !== 'http:') {
-    throw new StallingError(Reason.InvalidSpec, 'facebook: endpoint must be http or https', {
-      field: 'endpoint',
-    })
-  }
-  const prefix = `${base.origin}${base.pathname.replace(/\/+$/, '')}`
   const versionNumber = opts.version ?? DEFAULT_GRAPH_VERSION
   if (!Number.isInteger(versionNumber) || versionNumber < 2 || versionNumber > 99) {
     throw new StallingError(Reason.InvalidSpec, 'facebook: Graph API version must be an integer like 23', {
@@ -219,151 +199,42 @@ export function createGraphTransport(opts: GraphTransportOptions): GraphTranspor
     })
   }
   const version = `v${versionNumber}.0`
-  const policy = { ...DEFAULT_RETRY, ...opts.retry }
-  const jitter =
-    typeof opts.retry?.jitter === 'function'
-      ? opts.retry.jitter
-      : opts.retry?.jitter === false
-        ? (d: number) => d
-        : opts.retry?.jitter === true
-          ? (d: number) => Math.random() * d
-          : (d: number) => d * (0.5 + Math.random() * 0.5)
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
-  silent ??= pino({ level: 'silent' })
-  const log = (opts.logger ?? silent).child({ provider: FACEBOOK_PROVIDER })
-  const metrics: ProviderMetrics | undefined = opts.metrics ? providerMetrics(opts.metrics) : undefined
   const secrets = [opts.accessToken, ...(opts.appSecret ? [opts.appSecret] : [])]
   const proof = opts.appSecret ? appSecretProof(opts.accessToken, opts.appSecret) : undefined
-
-  async function send<T>(method: 'GET' | 'POST', path: string, call: GraphCall<T>): Promise<T> {
-    const url = new URL(`${prefix}/${version}${path}`)
-    for (const [k, v] of Object.entries(call.query ?? {}))
-      if (v !== undefined) url.searchParams.set(k, String(v))
-    let body: string | undefined
-    if (method === 'POST') {
-      const form = new URLSearchParams()
-      for (const [k, v] of Object.entries(call.form ?? {})) if (v !== undefined) form.set(k, v)
-      if (proof) form.set('appsecret_proof', proof)
-      body = form.toString()
-    } else if (proof) {
-      url.searchParams.set('appsecret_proof', proof)
-    }
-    const where = `${FACEBOOK_PROVIDER} ${call.operation}: ${method} ${url.host}${url.pathname}`
-    const outer = anySignal(call.signal, opts.signal)
-    const idempotent = method === 'GET'
-    const provider = FACEBOOK_PROVIDER
-    const operation = call.operation
-    for (let attempt = 1; ; attempt++) {
-      if (outer?.aborted) throw aborted(outer, where)
-      await opts.budget?.take({ signal: outer, maxWaitMs: policy.maxRetryAfterMs })
-      const signal = anySignal(outer, AbortSignal.timeout(timeoutMs)) as AbortSignal
-      const fields = { operation, method, path: url.pathname, attempt }
-      const started = performance.now()
-      let res: Response
-      let text: string
-      try {
-        res = await fetch(url, {
-          method,
-          headers: {
-            accept: 'application/json',
-            authorization: `Bearer ${opts.accessToken}`,
-            'user-agent': 'switchboard',
-            ...(body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-          },
-          ...(body !== undefined ? { body } : {}),
-          redirect: 'manual',
-          signal,
-        })
-        text = await res.text()
-      } catch (err) {
-        const latencyMs = Math.round(performance.now() - started)
-        metrics?.requests.inc({ provider, operation, code: 'error' })
-        metrics?.duration.observe({ provider, operation }, latencyMs / 1000)
-        if (outer?.aborted) throw aborted(outer, where)
-        const timedOut = signal.aborted
-        const error = timedOut
-          ? `timed out after ${timeoutMs} ms`
-          : sanitizeMessage(describeError(err), secrets)
-        log.warn({ ...fields, status: 0, latencyMs, error }, 'provider request failed')
-        if (idempotent && attempt <= policy.limit) {
-          await pause(jitter(backoff(attempt)), outer, where)
-          continue
-        }
-        const tries = attempt === 1 ? '1 attempt' : `${attempt} attempts`
-        throw timedOut
-          ? new TransientError(Reason.Timeout, `${where} timed out after ${timeoutMs} ms (${tries})`)
-          : new TransientError(
-              Reason.ProviderUnavailable,
-              sanitizeMessage(`${where} unreachable (${tries}): ${error}`, secrets),
-            )
-      }
-      const latencyMs = Math.round(performance.now() - started)
-      metrics?.requests.inc({ provider, operation, code: String(res.status) })
-      metrics?.duration.observe({ provider, operation }, latencyMs / 1000)
-      if (res.ok) {
-        log.info({ ...fields, status: res.status, latencyMs }, 'provider request')
-        return parseBody(text, call.schema, {
-          where,
-          status: res.status,
-          contentType: res.headers.get('content-type') ?? '',
-        })
-      }
-      let data: unknown
-      try {
-        data = JSON.parse(text)
-      } catch {
-        data = undefined
-      }
-      const graph = readGraphError(data)
-      log.warn(
-        {
-          ...fields,
-          status: res.status,
-          latencyMs,
-          ...(graph ? { graphCode: graph.code, fbtraceId: graph.traceId } : {}),
-        },
-        'provider request failed',
-      )
-      const error = graphErrorFor(res.status, data, res.headers, where, secrets)
-      if (error.reason === Reason.RateLimited && opts.budget && error.retryAfterMs)
-        opts.budget.pause(error.retryAfterMs)
-      const retryAfter = parseRetryAfter(res.headers.get('retry-after'))
-      const shortWait = retryAfter === undefined || retryAfter <= policy.maxRetryAfterMs
-      if (idempotent && error.kind === 'transient' && attempt <= policy.limit && shortWait) {
-        await pause(retryAfter ?? jitter(backoff(attempt)), outer, where)
-        continue
-      }
-      throw error
-    }
-  }
-
-  const backoff = (attempt: number) =>
-    Math.min(policy.backoffLimitMs, policy.backoffBaseMs * 2 ** (attempt - 1))
+  const http = createProviderClient({
+    provider: FACEBOOK_PROVIDER,
+    baseUrl: opts.baseUrl ?? GRAPH_URL,
+    logger: opts.logger,
+    metrics: opts.metrics,
+    budget: opts.budget,
+    timeoutMs: opts.timeoutMs,
+    retry: opts.retry,
+    signal: opts.signal,
+    headers: { authorization: `Bearer ${opts.accessToken}` },
+    secrets: () => secrets,
+    classify: (res, body, ctx) => graphErrorFor(res.status, body, res.headers, ctx.where, ctx.secrets),
+  })
+  const prefix = `/${version}`
+  const defined = <V>(o: Record<string, V | undefined> = {}) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Record<string, V>
 
   return {
-    baseUrl: prefix,
+    baseUrl: http.baseUrl,
     version,
-    get: (path, call) => send('GET', path, call),
-    post: (path, call) => send('POST', path, call),
+    get: (path, call) =>
+      http.get(`${prefix}${path}`, {
+        operation: call.operation,
+        schema: call.schema,
+        query: { ...defined(call.query), ...(proof ? { appsecret_proof: proof } : {}) },
+        signal: call.signal,
+      }),
+    post: (path, call) =>
+      http.post(`${prefix}${path}`, {
+        operation: call.operation,
+        schema: call.schema,
+        query: defined(call.query),
+        form: { ...defined(call.form), ...(proof ? { appsecret_proof: proof } : {}) },
+        signal: call.signal,
+      }),
   }
-}
-
-function aborted(signal: AbortSignal, where: string): SwitchboardError {
-  const reason: unknown = signal.reason
-  if (reason instanceof SwitchboardError) return reason
-  return new TransientError(Reason.Timeout, `${where}: aborted`)
-}
-
-async function pause(ms: number, signal: AbortSignal | undefined, where: string): Promise<void> {
-  try {
-    await sleep(ms, undefined, signal ? { signal } : undefined)
-  } catch {
-    if (signal?.aborted) throw aborted(signal, where)
-  }
-}
-
-function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
-  const present = signals.filter((s): s is AbortSignal => s !== undefined)
-  if (present.length <= 1) return present[0]
-  return AbortSignal.any(present)
 }

@@ -3,9 +3,10 @@
  * (pointed at another host with `rootUrl`, the token endpoint with `tokenUrl`), wrapped so that
  * every call
  *
- * - goes through the account's request budget, and is counted and logged per attempt (see
+ * - goes through the account's request budget, and is counted and logged per request (see
  *   transport.ts);
- * - is retried only here (gaxios retries are off): idempotent calls up to `retry.limit` times on
+ * - is retried only by the shared engine of connectors/http (gaxios retries are off): the SDK
+ *   call is the attempt, `classify` below reads its failure. Idempotent calls up to `retry.limit` times on
  *   408, 429, 403 rate limits, 5xx, network errors and timeouts, waiting `Retry-After` when
  *   given (longer than `retry.maxRetryAfterMs`: a `WaitingError` at once), else an exponential
  *   backoff with jitter. Inserts are retried only when they carry their own event id (a repeat
@@ -13,16 +14,16 @@
  * - repeats once with a fresh access token after a 401;
  * - fails with a registry error (see errors.ts).
  */
-import { setTimeout as sleep } from 'node:timers/promises'
 import { type calendar_v3, calendar as createCalendarApi } from '@googleapis/calendar'
 import type { Registry } from 'prom-client'
-import { Reason, SwitchboardError, TransientError } from '../errors.ts'
+import { Reason, TransientError } from '../errors.ts'
 import {
   accountKeyFor,
   type BudgetRegistry,
-  DEFAULT_RETRY,
+  createProviderEngine,
   DEFAULT_TIMEOUT_MS,
   defaultBudgets,
+  type Failure,
   type RequestBudget,
   type RetryPolicy,
 } from '../http/index.ts'
@@ -235,8 +236,6 @@ interface CallInfo {
   signal?: AbortSignal | undefined
 }
 
-const defaultJitter = (delay: number) => delay * (0.5 + Math.random() * 0.5)
-
 /** Builds a client for one Google account. */
 export function createGoogleCalendarClient(options: GoogleCalendarClientOptions): GoogleCalendarClient {
   const { credentials } = options
@@ -248,34 +247,24 @@ export function createGoogleCalendarClient(options: GoogleCalendarClientOptions)
       accountKeyFor(rootUrl, ...accountIdentity(credentials)),
       GOOGLE_CALENDAR_BUDGET,
     )
-  const policy = { ...DEFAULT_RETRY, ...options.retry }
-  const jitter =
-    options.retry?.jitter === true
-      ? (d: number) => Math.random() * d
-      : typeof options.retry?.jitter === 'function'
-        ? options.retry.jitter
-        : options.retry?.jitter === false
-          ? (d: number) => d
-          : defaultJitter
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
-  if (!Number.isInteger(policy.limit) || policy.limit < 0)
-    throw new RangeError('retry.limit must be an integer >= 0')
   const tokenUrl = resolveTokenUrl(options.tokenUrl, credentials)
   const tokenUrls = [tokenUrl, GOOGLE_TOKEN_URL]
   const secrets = () => credentialValues(credentials)
-  const fetchImpl = instrumentedFetch({
-    tokenUrl,
+  const engine = createProviderEngine({
+    provider: GOOGLE_CALENDAR_PROVIDER,
     logger: options.logger,
     metrics: options.metrics,
     budget,
-    maxBudgetWaitMs: policy.maxRetryAfterMs,
+    retry: options.retry,
     secrets,
+    signal: options.signal,
   })
   const authClient = createAuthClient({
     credentials,
     scopes: options.scopes ?? [CALENDAR_SCOPE],
     tokenUrl,
-    fetch: fetchImpl,
+    fetch: instrumentedFetch(engine, tokenUrl),
   })
   const api = createCalendarApi({
     version: 'v3',
@@ -284,47 +273,38 @@ export function createGoogleCalendarClient(options: GoogleCalendarClientOptions)
     retry: false,
     timeout: timeoutMs,
   })
-  const backoff = (attempt: number) =>
-    Math.min(policy.backoffLimitMs, policy.backoffBaseMs * 2 ** Math.max(0, attempt - 1))
 
-  async function run<T>(info: CallInfo, fn: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
-    const signal = anySignal(info.signal, options.signal)
+  /** One call of the SDK, run (and retried) by the shared engine. */
+  function run<T>(info: CallInfo, fn: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
     const where = `${GOOGLE_CALENDAR_PROVIDER} ${info.operation}`
-    let attempt = 0
-    let reauthenticated = false
-    for (;;) {
-      attempt++
-      if (signal?.aborted) throw abortError(signal, where)
-      try {
-        return await fn(signal)
-      } catch (err) {
-        if (signal?.aborted) throw abortError(signal, where)
+    return engine.run({
+      operation: info.operation,
+      where,
+      retry: info.idempotent,
+      signal: info.signal,
+      attempt: ({ signal }) => fn(signal),
+      classify: (err, { attempts, nextBackoffMs }): Failure => {
         const failure = describeFailure(err, tokenUrls)
-        if (failure.status === 401 && !failure.token && !reauthenticated) {
-          // the cached token may have been revoked: one more try with a fresh one
-          reauthenticated = true
-          forgetToken(authClient, credentials)
-          continue
-        }
         const ctx: MapContext = {
           where,
           notFound: info.notFound,
-          attempts: attempt,
-          backoffMs: backoff(attempt + 1),
+          attempts,
+          backoffMs: nextBackoffMs,
           secrets: secrets(),
         }
         if (info.calendarId !== undefined) ctx.calendarId = info.calendarId
         if (info.eventId !== undefined) ctx.eventId = info.eventId
-        const tooLong = failure.retryAfterMs !== undefined && failure.retryAfterMs > policy.maxRetryAfterMs
-        if (failure.retryAfterMs !== undefined && isRateLimit(failure)) budget?.pause(failure.retryAfterMs)
-        if (info.idempotent && isRetryable(failure) && attempt <= policy.limit && !tooLong) {
-          const wait = failure.retryAfterMs ?? jitter(backoff(attempt))
-          await sleepOrAbort(wait, signal, where)
-          continue
+        return {
+          error: toGoogleError(failure, ctx),
+          retryable: isRetryable(failure),
+          retryAfterMs: failure.retryAfterMs,
+          pauseBudgetMs: isRateLimit(failure) ? failure.retryAfterMs : undefined,
+          // the cached token may have been revoked: one more try with a fresh one
+          unauthorized: failure.status === 401 && !failure.token,
         }
-        throw toGoogleError(failure, ctx)
-      }
-    }
+      },
+      onUnauthorized: () => forgetToken(authClient, credentials),
+    })
   }
 
   async function* listEvents(
@@ -642,24 +622,4 @@ function malformed(operation: string): TransientError {
     Reason.MalformedResponse,
     `${GOOGLE_CALENDAR_PROVIDER} ${operation} answered with an unexpected body`,
   )
-}
-
-function abortError(signal: AbortSignal, where: string): SwitchboardError {
-  const reason: unknown = signal.reason
-  if (reason instanceof SwitchboardError) return reason
-  return new TransientError(Reason.Timeout, `${where}: aborted`)
-}
-
-async function sleepOrAbort(ms: number, signal: AbortSignal | undefined, where: string): Promise<void> {
-  try {
-    await sleep(ms, undefined, signal ? { signal } : undefined)
-  } catch {
-    if (signal?.aborted) throw abortError(signal, where)
-  }
-}
-
-function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
-  const present = signals.filter((s): s is AbortSignal => s !== undefined)
-  if (present.length <= 1) return present[0]
-  return AbortSignal.any(present)
 }

@@ -3,13 +3,14 @@
  * request (API calls and the token requests of its auth client) through the auth client's gaxios
  * transporter; Switchboard gives that transporter:
  *
- * - a `fetchImplementation` that takes a token from the account's request budget, then counts
- *   the attempt in `switchboard_provider_requests_total` / `..._duration_seconds` and logs one
- *   line for it (operation, method, path, status, latency; never the query or a header);
+ * - a `fetchImplementation` that is the shared engine's `fetch` (connectors/http): it takes a
+ *   token from the account's request budget, then counts the request in
+ *   `switchboard_provider_requests_total` / `..._duration_seconds` and logs one line for it
+ *   (operation, method, path, status, latency; never the query or a header);
  * - `retryConfig: { retry: 0 }`, which switches off gaxios's own retries for every request,
  *   token requests included (gaxios retries GET/PUT/DELETE, and the token POST, 3 times on
- *   408/429/5xx by default). The client's retry loop is the only one, so a failure is never
- *   retried 4 × 4 times and each retry passes through the budget;
+ *   408/429/5xx by default). The shared engine's retry loop is the only one, so a failure is
+ *   never retried 4 × 4 times and each retry passes through the budget;
  * - a request interceptor that sends the token request to `tokenUrl` instead of Google's fixed
  *   `https://oauth2.googleapis.com/token`. The service-account path stays the library's own
  *   (an RS256 JWT-bearer grant signed with the key, the token cached and refreshed by the JWT
@@ -17,14 +18,8 @@
  *   the library writes it.
  */
 import { auth as googleAuth } from '@googleapis/calendar'
-import { pino } from 'pino'
-import type { Registry } from 'prom-client'
-import { describeError, parseRetryAfter } from '../delivery.ts'
-import { sanitizeMessage } from '../errors.ts'
-import { type ProviderMetrics, providerMetrics, type RequestBudget } from '../http/index.ts'
-import type { Logger } from '../log.ts'
+import type { ProviderEngine } from '../http/index.ts'
 import { GOOGLE_TOKEN_URL, type GoogleCredentials } from './credentials.ts'
-import { GOOGLE_CALENDAR_PROVIDER } from './errors.ts'
 
 export const CALENDAR_SCOPE = 'https://www.googleapis.com/auth/calendar'
 export const CALENDAR_READONLY_SCOPE = 'https://www.googleapis.com/auth/calendar.readonly'
@@ -59,52 +54,12 @@ export function operationFor(method: string, url: URL, tokenUrl: string): string
   return 'other'
 }
 
-export interface TransportOptions {
-  tokenUrl: string
-  logger?: Logger | undefined
-  metrics?: Registry | undefined
-  budget?: RequestBudget | undefined
-  /** Longest wait for the budget before `WaitingError(RateLimited)`. */
-  maxBudgetWaitMs: number
-  secrets: () => readonly string[]
-}
-
-let silent: Logger | undefined
-
 /** The fetch every request of one client goes through (budget, metrics, one log line). */
-export function instrumentedFetch(opts: TransportOptions): Fetch {
-  silent ??= pino({ level: 'silent' })
-  const log = (opts.logger ?? silent).child({ provider: GOOGLE_CALENDAR_PROVIDER })
-  const metrics: ProviderMetrics | undefined = opts.metrics ? providerMetrics(opts.metrics) : undefined
-  const provider = GOOGLE_CALENDAR_PROVIDER
-  return async (input, init) => {
+export function instrumentedFetch(engine: ProviderEngine, tokenUrl: string): Fetch {
+  return (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input))
-    const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase()
-    const operation = operationFor(method, url, opts.tokenUrl)
-    const signal = init?.signal ?? undefined
-    await opts.budget?.take({ signal, maxWaitMs: opts.maxBudgetWaitMs })
-    const fields = { operation, method, path: url.pathname }
-    const started = performance.now()
-    try {
-      const res = await fetch(input, init)
-      const latencyMs = Math.round(performance.now() - started)
-      metrics?.requests.inc({ provider, operation, code: String(res.status) })
-      metrics?.duration.observe({ provider, operation }, latencyMs / 1000)
-      if (res.ok) log.info({ ...fields, status: res.status, latencyMs }, 'provider request')
-      else log.warn({ ...fields, status: res.status, latencyMs }, 'provider request failed')
-      if (opts.budget && (res.status === 429 || res.status === 503)) {
-        const wait = parseRetryAfter(res.headers.get('retry-after'))
-        if (wait !== undefined) opts.budget.pause(wait)
-      }
-      return res
-    } catch (err) {
-      const latencyMs = Math.round(performance.now() - started)
-      metrics?.requests.inc({ provider, operation, code: 'error' })
-      metrics?.duration.observe({ provider, operation }, latencyMs / 1000)
-      const error = sanitizeMessage(describeError(err), opts.secrets())
-      log.warn({ ...fields, status: 0, latencyMs, error }, 'provider request failed')
-      throw err
-    }
+    const method = init?.method ?? (input instanceof Request ? input.method : 'GET')
+    return engine.fetch(input, init, { operation: operationFor(method, url, tokenUrl) })
   }
 }
 

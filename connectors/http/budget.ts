@@ -10,7 +10,8 @@
  */
 import { createHash } from 'node:crypto'
 import { TokenBucket } from 'limiter'
-import { Reason, SwitchboardError, TransientError, WaitingError } from '../errors.ts'
+import { raceAbort, sleep, throwIfAborted } from '../abort.ts'
+import { Reason, WaitingError } from '../errors.ts'
 
 export interface BudgetLimits {
   /** Sustained requests per second. */
@@ -86,7 +87,7 @@ export class RequestBudget {
    */
   async take(opts: TakeOptions = {}): Promise<void> {
     const { signal, maxWaitMs } = opts
-    throwIfAborted(signal, this.key)
+    throwIfAborted(signal, abortedWaiting(this.key))
     if (maxWaitMs !== undefined) {
       const wait = this.estimateWaitMs()
       if (wait > maxWaitMs) {
@@ -102,10 +103,12 @@ export class RequestBudget {
       for (;;) {
         const pause = this.#pausedUntil - Date.now()
         if (pause > 0) {
-          await sleepOrAbort(pause, signal, this.key)
+          await sleep(pause, signal, abortedWaiting(this.key))
           continue
         }
-        await raceAbort(this.#bucket.removeTokens(1), signal, this.key)
+        // a token the bucket grants after the caller gave up is spent (limiter cannot withdraw a
+        // queued request), which errs on the side of sending fewer requests
+        await raceAbort(this.#bucket.removeTokens(1), signal, abortedWaiting(this.key))
         // a pause set while this caller waited for its token applies to it as well
         if (this.#pausedUntil > Date.now()) continue
         this.#granted++
@@ -207,54 +210,4 @@ function validateLimits(limits: BudgetLimits, what: string): void {
   }
 }
 
-function abortError(signal: AbortSignal, key: string): Error {
-  const reason: unknown = signal.reason
-  if (reason instanceof SwitchboardError) return reason
-  return new TransientError(Reason.Timeout, `aborted while waiting for the request budget of ${key}`, {
-    cause: reason,
-  })
-}
-
-function throwIfAborted(signal: AbortSignal | undefined, key: string): void {
-  if (signal?.aborted) throw abortError(signal, key)
-}
-
-/** Waits `ms` (global timers, so fake timers drive it in tests) or rejects when `signal` aborts. */
-function sleepOrAbort(ms: number, signal: AbortSignal | undefined, key: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError(signal, key))
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(abortError(signal as AbortSignal, key))
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
-}
-
-/**
- * Resolves with `task` or rejects when `signal` aborts. A token the bucket grants after the
- * caller gave up is spent (limiter has no way to withdraw a queued request), which errs on the
- * side of sending fewer requests.
- */
-function raceAbort<T>(task: Promise<T>, signal: AbortSignal | undefined, key: string): Promise<T> {
-  if (!signal) return task
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal, key))
-    if (signal.aborted) return onAbort()
-    signal.addEventListener('abort', onAbort, { once: true })
-    task.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(v)
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(e)
-      },
-    )
-  })
-}
+const abortedWaiting = (key: string) => `aborted while waiting for the request budget of ${key}`

@@ -13,13 +13,14 @@
  * | any other 3xx/4xx                                 | `StallingError(ProviderRejected)`              |
  * | 2xx that is not JSON or not the expected shape    | `TransientError(MalformedResponse)`            |
  *
- * Retries are ky's (exponential backoff with jitter, Retry-After honoured on 429/503). Each
- * attempt first takes a token from the account's `RequestBudget`, then runs `auth` (which signs
- * or adds headers to that exact attempt), and is logged once and counted in the metrics. Logs
+ * Every call runs through the provider engine (engine.ts): each attempt first takes a token from
+ * the account's `RequestBudget`, then runs `auth` (which signs or adds headers to that exact
+ * attempt), is sent with a per-attempt timeout, and is logged once and counted in the metrics;
+ * the engine retries (exponential backoff with jitter, Retry-After honoured on 429/503). A
+ * provider whose failures the HTTP status does not describe gives `classify`, which maps a
+ * failed response to a registry error (a transient one is retried, others end the call). Logs
  * and messages carry the method, host and path, never the query, a header or a credential.
  */
-import ky, { type HTTPError, isHTTPError, isNetworkError, isTimeoutError, type KyResponse } from 'ky'
-import { pino } from 'pino'
 import type { Registry } from 'prom-client'
 import type { z } from 'zod'
 import { DEFAULT_RATE_LIMIT_WAIT_MS, describeError, parseRetryAfter } from '../delivery.ts'
@@ -33,31 +34,7 @@ import {
 } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { RequestBudget } from './budget.ts'
-import { type ProviderMetrics, providerMetrics } from './metrics.ts'
-
-export interface RetryPolicy {
-  /** Retries after the first attempt. Default 3. */
-  limit?: number
-  /** Base of the exponential backoff in ms: attempt n waits `base * 2^(n-1)`. Default 300. */
-  backoffBaseMs?: number
-  /** Upper bound of one backoff delay in ms. Default 10000. */
-  backoffLimitMs?: number
-  /**
-   * Longest `Retry-After` (ms) waited for inside a call. A longer one ends the call at once with
-   * a `WaitingError` carrying it, so the controller comes back later. Also the longest wait
-   * accepted for the request budget. Default 30000.
-   */
-  maxRetryAfterMs?: number
-  /** Statuses retried. Default 408, 429, 500, 502, 503, 504, 520–524. */
-  statusCodes?: readonly number[]
-  /** Statuses whose `Retry-After` decides the delay. Default 429, 503. */
-  afterStatusCodes?: readonly number[]
-  /**
-   * Randomises each backoff delay (never a Retry-After): `true` for full jitter (0–100%), a
-   * function for your own. Default: 50–100% of the delay.
-   */
-  jitter?: boolean | ((delayMs: number) => number)
-}
+import { createProviderEngine, type Failure, isTimeout, type RetryPolicy } from './engine.ts'
 
 /** What `auth` sees of one attempt: set headers on `headers`; everything else is read-only. */
 export interface AuthContext {
@@ -73,6 +50,15 @@ export interface AuthContext {
   readonly signal: AbortSignal | undefined
 }
 
+export interface ClassifyContext {
+  /** `<provider> <operation>: <METHOD> <host><path>`, to start a message with. */
+  readonly where: string
+  /** Attempts made, this one included. */
+  readonly attempts: number
+  /** Values to pass to `sanitizeMessage`. */
+  readonly secrets: readonly string[]
+}
+
 export interface ProviderClientOptions {
   /** Connector id: a label of the logs and metrics (`softswiss`, `playtech-pam` ...). */
   provider: string
@@ -84,9 +70,17 @@ export interface ProviderClientOptions {
   metrics?: Registry
   /** The account's request budget (see `BudgetRegistry`). Default: unlimited. */
   budget?: RequestBudget
-  /** Timeout of one attempt, until the response headers and again for the body. Default 10000. */
+  /** Timeout of one attempt, from sending until the body is read. Default 10000. */
   timeoutMs?: number
   retry?: RetryPolicy
+  /**
+   * Maps a failed (non-2xx) response to a registry error, for providers whose status codes do
+   * not say what happened (Graph's error codes, a rate limit sent as 403). `body` is the parsed
+   * JSON, else the text. A transient error is retried (idempotent calls only), a waiting
+   * `RateLimited` one pauses the account's budget for its wait, and any error ends the call;
+   * undefined falls back to the mapping by status.
+   */
+  classify?: (response: Response, body: unknown, ctx: ClassifyContext) => SwitchboardError | undefined
   /** Signs or adds headers to each attempt (runs after the budget granted it). */
   auth?: (request: AuthContext) => void | Promise<void>
   /**
@@ -135,43 +129,38 @@ export interface ProviderClient {
 }
 
 export const DEFAULT_TIMEOUT_MS = 10_000
-export const DEFAULT_RETRY: Readonly<Required<Omit<RetryPolicy, 'jitter'>>> = Object.freeze({
-  limit: 3,
-  backoffBaseMs: 300,
-  backoffLimitMs: 10_000,
-  maxRetryAfterMs: 30_000,
-  statusCodes: Object.freeze([408, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524]),
-  afterStatusCodes: Object.freeze([429, 503]),
-})
 
-const defaultJitter = (delay: number) => delay * (0.5 + Math.random() * 0.5)
-
-let silent: Logger | undefined
-function silentLogger(): Logger {
-  silent ??= pino({ level: 'silent' })
-  return silent
+/** A non-2xx answer, as an attempt throws it for `classify`. */
+class FailedResponse extends Error {
+  readonly response: Response
+  readonly data: unknown
+  readonly requestHeaders: Headers
+  constructor(response: Response, data: unknown, requestHeaders: Headers) {
+    super(`answered ${response.status}`)
+    this.response = response
+    this.data = data
+    this.requestHeaders = requestHeaders
+  }
 }
 
 export function createProviderClient(options: ProviderClientOptions): ProviderClient {
-  const { provider, budget, auth, onUnauthorized } = options
+  const { provider, auth, onUnauthorized } = options
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
-  // keys given as undefined keep their defaults
-  const given = Object.fromEntries(Object.entries(options.retry ?? {}).filter(([, v]) => v !== undefined))
-  const policy = { ...DEFAULT_RETRY, ...(given as RetryPolicy) }
-  const jitter = options.retry?.jitter ?? defaultJitter
-  if (!Number.isInteger(policy.limit) || policy.limit < 0) {
-    throw new RangeError(`${provider}: retry.limit must be an integer >= 0`)
-  }
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new RangeError(`${provider}: timeoutMs must be a positive number`)
   }
+  const engine = createProviderEngine({
+    provider,
+    logger: options.logger,
+    metrics: options.metrics,
+    budget: options.budget,
+    retry: options.retry,
+    secrets: options.secrets,
+    signal: options.signal,
+  })
+  const { policy } = engine
   const base = parseBaseUrl(options.baseUrl, provider)
   const host = base.host
-  const parent = options.logger ?? silentLogger()
-  // a caller's child logger may already carry the provider: do not write the key twice
-  const log = parent.bindings().provider === undefined ? parent.child({ provider }) : parent
-  const metrics: ProviderMetrics | undefined = options.metrics ? providerMetrics(options.metrics) : undefined
-  const secretValues = (): string[] => [...(options.secrets?.() ?? [])]
 
   function buildUrl(path: string, query: Record<string, QueryValue> | undefined): URL {
     if (!path.startsWith('/')) throw new TypeError(`${provider}: path must start with '/'`)
@@ -180,6 +169,56 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
       if (v !== undefined && v !== null) url.searchParams.append(k, String(v))
     }
     return url
+  }
+
+  function classify(err: unknown, where: string, attempts: number): Failure {
+    const secrets = engine.secrets()
+    const tries = attempts === 1 ? '1 attempt' : `${attempts} attempts`
+    if (err instanceof FailedResponse) {
+      const res = err.response
+      const retryAfterMs = policy.afterStatusCodes.includes(res.status)
+        ? parseRetryAfter(res.headers.get('retry-after'))
+        : undefined
+      const own = options.classify?.(res, err.data, { where, attempts, secrets })
+      if (own) {
+        const rateLimited = own.kind === 'waiting' && own.reason === Reason.RateLimited
+        return {
+          error: own,
+          retryable: own.kind === 'transient',
+          retryAfterMs,
+          pauseBudgetMs: rateLimited ? own.retryAfterMs : undefined,
+          unauthorized: res.status === 401,
+        }
+      }
+      return {
+        error: errorForStatus(res, err.data, { where, tries, secrets }),
+        retryable: policy.statusCodes.includes(res.status),
+        retryAfterMs,
+        unauthorized: res.status === 401,
+      }
+    }
+    if (err instanceof SwitchboardError) return { error: err }
+    if (isTimeout(err)) {
+      return {
+        error: new TransientError(Reason.Timeout, `${where} timed out after ${timeoutMs} ms (${tries})`),
+        retryable: true,
+      }
+    }
+    if (isNetworkError(err)) {
+      return {
+        error: new TransientError(
+          Reason.ProviderUnavailable,
+          sanitizeMessage(`${where} unreachable (${tries}): ${describeError(err)}`, secrets),
+        ),
+        retryable: true,
+      }
+    }
+    return {
+      error: new TransientError(
+        Reason.Internal,
+        sanitizeMessage(`${where} failed: ${describeError(err)}`, secrets),
+      ),
+    }
   }
 
   async function call<T>(
@@ -191,124 +230,43 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
     const { operation } = opts
     const url = buildUrl(path, opts.query)
     const where = `${provider} ${operation}: ${method} ${host}${url.pathname}`
-    const signal = anySignal(opts.signal, options.signal)
     const useAuth = opts.auth !== false && auth !== undefined
-    const idempotent = opts.idempotent ?? method === 'GET'
-    let attempt = 0
-    let lastStatus = 0
-    let lastContentType = ''
-
-    const prepare = async (request: Request): Promise<void> => {
-      attempt++
-      await budget?.take({ signal, maxWaitMs: policy.maxRetryAfterMs })
-      if (useAuth) {
-        await auth({
-          operation,
-          method,
-          url: new URL(request.url),
-          body: payload?.body,
-          headers: request.headers,
-          attempt,
-          signal,
+    return engine.run({
+      operation,
+      where,
+      retry: opts.idempotent ?? method === 'GET',
+      signal: opts.signal,
+      attempt: async ({ attempt, signal }) => {
+        const headers = new Headers({
+          accept: 'application/json',
+          'user-agent': 'switchboard',
+          ...options.headers,
+          ...opts.headers,
         })
-      }
-    }
-
-    const recordingFetch = async (input: Request | URL | string, init?: RequestInit): Promise<Response> => {
-      const started = performance.now()
-      const fields = { operation, method, path: url.pathname, attempt }
-      try {
-        const res = await fetch(input, init)
-        const latencyMs = Math.round(performance.now() - started)
-        lastStatus = res.status
-        lastContentType = res.headers.get('content-type') ?? ''
-        metrics?.requests.inc({ provider, operation, code: String(res.status) })
-        metrics?.duration.observe({ provider, operation }, latencyMs / 1000)
-        if (res.ok) log.info({ ...fields, status: res.status, latencyMs }, 'provider request')
-        else log.warn({ ...fields, status: res.status, latencyMs }, 'provider request failed')
-        if (budget && policy.afterStatusCodes.includes(res.status)) {
-          const wait = parseRetryAfter(res.headers.get('retry-after'))
-          if (wait !== undefined) budget.pause(wait)
-        }
-        return res
-      } catch (err) {
-        const latencyMs = Math.round(performance.now() - started)
-        metrics?.requests.inc({ provider, operation, code: 'error' })
-        metrics?.duration.observe({ provider, operation }, latencyMs / 1000)
-        const error =
-          isAbort(err) && !signal?.aborted
-            ? `timed out after ${timeoutMs} ms`
-            : sanitizeMessage(describeError(err), secretValues())
-        log.warn({ ...fields, status: 0, latencyMs, error }, 'provider request failed')
-        throw err
-      }
-    }
-
-    const send = async (): Promise<string> => {
-      const headers: Record<string, string> = {
-        accept: 'application/json',
-        'user-agent': 'switchboard',
-        ...options.headers,
-        ...opts.headers,
-      }
-      if (payload) headers['content-type'] = payload.contentType
-      return ky(url, {
-        method,
-        headers,
-        body: payload?.body,
-        timeout: timeoutMs,
-        throwHttpErrors: true,
-        redirect: 'manual',
-        signal,
-        fetch: recordingFetch,
-        retry: {
-          limit: policy.limit,
-          methods: idempotent ? ['get', 'post'] : ['get'],
-          statusCodes: [...policy.statusCodes],
-          afterStatusCodes: [...policy.afterStatusCodes],
-          maxRetryAfter: policy.maxRetryAfterMs,
-          backoffLimit: policy.backoffLimitMs,
-          delay: (n) => policy.backoffBaseMs * 2 ** (n - 1),
-          jitter,
-          retryOnTimeout: true,
-          // a Retry-After longer than we wait inside a call ends it: the controller comes back
-          shouldRetry: ({ error }) => {
-            if (isHTTPError(error) && policy.afterStatusCodes.includes(error.response.status)) {
-              const wait = parseRetryAfter(error.response.headers.get('retry-after'))
-              if (wait !== undefined && wait > policy.maxRetryAfterMs) return false
-            }
-            return undefined
-          },
-        },
-        hooks: {
-          beforeRequest: [({ request }) => prepare(request)],
-          beforeRetry: [({ request }) => prepare(request)],
-        },
-      }).text()
-    }
-
-    let reauthenticated = false
-    for (;;) {
-      let text: string
-      try {
-        text = await send()
-      } catch (err) {
-        if (
-          useAuth &&
-          onUnauthorized &&
-          !reauthenticated &&
-          !signal?.aborted &&
-          isHTTPError(err) &&
-          err.response.status === 401
-        ) {
-          reauthenticated = true
-          await onUnauthorized({ headers: err.request.headers })
-          continue
-        }
-        throw toProviderError(err, { where, signal, timeoutMs, attempts: attempt, secrets: secretValues() })
-      }
-      return parseBody(text, opts.schema, { where, status: lastStatus, contentType: lastContentType })
-    }
+        if (payload) headers.set('content-type', payload.contentType)
+        const beforeSend = useAuth
+          ? () =>
+              auth({ operation, method, url: new URL(url), body: payload?.body, headers, attempt, signal })
+          : undefined
+        const res = await engine.fetch(
+          url,
+          { method, headers, body: payload?.body ?? null, redirect: 'manual', signal: signal ?? null },
+          { operation, attempt, signal, timeoutMs, beforeSend },
+        )
+        const text = await res.text()
+        if (!res.ok) throw new FailedResponse(res, parseError(text), headers)
+        return parseBody(text, opts.schema, {
+          where,
+          status: res.status,
+          contentType: res.headers.get('content-type') ?? '',
+        })
+      },
+      classify: (err, ctx) => classify(err, where, ctx.attempts),
+      onUnauthorized:
+        useAuth && onUnauthorized
+          ? (err) => onUnauthorized({ headers: (err as FailedResponse).requestHeaders })
+          : undefined,
+    })
   }
 
   return {
@@ -329,6 +287,20 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
       return call('POST', path, opts, payload)
     },
   }
+}
+
+/** An error body: its JSON when it is JSON, else its text. */
+function parseError(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+/** fetch's own failures: no connection, a reset, a body cut short. */
+function isNetworkError(err: unknown): boolean {
+  return err instanceof TypeError && (err.message === 'fetch failed' || err.message === 'terminated')
 }
 
 interface ParseContext {
@@ -376,43 +348,16 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out
 }
 
-interface ErrorContext {
+interface StatusContext {
   where: string
-  signal: AbortSignal | undefined
-  timeoutMs: number
-  attempts: number
+  tries: string
   secrets: readonly string[]
 }
 
-/** Maps whatever a call threw to a SwitchboardError (see the table at the top of this file). */
-export function toProviderError(err: unknown, ctx: ErrorContext): SwitchboardError {
-  if (err instanceof SwitchboardError) return err
-  if (ctx.signal?.aborted) {
-    const reason: unknown = ctx.signal.reason
-    if (reason instanceof SwitchboardError) return reason
-    return new TransientError(Reason.Timeout, `${ctx.where}: aborted`)
-  }
-  const tries = ctx.attempts === 1 ? '1 attempt' : `${ctx.attempts} attempts`
-  if (isHTTPError(err)) return errorForStatus(err, ctx, tries)
-  if (isTimeoutError(err)) {
-    return new TransientError(Reason.Timeout, `${ctx.where} timed out after ${ctx.timeoutMs} ms (${tries})`)
-  }
-  if (isNetworkError(err)) {
-    return new TransientError(
-      Reason.ProviderUnavailable,
-      sanitizeMessage(`${ctx.where} unreachable (${tries}): ${describeError(err.cause)}`, ctx.secrets),
-    )
-  }
-  return new TransientError(
-    Reason.Internal,
-    sanitizeMessage(`${ctx.where} failed: ${describeError(err)}`, ctx.secrets),
-  )
-}
-
-function errorForStatus(err: HTTPError, ctx: ErrorContext, tries: string): SwitchboardError {
-  const res: KyResponse = err.response
-  const status = res.status
-  const detail = providerDetail(err.data)
+/** The registry error for a non-2xx answer, by status (see the table at the top of this file). */
+function errorForStatus(res: Response, data: unknown, ctx: StatusContext): SwitchboardError {
+  const { status } = res
+  const detail = providerDetail(data)
   const text = sanitizeMessage(`${ctx.where} answered ${status}${detail ? `: ${detail}` : ''}`, ctx.secrets)
   const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'))
   if (status === 401 || status === 403) {
@@ -421,15 +366,15 @@ function errorForStatus(err: HTTPError, ctx: ErrorContext, tries: string): Switc
   if (status === 429) {
     return new WaitingError(
       Reason.RateLimited,
-      `${text} (rate limited, ${tries})`,
+      `${text} (rate limited, ${ctx.tries})`,
       retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS,
     )
   }
   if (status === 503 && retryAfterMs !== undefined) {
-    return new WaitingError(Reason.ProviderUnavailable, `${text} (${tries})`, retryAfterMs)
+    return new WaitingError(Reason.ProviderUnavailable, `${text} (${ctx.tries})`, retryAfterMs)
   }
   if (status === 408 || status >= 500) {
-    return new TransientError(Reason.ProviderUnavailable, `${text} (${tries})`)
+    return new TransientError(Reason.ProviderUnavailable, `${text} (${ctx.tries})`)
   }
   if (status >= 300 && status < 400) {
     return new StallingError(Reason.ProviderRejected, `${text} (unexpected redirect: check the endpoint)`)
@@ -454,16 +399,6 @@ function providerDetail(data: unknown): string {
     pick(nested.code) ??
     pick(d.code)
   return message ? message.slice(0, 200) : ''
-}
-
-function isAbort(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')
-}
-
-function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
-  const present = signals.filter((s): s is AbortSignal => s !== undefined)
-  if (present.length <= 1) return present[0]
-  return AbortSignal.any(present)
 }
 
 function parseBaseUrl(raw: string, provider: string): { prefix: string; host: string } {

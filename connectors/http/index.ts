@@ -1,4 +1,5 @@
 // The shared provider HTTP layer (see README.md).
+export { abortError, anySignal, raceAbort, sleep, throwIfAborted } from '../abort.ts'
 export {
   accountKeyFor,
   type BudgetLimits,
@@ -12,17 +13,32 @@ export {
 export {
   type AuthContext,
   type CallOptions,
+  type ClassifyContext,
   createProviderClient,
-  DEFAULT_RETRY,
   DEFAULT_TIMEOUT_MS,
   type PostOptions,
   type ProviderClient,
   type ProviderClientOptions,
   parseBody,
   type QueryValue,
-  type RetryPolicy,
-  toProviderError,
 } from './client.ts'
+export {
+  type AttemptContext,
+  backoffDelay,
+  createProviderEngine,
+  DEFAULT_RETRY,
+  type ExchangeMeta,
+  type Failure,
+  type FailureContext,
+  isTimeout,
+  type ProviderEngine,
+  type ProviderEngineOptions,
+  type ResolvedRetryPolicy,
+  type RetryPolicy,
+  type RunOptions,
+  resolveRetryPolicy,
+  runAttempts,
+} from './engine.ts'
 export {
   DURATION_BUCKETS,
   PROVIDER_REQUEST_DURATION,

@@ -11,6 +11,7 @@
  *   ascending by (lastUpdated, code). Amounts are decimal strings in major units.
  */
 import { z } from 'zod'
+import { PLAYTECH_REGIONS, playtechPamProvider } from '../../controller/api/index.ts'
 import type { StreamContract, StreamRequest } from '../casino/client.ts'
 import {
   count,
@@ -25,19 +26,16 @@ import type { FetchedPage, PageRequest } from '../casino/read.ts'
 import type { PlayerStatus, StreamName, TransactionStatus, TransactionType } from '../casino/types.ts'
 import type { BudgetLimits } from '../http/budget.ts'
 
-export const PROVIDER = 'playtech-pam' as const
+export const PROVIDER = playtechPamProvider.id
 
 // --- configuration -------------------------------------------------------------------------
 
-export const credentialsSchema = z.object({
-  clientId: z.string().min(1, { message: 'clientId is empty' }),
-  clientSecret: z.string().min(1, { message: 'clientSecret is empty' }),
-  licenseKey: z.string().min(1, { message: 'licenseKey is empty' }),
-})
+/** The Secret keys and spec settings, as the provider's description declares them. */
+export const credentialsSchema = playtechPamProvider.credentials
 
-export const REGIONS = ['eu', 'uk', 'us', 'latam', 'apac'] as const
+export const REGIONS = PLAYTECH_REGIONS
 
-export const settingsSchema = z.object({ region: z.enum(REGIONS).default('eu') })
+export const settingsSchema = playtechPamProvider.settings.schema
 export type PlaytechPamSettings = z.infer<typeof settingsSchema>
 
 /** Assumed hosts per region; licensees are given theirs by the platform (set `spec.endpoint`). */

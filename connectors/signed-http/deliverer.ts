@@ -3,11 +3,12 @@
  * records is POSTed as `{ batchId, records }`, where `batchId` is a stable hash of the chunk's
  * message ids (a re-sent chunk carries the same id, so the receiver can dedupe), with headers
  * `X-Switchboard-Delivery: <batchId>` and `<signatureHeader>: t=<unix seconds>,v1=<hex>` (see
- * `signature.ts`). A 2xx acknowledges the chunk. Retries use ky's retry options (POST included,
- * 408/429/5xx, Retry-After honoured on 429/503, capped exponential backoff with jitter).
+ * `signature.ts`). A 2xx acknowledges the chunk. Retries are the shared engine's
+ * (connectors/http `runAttempts`; POST included, since the batch id makes a repeat
+ * recognisable: 408/429/5xx, network errors and timeouts, Retry-After honoured on 429/503,
+ * capped exponential backoff with jitter), and every attempt is signed afresh.
  */
 import { createHash } from 'node:crypto'
-import ky, { isHTTPError, isNetworkError, isTimeoutError } from 'ky'
 import {
   abortedError,
   type Deliverer,
@@ -24,6 +25,7 @@ import {
   withAbort,
 } from '../delivery.ts'
 import { Reason, StallingError, SwitchboardError, sanitizeMessage, TransientError } from '../errors.ts'
+import { anySignal, type Failure, isTimeout, resolveRetryPolicy, runAttempts } from '../http/index.ts'
 import type { Logger } from '../log.ts'
 import { signPayload } from './signature.ts'
 
@@ -119,98 +121,91 @@ export function createHttpDeliverer(options: HttpDelivererOptions): Deliverer {
   const inFlight = new Set<Promise<unknown>>()
   let closed = false
 
-  const client = ky.create({
-    timeout: timeoutMs,
-    throwHttpErrors: true,
-    retry: {
+  const policy = resolveRetryPolicy(
+    {
       limit: maxRetries,
-      methods: ['post'],
+      backoffBaseMs: retryDelayMs,
+      backoffLimitMs,
+      maxRetryAfterMs,
       statusCodes: RETRY_STATUS_CODES,
-      afterStatusCodes: [429, 503],
-      maxRetryAfter: maxRetryAfterMs,
-      backoffLimit: backoffLimitMs,
-      delay: (attempt) => retryDelayMs * 2 ** (attempt - 1),
-      jitter: (delay) => delay * (0.5 + Math.random() * 0.5),
-      retryOnTimeout: true,
-      // A Retry-After longer than we are willing to wait ends the retries: the controller waits.
-      shouldRetry: ({ error }) => {
-        if (isHTTPError(error)) {
-          const wait = parseRetryAfter(error.response.headers.get('retry-after'))
-          if (wait !== undefined && wait > maxRetryAfterMs) return false
-        }
-        return undefined
-      },
     },
-  })
+    DESTINATION,
+  )
 
   async function postChunk(chunk: readonly DeliveryRecord[], signal: AbortSignal | undefined): Promise<void> {
     const batchId = batchIdFor(chunk)
     const body = batchBody(batchId, chunk)
-    let attempt = 0
-    const loggedFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-      attempt++
-      const method = input instanceof Request ? input.method : (init?.method ?? 'GET')
+    const send = async (attempt: number): Promise<void> => {
       const started = performance.now()
-      const fields = { method, url: target, batchId, records: chunk.length, attempt }
+      const fields = { method: 'POST', url: target, batchId, records: chunk.length, attempt }
+      let res: Response
       try {
-        const res = await fetch(input, init)
-        const latencyMs = Math.round(performance.now() - started)
-        if (res.ok) log.info({ ...fields, status: res.status, latencyMs }, 'destination request')
-        else log.warn({ ...fields, status: res.status, latencyMs }, 'destination request failed')
-        return res
+        res = await fetch(parsed, {
+          method: 'POST',
+          body,
+          headers: {
+            'Content-Type': 'application/json',
+            [DELIVERY_HEADER]: batchId,
+            // each attempt is signed afresh, so waiting out a Retry-After never makes `t` stale
+            [signatureHeader]: signPayload(signingSecret, nowSeconds(), body),
+          },
+          signal: anySignal(signal, AbortSignal.timeout(timeoutMs)) ?? null,
+        })
       } catch (err) {
         const latencyMs = Math.round(performance.now() - started)
         const error = sanitizeMessage(describeError(err), secrets)
         log.warn({ ...fields, status: 0, latencyMs, error }, 'destination request failed')
         throw err
       }
+      const latencyMs = Math.round(performance.now() - started)
+      if (res.ok) log.info({ ...fields, status: res.status, latencyMs }, 'destination request')
+      else log.warn({ ...fields, status: res.status, latencyMs }, 'destination request failed')
+      const text = await res.text()
+      if (!res.ok) throw new RefusedBatch(res, text)
     }
     try {
-      await client.post(parsed, {
-        body,
-        headers: {
-          'Content-Type': 'application/json',
-          [DELIVERY_HEADER]: batchId,
-          [signatureHeader]: signPayload(signingSecret, nowSeconds(), body),
-        },
-        fetch: loggedFetch,
+      await runAttempts(policy, {
+        operation: 'batch.post',
+        where: `${DESTINATION} at ${target}`,
+        retry: true,
         signal,
-        hooks: {
-          // each retry is signed afresh, so waiting out a Retry-After never makes `t` stale
-          beforeRetry: [
-            ({ request }) => {
-              request.headers.set(signatureHeader, signPayload(signingSecret, nowSeconds(), body))
-            },
-          ],
-        },
+        attempt: ({ attempt }) => send(attempt),
+        classify: (err) => classify(err, batchId),
       })
     } catch (err) {
       if (signal?.aborted) throw abortedError(DESTINATION, signal)
-      throw toDeliveryError(err, batchId)
+      throw err
     }
   }
 
-  function toDeliveryError(err: unknown, batchId: string): SwitchboardError {
-    if (err instanceof SwitchboardError) return err
-    if (isHTTPError(err)) {
+  function classify(err: unknown, batchId: string): Failure {
+    if (err instanceof SwitchboardError) return { error: err }
+    if (err instanceof RefusedBatch) {
       const res = err.response
-      return errorForStatus({
-        destination: DESTINATION,
-        target,
-        status: res.status,
-        detail: `${res.statusText} ${dataSnippet(err.data)} (batch ${batchId})`.trim(),
-        retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
-        secrets,
-      })
+      const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'))
+      return {
+        error: errorForStatus({
+          destination: DESTINATION,
+          target,
+          status: res.status,
+          detail: `${res.statusText} ${dataSnippet(err.text)} (batch ${batchId})`.trim(),
+          retryAfterMs,
+          secrets,
+        }),
+        retryable: policy.statusCodes.includes(res.status),
+        retryAfterMs: policy.afterStatusCodes.includes(res.status) ? retryAfterMs : undefined,
+      }
     }
-    if (isTimeoutError(err)) {
-      return new TransientError(
-        Reason.DestinationUnavailable,
-        `${DESTINATION} at ${target} timed out after ${timeoutMs} ms (after retries, batch ${batchId})`,
-      )
+    if (isTimeout(err)) {
+      return {
+        error: new TransientError(
+          Reason.DestinationUnavailable,
+          `${DESTINATION} at ${target} timed out after ${timeoutMs} ms (after retries, batch ${batchId})`,
+        ),
+        retryable: true,
+      }
     }
-    // ky's NetworkError names the full URL; describe the fetch error underneath instead
-    return unavailableError(DESTINATION, target, isNetworkError(err) ? err.cause : err, secrets)
+    return { error: unavailableError(DESTINATION, target, err, secrets), retryable: err instanceof TypeError }
   }
 
   async function run(
@@ -252,9 +247,27 @@ function nowSeconds(): number {
   return Math.floor(Date.now() / 1000)
 }
 
+/** A non-2xx answer of the receiver, as an attempt throws it. */
+class RefusedBatch extends Error {
+  readonly response: Response
+  readonly text: string
+  constructor(response: Response, text: string) {
+    super(`answered ${response.status}`)
+    this.response = response
+    this.text = text
+  }
+}
+
 /** A short piece of a receiver's error body for the message (sanitised by the caller). */
-function dataSnippet(data: unknown): string {
-  if (data === undefined || data === null || data === '') return ''
+function dataSnippet(body: string): string {
+  if (body === '') return ''
+  let data: unknown
+  try {
+    data = JSON.parse(body)
+  } catch {
+    data = body
+  }
+  if (data === null) return ''
   let text: string
   if (typeof data === 'string') text = data
   else if (typeof data === 'object' && 'message' in data && typeof data.message === 'string')

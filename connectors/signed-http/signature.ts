@@ -92,3 +92,39 @@ export function verifySignature(
 ): boolean {
   return checkSignature(secret, header, body, opts).ok
 }
+
+/** One provider's use of this scheme: the header it travels in and the clock difference it accepts. */
+export interface SignatureScheme {
+  readonly header: string
+  readonly toleranceSeconds: number
+  /** The header value for `body` signed at `timestampSeconds` (default: now). */
+  sign(secret: string, body: SignedBody, timestampSeconds?: number): string
+  /** `checkSignature` with the scheme's tolerance (an explicit `toleranceSeconds` wins). */
+  check(
+    secret: string,
+    header: string | null | undefined,
+    body: SignedBody,
+    opts?: VerifyOptions,
+  ): SignatureCheck
+  verify(secret: string, header: string | null | undefined, body: SignedBody, opts?: VerifyOptions): boolean
+}
+
+/** The `t=...,v1=...` scheme under another header name and tolerance (Calendly's webhooks use it). */
+export function signatureScheme(opts: { header: string; toleranceSeconds?: number }): SignatureScheme {
+  const toleranceSeconds = opts.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS
+  const check = (
+    secret: string,
+    header: string | null | undefined,
+    body: SignedBody,
+    o: VerifyOptions = {},
+  ) => checkSignature(secret, header, body, { toleranceSeconds, ...o })
+  return Object.freeze({
+    header: opts.header,
+    toleranceSeconds,
+    sign: (secret: string, body: SignedBody, timestampSeconds = Math.floor(Date.now() / 1000)) =>
+      signPayload(secret, timestampSeconds, body),
+    check,
+    verify: (secret: string, header: string | null | undefined, body: SignedBody, o: VerifyOptions = {}) =>
+      check(secret, header, body, o).ok,
+  })
+}

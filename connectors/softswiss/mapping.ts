@@ -11,6 +11,7 @@
  */
 import { createHmac } from 'node:crypto'
 import { z } from 'zod'
+import { softswissProvider } from '../../controller/api/index.ts'
 import type { StreamContract, StreamRequest } from '../casino/client.ts'
 import {
   count,
@@ -33,21 +34,14 @@ import type {
 } from '../casino/types.ts'
 import type { BudgetLimits } from '../http/budget.ts'
 
-export const PROVIDER = 'softswiss' as const
+export const PROVIDER = softswissProvider.id
 
 // --- configuration -------------------------------------------------------------------------
 
-export const credentialsSchema = z.object({
-  apiKey: z.string().min(1, { message: 'apiKey is empty' }),
-  apiSecret: z.string().min(1, { message: 'apiSecret is empty' }),
-})
+/** The Secret keys and spec settings, as the provider's description declares them. */
+export const credentialsSchema = softswissProvider.credentials
 
-export const settingsSchema = z.object({
-  casinoId: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,64}$/, { message: 'casinoId must be 1-64 letters, digits, ".", "_" or "-"' }),
-  environment: z.enum(['production', 'staging']).default('production'),
-})
+export const settingsSchema = softswissProvider.settings.schema
 export type SoftswissSettings = z.infer<typeof settingsSchema>
 
 /** Assumed hosts; partners are given theirs by the platform (set `spec.endpoint`). */

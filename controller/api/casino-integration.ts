@@ -10,11 +10,14 @@ import {
   suspend,
   withValidations,
 } from './common.ts'
+import { CASINO_PROVIDERS, type CasinoProvider, providersOf, settingsOf } from './providers/index.ts'
 import { defineKind, type Resource } from './types.ts'
 import { webhookStatus } from './webhook.ts'
 
-export const casinoProviders = ['softswiss', 'altenar', 'betsoftware', 'playtech-pam'] as const
-export type CasinoProviderName = (typeof casinoProviders)[number]
+/** The casino platforms, from their provider descriptions (providers/casino.ts). */
+const casinoPlatforms = providersOf('CasinoIntegration')
+export const casinoProviders = CASINO_PROVIDERS as readonly [CasinoProvider, ...CasinoProvider[]]
+export type CasinoProviderName = CasinoProvider
 
 export const casinoStreams = ['players', 'transactions', 'games'] as const
 export type CasinoStreamName = (typeof casinoStreams)[number]
@@ -26,58 +29,19 @@ export const defaultStreamIntervals: Record<CasinoStreamName, string> = {
   games: '10m',
 }
 
-/** The spec field that holds each provider's settings. */
-export const providerSettingsField = {
-  softswiss: 'softswiss',
-  altenar: 'altenar',
-  betsoftware: 'betsoftware',
-  'playtech-pam': 'playtechPam',
-} as const satisfies Record<CasinoProviderName, string>
+/** The spec field that holds each provider's settings (its description's `settings.field`). */
+export const providerSettingsField: Readonly<Record<CasinoProvider, string>> = Object.fromEntries(
+  casinoProviders.map((p) => [p, settingsOf(p).field]),
+) as Record<CasinoProvider, string>
 
-const id = (description: string) =>
-  z
-    .string()
-    .min(1)
-    .max(128)
-    .regex(/^[A-Za-z0-9._:-]+$/)
-    .describe(description)
+/** `spec.<field>` of each platform: the very schema its connector validates with. */
+const settingsFields = Object.fromEntries(
+  casinoPlatforms.map((p) => [settingsOf(p.id).field, settingsOf(p.id).schema.optional()]),
+) as Record<string, z.ZodOptional<z.ZodObject>>
 
-export const softswissSettings = z
-  .object({
-    casinoId: id('The casino identifier SOFTSWISS issued for this casino.'),
-    environment: z
-      .enum(['staging', 'production'])
-      .default('production')
-      .describe('Which SOFTSWISS environment to call: staging or production. Defaults to production.'),
-  })
-  .describe('Settings for provider softswiss. Credentials: Secret keys `apiKey` and `apiSecret`.')
-
-export const altenarSettings = z
-  .object({
-    operatorId: id('The operator identifier Altenar issued.'),
-    brandId: id('The brand (casino) identifier under that operator.'),
-  })
-  .describe('Settings for provider altenar. Credentials: Secret keys `username` and `password`.')
-
-export const betsoftwareSettings = z
-  .object({
-    partnerId: id('The partner identifier BET Software issued.'),
-    siteId: id('The site (casino) identifier under that partner.'),
-  })
-  .describe('Settings for provider betsoftware. Credentials: Secret keys `apiKey` and `hashKey`.')
-
-export const playtechPamSettings = z
-  .object({
-    region: z
-      .string()
-      .min(2)
-      .max(32)
-      .regex(/^[a-z0-9-]+$/)
-      .describe('The Playtech PAM region the casino is hosted in (for example `eu`, `uk`).'),
-  })
-  .describe(
-    'Settings for provider playtech-pam. Credentials: Secret keys `clientId`, `clientSecret` and `licenseKey`.',
-  )
+function orList(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`
+}
 
 export const casinoStream = z
   .object({
@@ -109,13 +73,8 @@ export const casinoStream = z
 export const casinoIntegrationSpec = withValidations(
   z
     .object({
-      provider: z
-        .enum(casinoProviders)
-        .describe('The casino platform: softswiss, altenar, betsoftware or playtech-pam.'),
-      softswiss: softswissSettings.optional(),
-      altenar: altenarSettings.optional(),
-      betsoftware: betsoftwareSettings.optional(),
-      playtechPam: playtechPamSettings.optional(),
+      provider: z.enum(casinoProviders).describe(`The casino platform: ${orList(casinoProviders)}.`),
+      ...settingsFields,
       endpoint: httpUrl(
         "Base URL of the platform's API, overriding the provider's default: a proxy, a regional " +
           'endpoint or the Switchboard sandbox.',
@@ -231,8 +190,8 @@ export const CasinoIntegrationKind = defineKind({
   plural: 'casinointegrations',
   shortNames: ['casino', 'casinos'],
   description:
-    'A CasinoIntegration connects one casino to its casino platform (SOFTSWISS, Altenar, BET Software ' +
-    "or Playtech PAM) and syncs the platform's players, transactions and game sessions into " +
+    `A CasinoIntegration connects one casino to its casino platform (${orList(casinoPlatforms.map((p) => p.title))}) ` +
+    "and syncs the platform's players, transactions and game sessions into " +
     'Destinations, incrementally and without loss.',
   spec: casinoIntegrationSpec,
   status: casinoIntegrationStatus,

@@ -7,6 +7,7 @@ export * from './calendar-sync.ts'
 export * from './casino-integration.ts'
 export * from './common.ts'
 export * from './destination.ts'
+export * from './providers/index.ts'
 export * from './types.ts'
 export * from './webhook.ts'
 

@@ -1,5 +1,49 @@
+/**
+ * The webhook contract between the controller and the webhook server. The controller publishes
+ * `status.webhook` (with {@link ensureWebhookStatus}) and a `WebhookReady` condition; the webhook
+ * server indexes `status.webhook.path`, routes each delivery to the one resource that owns the
+ * path, and reads that resource's webhook secrets from the Secret keys its provider declares.
+ * Both sides import this file; neither imports the other.
+ */
+import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { dateTime, httpUrl } from './common.ts'
+import { allProviders, isProvider, type ProviderId } from './providers/index.ts'
+import { group, version } from './types.ts'
+
+/** The condition type that says whether a resource can receive webhooks. */
+export const WEBHOOK_READY = 'WebhookReady'
+
+/** Every webhook path starts with this. */
+export const HOOKS_PREFIX = '/hooks'
+
+/** 32 random bytes, base64url without padding: 43 characters. */
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/
+
+/** A new unguessable path token (32 random bytes, base64url). */
+export function newWebhookToken(): string {
+  return randomBytes(32).toString('base64url')
+}
+
+/** `/hooks/<provider>/<token>`. */
+export function webhookPath(provider: ProviderId, token: string): string {
+  return `${HOOKS_PREFIX}/${provider}/${token}`
+}
+
+/** Splits a webhook path into provider and token; undefined if it is not one. */
+export function parseWebhookPath(path: string): { provider: ProviderId; token: string } | undefined {
+  const parts = path.split('/')
+  // ['', 'hooks', provider, token]
+  if (parts.length !== 4 || parts[0] !== '' || `/${parts[1]}` !== HOOKS_PREFIX) return undefined
+  const [, , provider, token] = parts
+  if (!isProvider(provider) || token === undefined || !TOKEN_PATTERN.test(token)) return undefined
+  return { provider, token }
+}
+
+/** Joins a public base URL (which may carry a path prefix) and a webhook path. */
+export function webhookUrl(publicUrl: string, path: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}${path}`
+}
 
 /** `status.webhook` of every kind that receives webhooks (the webhook server indexes `path`). */
 export const webhookStatus = z
@@ -31,3 +75,134 @@ export const webhookStatus = z
       .optional(),
   })
   .describe('Where this resource receives webhooks. Written by the controller.')
+
+/** A Google Calendar push channel the resource opened (the webhook server accepts only these). */
+export interface WebhookChannel {
+  id: string
+  resourceId?: string
+  expiration?: string
+}
+
+/** `status.webhook` of every kind that receives webhooks. */
+export interface WebhookStatus {
+  /** `/hooks/<provider>/<token>`, generated once and kept. */
+  path: string
+  /** The public URL providers call (`<public-url><path>`), when a public URL is configured. */
+  url?: string
+  /** Google Calendar only: the push channels that are open. */
+  channels?: WebhookChannel[]
+}
+
+export interface EnsureWebhookOptions {
+  provider: ProviderId
+  /** Public base URL of the webhook server, e.g. `https://hooks.example.com`. */
+  publicUrl?: string
+}
+
+/**
+ * Makes sure `status.webhook` names a path for `provider`: keeps the existing token, or
+ * generates one when there is none (or it was for another provider, or is malformed), and
+ * (re)computes the public URL. Sets `status.webhook` in place, as reconcile steps change status,
+ * and returns it. Calling it again with the same inputs changes nothing, so it never causes a
+ * status write by itself.
+ */
+export function ensureWebhookStatus(
+  status: { webhook?: WebhookStatus | undefined; [key: string]: unknown },
+  opts: EnsureWebhookOptions,
+): WebhookStatus {
+  const current = status.webhook
+  const parsed = current?.path ? parseWebhookPath(current.path) : undefined
+  const path =
+    parsed && parsed.provider === opts.provider && current
+      ? current.path
+      : webhookPath(opts.provider, newWebhookToken())
+  const next: WebhookStatus = { path }
+  if (opts.publicUrl) next.url = webhookUrl(opts.publicUrl, path)
+  // channels belong to the path they were opened for
+  if (current?.channels && path === current.path) next.channels = current.channels
+  status.webhook = next
+  return next
+}
+
+/**
+ * Where a provider's webhook secrets are: logical name (what the provider plugin asks for) →
+ * Secret keys, in order of preference (the first key present in the Secret wins).
+ */
+export type ProviderSecretKeys = Readonly<Record<string, readonly string[]>>
+
+/** The Secret keys of a provider's webhook secrets, as its description declares them. */
+export function webhookSecretKeys(provider: ProviderId): ProviderSecretKeys {
+  return allProviders.find((p) => p.id === provider)?.webhook?.secrets ?? {}
+}
+
+/** A kind that receives webhooks, and where its objects keep what the webhook server needs. */
+export interface WebhookKind {
+  group: string
+  version: string
+  kind: string
+  /** Resource plural, for the API paths. */
+  plural: string
+  /** The providers a resource of this kind may receive from, with their Secret keys. */
+  providers: Readonly<Partial<Record<ProviderId, ProviderSecretKeys>>>
+  /**
+   * Optional cross-check: a dotted field path whose value names the provider (for example
+   * `spec.provider`). When set, an object whose `status.webhook.path` is for another provider is
+   * not routed to (a path left over from before the provider changed).
+   */
+  providerField?: string
+  /**
+   * Dotted path(s) of the name of the Secret holding the webhook secrets; with several, the first
+   * that is set wins. Default `spec.credentialsSecretRef.name`.
+   */
+  secretRefField?: string | readonly string[]
+  /** Where the webhook server writes callback data (a dotted path under `status`), if anywhere. */
+  callbackStatusField?: string
+}
+
+type KindRouting = Omit<WebhookKind, 'group' | 'version' | 'providers'>
+
+/** What the webhook server needs to know of each kind beyond its providers. */
+const ROUTING: readonly KindRouting[] = [
+  {
+    kind: 'CasinoIntegration',
+    plural: 'casinointegrations',
+    // spec.provider names the platform (casino-integration.ts)
+    providerField: 'spec.provider',
+  },
+  {
+    kind: 'CalendarSync',
+    plural: 'calendarsyncs',
+    // the source's own Secret holds its webhook keys; else the resource's default Secret
+    secretRefField: [
+      'spec.source.googleCalendar.credentialsSecretRef.name',
+      'spec.source.calendly.credentialsSecretRef.name',
+      'spec.credentialsSecretRef.name',
+    ],
+  },
+  { kind: 'MessageCampaign', plural: 'messagecampaigns' },
+  { kind: 'PatreonIntegration', plural: 'patreonintegrations' },
+  { kind: 'TwitchIntegration', plural: 'twitchintegrations' },
+]
+
+/**
+ * Every Switchboard kind that receives webhooks, with the providers (and their Secret keys) each
+ * may receive from, derived from the provider descriptions. The webhook server watches these kinds
+ * (a kind whose CRD is not installed is skipped) and indexes `status.webhook.path`.
+ */
+export const WEBHOOK_KINDS: readonly WebhookKind[] = ROUTING.map((routing) => {
+  const byProvider: Partial<Record<ProviderId, ProviderSecretKeys>> = {}
+  for (const p of allProviders) {
+    if (p.kind === routing.kind && p.webhook) byProvider[p.id as ProviderId] = p.webhook.secrets
+  }
+  return { group, version, ...routing, providers: byProvider }
+})
+
+/** Reads a dotted field path (`spec.credentialsSecretRef.name`) from an object. */
+export function fieldAt(obj: unknown, path: string): unknown {
+  let cur: unknown = obj
+  for (const part of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined
+    cur = (cur as Record<string, unknown>)[part]
+  }
+  return cur
+}

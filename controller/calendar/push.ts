@@ -22,12 +22,19 @@ import {
   type SwitchboardError,
   toSwitchboardError,
 } from '../../connectors/index.ts'
-import { ensureWebhookStatus, type WebhookChannel } from '../../webhooks/index.ts'
+import { ensureWebhookStatus, type WebhookChannel, webhookSecretKeys } from '../api/index.ts'
 import { ConditionType } from '../runtime/index.ts'
 import { type CalendarClients, type Ctx, digest, secretFor } from './clients.ts'
 
-export const CHANNEL_TOKEN_KEY = 'channelToken'
-export const CALENDLY_SIGNING_KEY = 'webhookSigningKey'
+/** The Secret key of a provider's one webhook secret, as its description declares it. */
+function webhookKey(provider: 'google' | 'calendly', secret: string): string {
+  const key = webhookSecretKeys(provider)[secret]?.[0]
+  if (!key) throw new Error(`provider ${provider} declares no webhook secret "${secret}"`)
+  return key
+}
+
+export const CHANNEL_TOKEN_KEY = webhookKey('google', 'channelToken')
+export const CALENDLY_SIGNING_KEY = webhookKey('calendly', 'signingKey')
 
 export interface PushOptions {
   publicUrl?: string | undefined

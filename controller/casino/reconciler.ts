@@ -16,7 +16,6 @@ import {
   toSwitchboardError,
   WaitingError,
 } from '../../connectors/index.ts'
-import { ensureWebhookStatus } from '../../webhooks/index.ts'
 import {
   CasinoIntegrationKind,
   type CasinoIntegrationSpec,
@@ -24,7 +23,9 @@ import {
   type CasinoStreamName,
   type CasinoStreamStatus,
   defaultStreamIntervals,
+  ensureWebhookStatus,
   providerSettingsField,
+  webhookSecretKeys,
 } from '../api/index.ts'
 import type { DeliveryRegistry } from '../destination/index.ts'
 import {
@@ -116,14 +117,6 @@ export function casinoReconciler(
   }
 }
 
-/** Secret keys that can hold the platform's webhook signing secret, in order of preference. */
-const WEBHOOK_SECRET_KEYS: Record<CasinoProvider, string[]> = {
-  softswiss: ['webhookSecret', 'apiSecret'],
-  altenar: ['webhookSecret'],
-  betsoftware: ['webhookSecret', 'hashKey'],
-  'playtech-pam': ['webhookSecret'],
-}
-
 /**
  * Publishes where the platform's webhooks go (`status.webhook`) and whether they can be received.
  * Webhooks only hint that something changed, so a missing signing secret is reported here and
@@ -133,7 +126,8 @@ function webhook(ctx: Ctx, publicUrl: string | undefined): void {
   const provider = ctx.spec.provider as CasinoProvider
   const hook = ensureWebhookStatus(ctx.status, { provider, ...(publicUrl ? { publicUrl } : {}) })
   const secretName = ctx.spec.credentialsSecretRef.name
-  const keys = WEBHOOK_SECRET_KEYS[provider]
+  // the Secret keys that may hold the signing secret, as the provider's description declares them
+  const keys = webhookSecretKeys(provider).signingSecret ?? []
   let data: Record<string, string> = {}
   try {
     data = ctx.secret(secretName).data ?? {}

@@ -1,4 +1,5 @@
 import { rfc3339 } from '../../connectors/index.ts'
+import { WEBHOOK_READY } from '../api/index.ts'
 
 /** The metav1.Condition shape, as every Switchboard kind stores it in `status.conditions`. */
 export interface Condition {
@@ -24,8 +25,8 @@ export const ConditionType = {
   Synced: 'Synced',
   /** The provider is rate limiting: syncing goes on, slower (CasinoIntegration). */
   Degraded: 'Degraded',
-  /** The provider's webhooks can be received and verified. */
-  WebhookReady: 'WebhookReady',
+  /** The provider's webhooks can be received and verified (the webhook contract's condition). */
+  WebhookReady: WEBHOOK_READY,
   /** The source calendar was read (CalendarSync). */
   SourceReady: 'SourceReady',
   /** Every target calendar is in step with the source (CalendarSync). */

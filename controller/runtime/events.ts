@@ -1,6 +1,6 @@
 import type { CoreV1Api } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
-import { sanitizeMessage } from '../../connectors/errors.ts'
+import { sanitizeMessage } from '../../connectors/index.ts'
 import { mergePatch } from './kube.ts'
 
 export interface InvolvedObject {

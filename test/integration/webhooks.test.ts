@@ -10,6 +10,14 @@ import { ApiextensionsV1Api, Watch } from '@kubernetes/client-node'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import {
+  ensureWebhookStatus,
+  WEBHOOK_KINDS,
+  WEBHOOK_READY,
+  type WebhookKind,
+  type WebhookStatus,
+  webhookSecretKeys,
+} from '../../controller/api/index.ts'
+import {
   type Condition,
   EventRecorder,
   mergePatch,
@@ -21,15 +29,9 @@ import {
   annotationPatcher,
   buildApp,
   CoalescingRequester,
-  DEFAULT_SECRET_KEYS,
-  ensureWebhookStatus,
   KubernetesTargetResolver,
   StatusCallbackSink,
-  WEBHOOK_KINDS,
-  WEBHOOK_READY,
-  type WebhookKind,
   WebhookMetrics,
-  type WebhookStatus,
 } from '../../webhooks/index.ts'
 import { casinoRequest, send, twilioStatusCallback } from '../sandbox/webhooks/index.ts'
 import {
@@ -57,7 +59,7 @@ const testKind: WebhookKind = {
   version: VERSION,
   kind: KIND,
   plural: PLURAL,
-  providers: { softswiss: DEFAULT_SECRET_KEYS.softswiss, twilio: DEFAULT_SECRET_KEYS.twilio },
+  providers: { softswiss: webhookSecretKeys('softswiss'), twilio: webhookSecretKeys('twilio') },
   providerField: 'spec.provider',
   callbackStatusField: 'callbacks',
 }

@@ -15,7 +15,9 @@
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
+import type { CasinoProvider } from '../../controller/api/index.ts'
 import { calendlyConfigSchema } from './calendly/index.ts'
+import { CASINO_PROVIDER_IDS } from './casino/index.ts'
 import { facebookConfigSchema } from './facebook/index.ts'
 import { googleCalendarConfigSchema } from './google-calendar/index.ts'
 import { buildSandbox, type SandboxOptions } from './sandbox.ts'
@@ -53,7 +55,7 @@ const configSchema = z
           .array(
             z
               .object({
-                provider: z.enum(['softswiss', 'altenar', 'betsoftware', 'playtech-pam']),
+                provider: z.enum(CASINO_PROVIDER_IDS as [CasinoProvider, ...CasinoProvider[]]),
                 credentials: z.record(z.string(), z.string().min(1)),
                 settings: z.record(z.string(), z.string().min(1)).optional(),
                 size: z

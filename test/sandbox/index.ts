@@ -19,6 +19,7 @@ export {
   registerCasinoPlugins,
   SOFTSWISS_PROVIDER,
 } from './casino/index.ts'
+export { loadConfig } from './cli.ts'
 export { type ControlDeps, controlPlugin } from './control.ts'
 export { type ActiveFault, FaultInjector, type FaultSpec, faultSpecSchema } from './faults.ts'
 export {

@@ -3,7 +3,7 @@
  * fault injector and request log every plugin is instrumented with. See README.md.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
-import type { CasinoProvider } from '../../connectors/casino/types.ts'
+import type { CasinoProvider } from '../../connectors/index.ts'
 import { CalendlySandbox, type CalendlySandboxOptions, calendlyPlugin } from './calendly/index.ts'
 import { registerCasinoPlugins } from './casino/index.ts'
 import { CASINO_PREFIX, CasinoSandbox, type CasinoSandboxOptions } from './casino/state.ts'

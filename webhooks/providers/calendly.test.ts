@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { calendlyInviteeBody, calendlyRequest } from '../../test/sandbox/webhooks/index.ts'
-import { harness, providerContract } from '../testing.ts'
+import { harness, providerContract } from '../../test/webhooks/index.ts'
 
 const secrets = { signingKey: 'calendly-signing-key-0001' }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { CASINO_PROVIDERS } from '../../controller/api/index.ts'
 import { casinoRequest } from '../../test/sandbox/webhooks/index.ts'
-import { CASINO_PROVIDERS } from '../status.ts'
-import { harness, providerContract } from '../testing.ts'
+import { harness, providerContract } from '../../test/webhooks/index.ts'
 
 const secrets = { signingSecret: 'casino-signing-secret-01' }
 

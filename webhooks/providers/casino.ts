@@ -10,6 +10,7 @@
  * but all it can do is ask for a (coalesced) reconcile, which is a sync that would run anyway.
  */
 import type { FastifyPluginAsync } from 'fastify'
+import type { ProviderId } from '../../controller/api/index.ts'
 import {
   accept,
   ENTITY_KEY,
@@ -26,12 +27,11 @@ import {
   targetHook,
   useRawBody,
 } from '../pipeline.ts'
-import type { CasinoProvider } from '../status.ts'
 
 export const CASINO_SIGNATURE_HEADER = 'X-REQUEST-SIGN'
 export const CASINO_DELIVERY_HEADER = 'X-Delivery-Id'
 
-export function casinoPlugin(provider: CasinoProvider): FastifyPluginAsync<ProviderPluginOptions> {
+export function casinoPlugin(provider: ProviderId): FastifyPluginAsync<ProviderPluginOptions> {
   return async (app, { ctx }) => {
     useRawBody(app, ctx.bodyLimit)
     app.addHook('onRequest', targetHook(ctx, provider))

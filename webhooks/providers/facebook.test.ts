@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { facebookFeedBody, facebookRequest, facebookVerification } from '../../test/sandbox/webhooks/index.ts'
-import { harness, providerContract } from '../testing.ts'
+import { harness, providerContract } from '../../test/webhooks/index.ts'
 
 const secrets = { appSecret: 'facebook-app-secret-0001', verifyToken: 'verify-me-0001' }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { googleNotification, type WebhookRequest } from '../../test/sandbox/webhooks/index.ts'
-import { harness, providerContract } from '../testing.ts'
+import { harness, providerContract } from '../../test/webhooks/index.ts'
 
 const secrets = { channelToken: 'google-channel-token-0001' }
 const channelIds = ['chan-1']

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
+import { allProviders, type ProviderId, type WebhookVerifier } from '../../controller/api/index.ts'
 import type { ProviderPluginOptions } from '../pipeline.ts'
-import type { ProviderId } from '../status.ts'
 import { calendlyPlugin } from './calendly.ts'
 import { casinoPlugin } from './casino.ts'
 import { facebookPlugin } from './facebook.ts'
@@ -9,19 +9,28 @@ import { patreonPlugin } from './patreon.ts'
 import { twilioPlugin } from './twilio.ts'
 import { twitchPlugin } from './twitch.ts'
 
-/** One encapsulated plugin per provider, mounted at `/hooks/<provider>`. */
-export const providerPlugins: Readonly<Record<ProviderId, FastifyPluginAsync<ProviderPluginOptions>>> = {
-  twilio: twilioPlugin,
-  patreon: patreonPlugin,
-  calendly: calendlyPlugin,
-  twitch: twitchPlugin,
-  facebook: facebookPlugin,
-  google: googlePlugin,
-  softswiss: casinoPlugin('softswiss'),
-  altenar: casinoPlugin('altenar'),
-  betsoftware: casinoPlugin('betsoftware'),
-  'playtech-pam': casinoPlugin('playtech-pam'),
+type ProviderPlugin = FastifyPluginAsync<ProviderPluginOptions>
+
+/** The verification plugins, by the name a provider description gives in `webhook.verifier`. */
+const VERIFIERS: Readonly<Record<WebhookVerifier, (provider: ProviderId) => ProviderPlugin>> = {
+  twilio: () => twilioPlugin,
+  patreon: () => patreonPlugin,
+  calendly: () => calendlyPlugin,
+  twitch: () => twitchPlugin,
+  facebook: () => facebookPlugin,
+  google: () => googlePlugin,
+  casino: (provider) => casinoPlugin(provider),
 }
+
+/**
+ * One encapsulated plugin per provider that receives webhooks, mounted at `/hooks/<provider>`:
+ * the routing table, derived from the provider descriptions.
+ */
+export const providerPlugins: ReadonlyMap<ProviderId, ProviderPlugin> = new Map(
+  allProviders.flatMap((p) =>
+    p.webhook ? [[p.id as ProviderId, VERIFIERS[p.webhook.verifier](p.id as ProviderId)] as const] : [],
+  ),
+)
 
 export { CALENDLY_SIGNATURE_HEADER, CALENDLY_TOLERANCE_SECONDS } from './calendly.ts'
 export { CASINO_DELIVERY_HEADER, CASINO_SIGNATURE_HEADER } from './casino.ts'

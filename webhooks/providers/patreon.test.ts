@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { patreonRequest } from '../../test/sandbox/webhooks/index.ts'
-import { harness, providerContract } from '../testing.ts'
+import { harness, providerContract } from '../../test/webhooks/index.ts'
 
 const secrets = { webhookSecret: 'patreon-webhook-secret-01' }
 const member = (n: number) => ({

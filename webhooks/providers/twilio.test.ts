@@ -1,7 +1,7 @@
 import { getExpectedTwilioSignature, validateRequest } from 'twilio/lib/webhooks/webhooks.js'
 import { describe, expect, it } from 'vitest'
 import { twilioRequest, twilioStatusCallback } from '../../test/sandbox/webhooks/index.ts'
-import { harness, PUBLIC_URL, providerContract } from '../testing.ts'
+import { harness, PUBLIC_URL, providerContract } from '../../test/webhooks/index.ts'
 
 const secrets = { authToken: 'twilio-auth-token-0001' }
 

@@ -7,7 +7,7 @@ import {
   twitchTimestamp,
   twitchVerification,
 } from '../../test/sandbox/webhooks/index.ts'
-import { harness, providerContract } from '../testing.ts'
+import { harness, providerContract } from '../../test/webhooks/index.ts'
 
 const secrets = { eventsubSecret: 'twitch-eventsub-secret-01' }
 const online = (url: string): TwitchSubscription => ({

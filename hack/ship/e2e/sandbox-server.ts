@@ -6,8 +6,7 @@
  *   node hack/ship/e2e/sandbox-server.ts [--port 8600] [--config file.json]
  */
 import { parseArgs } from 'node:util'
-import { loadConfig } from '../../../test/sandbox/cli.ts'
-import { buildSandbox } from '../../../test/sandbox/index.ts'
+import { buildSandbox, loadConfig } from '../../../test/sandbox/index.ts'
 
 const { values } = parseArgs({
   options: {

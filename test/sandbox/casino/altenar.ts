@@ -10,13 +10,19 @@
  * - Amounts are decimal JSON numbers in major units; timestamps ISO 8601 with `+00:00`.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import { minorToDecimal } from '../../../connectors/casino/money.ts'
-import type { GameSession, Player, StreamName, Transaction } from '../../../connectors/casino/types.ts'
+import type {
+  CasinoProvider,
+  GameSession,
+  Player,
+  StreamName,
+  Transaction,
+} from '../../../connectors/index.ts'
+import { minorToDecimal } from '../../../connectors/index.ts'
 import { type Instrumentation, instrument } from '../recording.ts'
 import { attribute, checkList, countPerCasino, header, safeEqual, servePage } from './common.ts'
 import type { CasinoSandbox } from './state.ts'
 
-export const ALTENAR_PROVIDER = 'altenar'
+export const ALTENAR_PROVIDER: CasinoProvider = 'altenar'
 
 const RESOURCES: Record<string, StreamName> = {
   players: 'players',
@@ -89,15 +95,20 @@ export function renderAltenarSession(g: GameSession) {
 const fail = (reply: FastifyReply, status: number, code: string, message: string) =>
   reply.code(status).send({ error: { code, message } })
 
-export function altenarPlugin(state: CasinoSandbox, inst: Instrumentation) {
+/** Serves the altenar API for `provider` (the platform itself, or one that resells its API). */
+export function altenarPlugin(
+  state: CasinoSandbox,
+  inst: Instrumentation,
+  provider: CasinoProvider = ALTENAR_PROVIDER,
+) {
   return async (app: FastifyInstance): Promise<void> => {
-    instrument(app, ALTENAR_PROVIDER, inst)
-    countPerCasino(app, ALTENAR_PROVIDER, state)
+    instrument(app, provider, inst)
+    countPerCasino(app, provider, state)
 
     app.post<{ Body: Record<string, unknown> | undefined }>('/api/v2/auth/login', async (req, reply) => {
       const body = req.body ?? {}
       const key = `${String(body.operatorId ?? '')}:${String(body.brandId ?? '')}`
-      const account = state.account('altenar', key)
+      const account = state.account(provider, key)
       if (account) attribute(req, account.casinoKey)
       const ok =
         account !== undefined &&
@@ -106,7 +117,7 @@ export function altenarPlugin(state: CasinoSandbox, inst: Instrumentation) {
         safeEqual(body.username, account.credentials.username ?? '') &&
         safeEqual(body.password, account.credentials.password ?? '')
       if (!ok || !account) return fail(reply, 401, 'INVALID_CREDENTIALS', 'invalid username or password')
-      const sessionToken = state.issueGrant('altenar', account.casinoKey, state.sessionTtlSeconds)
+      const sessionToken = state.issueGrant(provider, account.casinoKey, state.sessionTtlSeconds)
       return { sessionToken, expiresIn: state.sessionTtlSeconds }
     })
 
@@ -116,10 +127,10 @@ export function altenarPlugin(state: CasinoSandbox, inst: Instrumentation) {
     }>('/api/v2/operators/:operatorId/brands/:brandId/:resource', async (req, reply) => {
       const stream = RESOURCES[req.params.resource]
       if (!stream) return fail(reply, 404, 'NOT_FOUND', 'unknown resource')
-      const account = state.account('altenar', `${req.params.operatorId}:${req.params.brandId}`)
+      const account = state.account(provider, `${req.params.operatorId}:${req.params.brandId}`)
       if (!account) return fail(reply, 404, 'BRAND_NOT_FOUND', 'unknown operator or brand')
       attribute(req, account.casinoKey)
-      const session = state.grantOwner('altenar', header(req, 'x-session-token') ?? '')
+      const session = state.grantOwner(provider, header(req, 'x-session-token') ?? '')
       if (session?.casinoKey !== account.casinoKey || !session.live) {
         return fail(reply, 401, 'SESSION_EXPIRED', 'session expired or invalid')
       }

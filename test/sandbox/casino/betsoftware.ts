@@ -11,13 +11,19 @@
  */
 import { createHmac } from 'node:crypto'
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import type { GameSession, Player, StreamName, Transaction } from '../../../connectors/casino/types.ts'
+import type {
+  CasinoProvider,
+  GameSession,
+  Player,
+  StreamName,
+  Transaction,
+} from '../../../connectors/index.ts'
 import { pathOf } from '../faults.ts'
 import { type Instrumentation, instrument } from '../recording.ts'
 import { attribute, checkList, countPerCasino, header, rawQuery, safeEqual, servePage } from './common.ts'
 import type { CasinoSandbox } from './state.ts'
 
-export const BETSOFTWARE_PROVIDER = 'betsoftware'
+export const BETSOFTWARE_PROVIDER: CasinoProvider = 'betsoftware'
 
 const RESOURCES: Record<string, StreamName> = {
   customers: 'players',
@@ -111,10 +117,15 @@ export function betsoftwareStringToSign(
 const fail = (reply: FastifyReply, status: number, error: string, message: string) =>
   reply.code(status).send({ error, message })
 
-export function betsoftwarePlugin(state: CasinoSandbox, inst: Instrumentation) {
+/** Serves the betsoftware API for `provider` (the platform itself, or one that resells its API). */
+export function betsoftwarePlugin(
+  state: CasinoSandbox,
+  inst: Instrumentation,
+  provider: CasinoProvider = BETSOFTWARE_PROVIDER,
+) {
   return async (app: FastifyInstance): Promise<void> => {
-    instrument(app, BETSOFTWARE_PROVIDER, inst)
-    countPerCasino(app, BETSOFTWARE_PROVIDER, state)
+    instrument(app, provider, inst)
+    countPerCasino(app, provider, state)
 
     app.get<{
       Params: { partnerId: string; siteId: string; resource: string }
@@ -122,7 +133,7 @@ export function betsoftwarePlugin(state: CasinoSandbox, inst: Instrumentation) {
     }>('/v1/partners/:partnerId/sites/:siteId/:resource', async (req, reply) => {
       const stream = RESOURCES[req.params.resource]
       if (!stream) return fail(reply, 404, 'not_found', 'unknown resource')
-      const account = state.account('betsoftware', `${req.params.partnerId}:${req.params.siteId}`)
+      const account = state.account(provider, `${req.params.partnerId}:${req.params.siteId}`)
       if (!account) return fail(reply, 404, 'site_not_found', 'unknown partner or site')
       attribute(req, account.casinoKey)
       const { apiKey = '', hashKey = '' } = account.credentials

@@ -4,7 +4,7 @@
  */
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { CasinoProvider, StreamName } from '../../../connectors/casino/types.ts'
+import type { CasinoProvider, StreamName } from '../../../connectors/index.ts'
 import type { RecordOf } from './dataset.ts'
 import type { CasinoAccount, CasinoSandbox } from './state.ts'
 

@@ -15,9 +15,8 @@ import type {
   Page,
   ReadOptions,
   StreamName,
-} from '../../../connectors/casino/types.ts'
-import { Reason, SwitchboardError } from '../../../connectors/errors.ts'
-import { BudgetRegistry } from '../../../connectors/http/budget.ts'
+} from '../../../connectors/index.ts'
+import { BudgetRegistry, Reason, SwitchboardError } from '../../../connectors/index.ts'
 import { buildSandbox, type Sandbox } from '../sandbox.ts'
 import type { CasinoAccountSpec } from './state.ts'
 

@@ -9,7 +9,7 @@
  * - `GET  /_sandbox/casino/:provider/:casinoKey` → `{ sizes, stats }`, 404 if unknown
  */
 import type { FastifyInstance } from 'fastify'
-import type { CasinoProvider, StreamName } from '../../../connectors/casino/types.ts'
+import type { CasinoProvider, StreamName } from '../../../connectors/index.ts'
 import { CASINO_PROVIDER_IDS, type CasinoAccountSpec, type CasinoSandbox } from './state.ts'
 
 const provider = { type: 'string', enum: [...CASINO_PROVIDER_IDS] } as const

@@ -18,7 +18,7 @@ import type {
   Transaction,
   TransactionStatus,
   TransactionType,
-} from '../../../connectors/casino/types.ts'
+} from '../../../connectors/index.ts'
 
 export type DatasetSizes = Record<StreamName, number>
 

@@ -1,23 +1,38 @@
 // The casino-platform plugins of the provider sandbox (see ../README.md, "Casino platforms").
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { CasinoProvider } from '../../../controller/api/index.ts'
 import type { Instrumentation } from '../recording.ts'
 import { altenarPlugin } from './altenar.ts'
 import { betsoftwarePlugin } from './betsoftware.ts'
 import { casinoControlPlugin } from './control.ts'
 import { playtechPamPlugin } from './playtech-pam.ts'
 import { softswissPlugin } from './softswiss.ts'
-import { CASINO_PREFIX, type CasinoSandbox } from './state.ts'
+import { CASINO_PREFIX, CASINO_PROVIDER_IDS, type CasinoSandbox, fixtureOf } from './state.ts'
 
-/** Registers the four platform plugins (each encapsulated, under its prefix) and the controls. */
+type Fixture = (state: CasinoSandbox, inst: Instrumentation, provider: CasinoProvider) => FastifyPluginAsync
+
+/** The emulated platform APIs, by the fixture name a provider description gives. */
+const FIXTURES: Readonly<Record<string, Fixture>> = {
+  softswiss: softswissPlugin,
+  altenar: altenarPlugin,
+  betsoftware: betsoftwarePlugin,
+  'playtech-pam': playtechPamPlugin,
+}
+
+/**
+ * Registers a plugin for every casino platform that has a sandbox fixture (each encapsulated,
+ * under its prefix), and the controls.
+ */
 export async function registerCasinoPlugins(
   app: FastifyInstance,
   state: CasinoSandbox,
   inst: Instrumentation,
 ): Promise<void> {
-  await app.register(softswissPlugin(state, inst), { prefix: CASINO_PREFIX.softswiss })
-  await app.register(altenarPlugin(state, inst), { prefix: CASINO_PREFIX.altenar })
-  await app.register(betsoftwarePlugin(state, inst), { prefix: CASINO_PREFIX.betsoftware })
-  await app.register(playtechPamPlugin(state, inst), { prefix: CASINO_PREFIX['playtech-pam'] })
+  for (const provider of CASINO_PROVIDER_IDS) {
+    const fixture = FIXTURES[fixtureOf(provider)]
+    if (!fixture) throw new Error(`casino provider ${provider}: no sandbox fixture "${fixtureOf(provider)}"`)
+    await app.register(fixture(state, inst, provider), { prefix: CASINO_PREFIX[provider] })
+  }
   await app.register(casinoControlPlugin(state))
 }
 

@@ -12,13 +12,19 @@
  * - Amounts are decimal strings in major units.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import { minorToDecimal } from '../../../connectors/casino/money.ts'
-import type { GameSession, Player, StreamName, Transaction } from '../../../connectors/casino/types.ts'
+import type {
+  CasinoProvider,
+  GameSession,
+  Player,
+  StreamName,
+  Transaction,
+} from '../../../connectors/index.ts'
+import { minorToDecimal } from '../../../connectors/index.ts'
 import { type Instrumentation, instrument } from '../recording.ts'
 import { attribute, checkList, countPerCasino, header, safeEqual, servePage } from './common.ts'
 import type { CasinoSandbox } from './state.ts'
 
-export const PLAYTECH_PAM_PROVIDER = 'playtech-pam'
+export const PLAYTECH_PAM_PROVIDER: CasinoProvider = 'playtech-pam'
 
 const RESOURCES: Record<string, StreamName> = {
   players: 'players',
@@ -93,10 +99,15 @@ function basicCredentials(value: string | undefined): { id: string; secret: stri
 const oauthError = (reply: FastifyReply, status: number, error: string, description: string) =>
   reply.code(status).send({ error, error_description: description })
 
-export function playtechPamPlugin(state: CasinoSandbox, inst: Instrumentation) {
+/** Serves the playtech-pam API for `provider` (the platform itself, or one that resells its API). */
+export function playtechPamPlugin(
+  state: CasinoSandbox,
+  inst: Instrumentation,
+  provider: CasinoProvider = PLAYTECH_PAM_PROVIDER,
+) {
   return async (app: FastifyInstance): Promise<void> => {
-    instrument(app, PLAYTECH_PAM_PROVIDER, inst)
-    countPerCasino(app, PLAYTECH_PAM_PROVIDER, state)
+    instrument(app, provider, inst)
+    countPerCasino(app, provider, state)
     app.addContentTypeParser(
       'application/x-www-form-urlencoded',
       { parseAs: 'string', bodyLimit: 16 * 1024 },
@@ -105,7 +116,7 @@ export function playtechPamPlugin(state: CasinoSandbox, inst: Instrumentation) {
 
     app.post<{ Body: Record<string, string> | undefined }>('/oauth2/token', async (req, reply) => {
       const client = basicCredentials(header(req, 'authorization'))
-      const account = client ? state.account('playtech-pam', client.id) : undefined
+      const account = client ? state.account(provider, client.id) : undefined
       if (account) attribute(req, account.casinoKey)
       if (
         !client ||
@@ -118,7 +129,7 @@ export function playtechPamPlugin(state: CasinoSandbox, inst: Instrumentation) {
       if (req.body?.grant_type !== 'client_credentials') {
         return oauthError(reply, 400, 'unsupported_grant_type', 'only client_credentials is supported')
       }
-      const token = state.issueGrant('playtech-pam', account.casinoKey, state.tokenTtlSeconds)
+      const token = state.issueGrant(provider, account.casinoKey, state.tokenTtlSeconds)
       return { access_token: token, token_type: 'Bearer', expires_in: state.tokenTtlSeconds }
     })
 
@@ -128,8 +139,8 @@ export function playtechPamPlugin(state: CasinoSandbox, inst: Instrumentation) {
         const stream = RESOURCES[req.params.resource]
         if (!stream) return reply.code(404).send({ error: 'not_found' })
         const token = /^Bearer\s+(\S+)$/i.exec(header(req, 'authorization') ?? '')?.[1] ?? ''
-        const grant = state.grantOwner('playtech-pam', token)
-        const account = grant === undefined ? undefined : state.account('playtech-pam', grant.casinoKey)
+        const grant = state.grantOwner(provider, token)
+        const account = grant === undefined ? undefined : state.account(provider, grant.casinoKey)
         if (account) attribute(req, account.casinoKey)
         if (!account || !grant?.live) {
           return oauthError(reply, 401, 'invalid_token', 'the access token is invalid or expired')

@@ -9,12 +9,18 @@
  */
 import { createHmac } from 'node:crypto'
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import type { GameSession, Player, StreamName, Transaction } from '../../../connectors/casino/types.ts'
+import type {
+  CasinoProvider,
+  GameSession,
+  Player,
+  StreamName,
+  Transaction,
+} from '../../../connectors/index.ts'
 import { type Instrumentation, instrument } from '../recording.ts'
 import { attribute, checkList, countPerCasino, header, safeEqual, servePage } from './common.ts'
 import type { CasinoSandbox } from './state.ts'
 
-export const SOFTSWISS_PROVIDER = 'softswiss'
+export const SOFTSWISS_PROVIDER: CasinoProvider = 'softswiss'
 
 const RESOURCES: Record<string, StreamName> = {
   players: 'players',
@@ -83,10 +89,15 @@ export function renderSoftswissGame(g: GameSession) {
 const fail = (reply: FastifyReply, status: number, code: string, message: string) =>
   reply.code(status).send({ error: { code, message } })
 
-export function softswissPlugin(state: CasinoSandbox, inst: Instrumentation) {
+/** Serves the softswiss API for `provider` (the platform itself, or one that resells its API). */
+export function softswissPlugin(
+  state: CasinoSandbox,
+  inst: Instrumentation,
+  provider: CasinoProvider = SOFTSWISS_PROVIDER,
+) {
   return async (app: FastifyInstance): Promise<void> => {
-    instrument(app, SOFTSWISS_PROVIDER, inst)
-    countPerCasino(app, SOFTSWISS_PROVIDER, state)
+    instrument(app, provider, inst)
+    countPerCasino(app, provider, state)
     // the signature covers the bytes that arrived: keep them
     app.removeAllContentTypeParsers()
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, (_req, body, done) =>
@@ -98,7 +109,7 @@ export function softswissPlugin(state: CasinoSandbox, inst: Instrumentation) {
       async (req, reply) => {
         const stream = RESOURCES[req.params.resource]
         if (!stream) return fail(reply, 404, 'not_found', 'unknown resource')
-        const account = state.account('softswiss', req.params.casinoId)
+        const account = state.account(provider, req.params.casinoId)
         if (!account) return fail(reply, 404, 'casino_not_found', 'unknown casino')
         attribute(req, account.casinoKey)
         const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)

@@ -11,23 +11,26 @@
  * | `playtech-pam` | `credentials.clientId`    |
  */
 import { randomBytes } from 'node:crypto'
-import type { CasinoProvider, StreamName } from '../../../connectors/casino/types.ts'
+import type { StreamName } from '../../../connectors/index.ts'
+import { CASINO_PROVIDERS, type CasinoProvider, providerById } from '../../../controller/api/index.ts'
 import { CasinoDataset, type DatasetSizes } from './dataset.ts'
 
-export const CASINO_PROVIDER_IDS: readonly CasinoProvider[] = [
-  'softswiss',
-  'altenar',
-  'betsoftware',
-  'playtech-pam',
-]
+/** The casino platforms the sandbox serves: every one whose description names a sandbox fixture. */
+export const CASINO_PROVIDER_IDS: readonly CasinoProvider[] = CASINO_PROVIDERS.filter(
+  (id) => providerById(id).sandbox !== undefined,
+)
+
+/** The fixture (the emulated API) that serves a platform. */
+export function fixtureOf(provider: CasinoProvider): string {
+  const fixture = providerById(provider).sandbox?.fixture
+  if (!fixture) throw new TypeError(`casino provider ${provider} has no sandbox fixture`)
+  return fixture
+}
 
 /** Route prefix of each platform plugin: a connector's endpoint is `${sandboxUrl}${prefix}`. */
-export const CASINO_PREFIX: Record<CasinoProvider, string> = {
-  softswiss: '/softswiss',
-  altenar: '/altenar',
-  betsoftware: '/betsoftware',
-  'playtech-pam': '/playtech-pam',
-}
+export const CASINO_PREFIX: Readonly<Record<CasinoProvider, string>> = Object.fromEntries(
+  CASINO_PROVIDER_IDS.map((id) => [id, `/${id}`]),
+) as Record<CasinoProvider, string>
 
 export interface CasinoAccountSpec {
   provider: CasinoProvider
@@ -98,7 +101,7 @@ export function casinoKeyOf(
     if (!v) throw new TypeError(`casino account (${provider}): ${where}.${key} is required`)
     return v
   }
-  switch (provider) {
+  switch (fixtureOf(provider)) {
     case 'softswiss':
       need(credentials, 'apiKey', 'credentials')
       need(credentials, 'apiSecret', 'credentials')
@@ -115,6 +118,8 @@ export function casinoKeyOf(
       need(credentials, 'clientSecret', 'credentials')
       need(credentials, 'licenseKey', 'credentials')
       return need(credentials, 'clientId', 'credentials')
+    default:
+      throw new TypeError(`casino account (${provider}): the sandbox has no fixture "${fixtureOf(provider)}"`)
   }
 }
 
@@ -145,7 +150,7 @@ export class CasinoSandbox {
     const dataset = new CasinoDataset({
       seed: spec.seed ?? `${spec.provider}:${casinoKey}`,
       sizes: { ...DEFAULT_SIZES, ...spec.size },
-      idStyle: spec.provider === 'softswiss' ? 'numeric' : 'prefixed',
+      idStyle: fixtureOf(spec.provider) === 'softswiss' ? 'numeric' : 'prefixed',
       ...(startAt !== undefined && { startAt }),
     })
     const key = `${spec.provider}/${casinoKey}`

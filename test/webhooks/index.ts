@@ -5,21 +5,22 @@
  */
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { expect, it } from 'vitest'
-import { createLogger } from '../connectors/index.ts'
-import { toInject, type WebhookRequest } from '../test/sandbox/webhooks/index.ts'
-import { type BuildAppOptions, buildApp } from './app.ts'
-import { MemoryCallbackSink } from './callbacks.ts'
-import { DeliveryDedupe } from './dedupe.ts'
-import { WebhookMetrics } from './metrics.ts'
-import type { ReconcileRequester } from './reconcile.ts'
-import type { EventSink } from './rejects.ts'
-import { newWebhookToken, type ProviderId, webhookPath } from './status.ts'
+import { createLogger } from '../../connectors/index.ts'
+import { newWebhookToken, type ProviderId, webhookPath } from '../../controller/api/index.ts'
 import {
+  type BuildAppOptions,
+  buildApp,
+  DeliveryDedupe,
+  type EventSink,
+  MemoryCallbackSink,
   type MemoryTargetInput,
   MemoryTargetResolver,
+  type ReconcileRequester,
   type TargetRef,
+  WebhookMetrics,
   type WebhookTarget,
-} from './targets.ts'
+} from '../../webhooks/index.ts'
+import { toInject, type WebhookRequest } from '../sandbox/webhooks/index.ts'
 
 /** The public base URL tests pretend providers call. */
 export const PUBLIC_URL = 'https://hooks.example.com'

@@ -1,0 +1,12 @@
+// Provider descriptions: one per provider (casino.ts, services.ts, listed in list.ts), and what is
+// derived from them. Code elsewhere reads providers through the registry, never the list.
+export {
+  altenar as altenarProvider,
+  betsoftware as betsoftwareProvider,
+  PLAYTECH_REGIONS,
+  playtechPam as playtechPamProvider,
+  softswiss as softswissProvider,
+} from './casino.ts'
+export * from './fields.ts'
+export * from './registry.ts'
+export * from './types.ts'

@@ -1,0 +1,71 @@
+/**
+ * What a provider is, declared once. A description holds the provider's id (the `spec.provider`
+ * value and the webhook path segment), the Secret keys its connector reads, the spec settings it
+ * takes (the same zod schema generates the CRD and validates in the connector), the Secret keys of
+ * its webhook secrets with the verification plugin that checks them, and the sandbox fixture that
+ * emulates it. Everything that lists providers derives from `providers` in `./list.ts`: the CRD
+ * enums, the webhook server's routes, the sandbox, the connector registry, the docs tables.
+ *
+ * Implementations live in their own layers and are picked by name: the connector and sandbox
+ * fixture by `protocol`, the webhook plugin by `webhook.verifier`. A white-label platform that
+ * speaks an existing protocol is one description and nothing else.
+ */
+import type { z } from 'zod'
+
+/** The kinds a provider can serve. */
+export type ProviderKind =
+  | 'CasinoIntegration'
+  | 'CalendarSync'
+  | 'MessageCampaign'
+  | 'PatreonIntegration'
+  | 'TwitchIntegration'
+
+/** The webhook verification plugins of the webhook server (webhooks/providers/). */
+export type WebhookVerifier = 'casino' | 'twilio' | 'patreon' | 'calendly' | 'twitch' | 'facebook' | 'google'
+
+/** Settings a provider takes in the spec of its kind, under `spec.<field>`. */
+export interface ProviderSettings<S extends z.ZodObject = z.ZodObject> {
+  /** The spec field (camelCase) that holds them, e.g. `playtechPam`. */
+  field: string
+  /** Generates the CRD's schema of `spec.<field>` and validates it in the connector. */
+  schema: S
+}
+
+export interface ProviderWebhook {
+  verifier: WebhookVerifier
+  /**
+   * The secrets the plugin asks for by logical name, each with the Secret keys that may hold it,
+   * in order of preference (the first key present wins).
+   */
+  secrets: Readonly<Record<string, readonly string[]>>
+}
+
+export interface ProviderDescription<
+  Id extends string = string,
+  C extends z.ZodObject = z.ZodObject,
+  S extends z.ZodObject = z.ZodObject,
+> {
+  /** Lower-case id: `spec.provider` and the segment in `/hooks/<id>/<token>`. */
+  id: Id
+  /** The name people know it by. */
+  title: string
+  kind: ProviderKind
+  /**
+   * The API it speaks, which names the connector and the sandbox fixture that implement it
+   * (usually the id itself; a white-label platform names the one it resells).
+   */
+  protocol: string
+  /** Where its contract is written down (a path in this repository). */
+  docs: string
+  /** The Secret keys the connector reads, validated by this schema (messages name the key). */
+  credentials?: C
+  settings?: ProviderSettings<S>
+  webhook?: ProviderWebhook
+  /** The provider sandbox emulates it with this fixture (test/sandbox). */
+  sandbox?: { fixture: string }
+}
+
+/** Declares a provider; its literal types (id, kind, keys) are kept for the registry's types. */
+export function defineProvider<const P extends ProviderDescription>(description: P): P {
+  return description
+}
