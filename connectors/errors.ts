@@ -1,8 +1,9 @@
 /**
- * The one registry of Switchboard errors. Every failure that reaches a condition, an event, a
- * log line or a metric label is one of these classes, and its `reason` is a stable string from
- * `Reason`. Messages must never contain credential values: callers pass key *names*, field
- * paths and sanitised provider text only.
+ * The one registry of Switchboard reasons and errors. Every reason that reaches a condition, an
+ * event, a log line or a metric label is a stable UpperCamelCase string from `Reason` (users'
+ * alerts, docs and health checks read them); every failure is one of the error classes below.
+ * Messages must never contain credential values: callers pass key *names*, field paths and
+ * sanitised provider text only.
  */
 
 export const Reason = {
@@ -27,6 +28,47 @@ export const Reason = {
   DestinationUnavailable: 'DestinationUnavailable',
   // runtime
   Internal: 'Internal',
+
+  // outcomes that are not errors: condition reasons
+  /** A step, or a whole reconcile, did what it was asked. */
+  Succeeded: 'Succeeded',
+  /** A sync that is not a routine increment (new spec, first sync, full resync) is running. */
+  Progressing: 'Progressing',
+  /** The last reconcile failed for a passing reason; it is retried with backoff. */
+  ProgressingWithRetry: 'ProgressingWithRetry',
+  /** The source calendar was read. */
+  Read: 'Read',
+  /** The targets are in step with the source. */
+  Synced: 'Synced',
+  /** No target calendars are configured. */
+  NoTargets: 'NoTargets',
+  /** managementPolicy Observe: the targets match the source. */
+  InStep: 'InStep',
+  /** managementPolicy Observe: the targets differ from the source, and nothing was written. */
+  DriftObserved: 'DriftObserved',
+  /** managementPolicy Observe: the source and the targets were compared. */
+  Observed: 'Observed',
+  /** managementPolicy Observe: nothing is posted. */
+  ObserveOnly: 'ObserveOnly',
+  /** Posts were made (a condition reason, and the event of one post). */
+  Announced: 'Announced',
+  /** Webhooks are received at the published path. */
+  Published: 'Published',
+  /** A Google push channel is open. */
+  ChannelOpen: 'ChannelOpen',
+  /** No public URL is configured for the webhook server: no push channel. */
+  NoPublicUrl: 'NoPublicUrl',
+  /** The Secret has no key to verify webhooks with; syncs run on their interval only. */
+  WebhookSecretMissing: 'WebhookSecretMissing',
+
+  // outcomes that are not errors: event reasons
+  SyncTokenExpired: 'SyncTokenExpired',
+  DriftDetected: 'DriftDetected',
+  AnnouncementFailed: 'AnnouncementFailed',
+  ChannelOpened: 'ChannelOpened',
+  CleanedUp: 'CleanedUp',
+  CleanupIncomplete: 'CleanupIncomplete',
+  WebhookRejected: 'WebhookRejected',
 } as const
 export type Reason = (typeof Reason)[keyof typeof Reason]
 

@@ -85,3 +85,4 @@ export {
   type VerifyOptions,
   verifySignature,
 } from './signed-http/index.ts'
+export { rfc3339 } from './time.ts'

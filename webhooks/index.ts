@@ -40,7 +40,6 @@ export {
   type PatchResult,
   type ReconcileRequester,
   type RequestPatcher,
-  rfc3339,
 } from './reconcile.ts'
 export {
   type EventSink,

@@ -6,6 +6,7 @@
  */
 import type { CustomObjectsApi } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
+import { rfc3339 } from '../connectors/index.ts'
 import {
   describeApiError,
   isNotFound,
@@ -46,11 +47,6 @@ interface Pending {
   timer: NodeJS.Timeout | undefined
   inFlight: Promise<void> | undefined
   attempts: number
-}
-
-/** RFC 3339 with milliseconds, in UTC. */
-export function rfc3339(ms: number): string {
-  return new Date(ms).toISOString()
 }
 
 export class CoalescingRequester implements ReconcileRequester {
@@ -116,7 +112,7 @@ export class CoalescingRequester implements ReconcileRequester {
     st.pendingMs = undefined
     st.lastPatchAt = this.#now()
     const valueMs = Math.max(value, st.lastValueMs + 1)
-    st.inFlight = this.#patch(st.target, rfc3339(valueMs)).then(
+    st.inFlight = this.#patch(st.target, rfc3339(valueMs, 'milliseconds')).then(
       () => {
         st.lastValueMs = valueMs
         st.attempts = 0

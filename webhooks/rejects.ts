@@ -2,6 +2,7 @@
  * Why a webhook request was refused: a bounded set (the `reason` metric label), each with the
  * HTTP status it is answered with and a sentence for the Kubernetes Event on the resource.
  */
+import { Reason } from '../connectors/index.ts'
 import type { EventType, InvolvedObject } from '../controller/runtime/index.ts'
 import type { TargetRef } from './targets.ts'
 
@@ -34,7 +35,7 @@ export type RejectReason = keyof typeof REJECTS
 export const REJECT_REASONS = Object.keys(REJECTS) as RejectReason[]
 
 /** The Event reason on a resource whose webhook was refused. */
-export const WEBHOOK_REJECTED_EVENT = 'WebhookRejected'
+export const WEBHOOK_REJECTED_EVENT = Reason.WebhookRejected
 
 /** Anything that records Kubernetes Events (controller/runtime's `EventRecorder` does). */
 export interface EventSink {

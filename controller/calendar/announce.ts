@@ -15,6 +15,7 @@ import {
   type FacebookClient,
   Reason,
   renderAnnouncement,
+  rfc3339,
   StallingError,
   type SwitchboardError,
   sanitizeMessage,
@@ -22,12 +23,12 @@ import {
   validateTemplate,
 } from '../../connectors/index.ts'
 import { type AnnouncedEvent, type CalendarSyncSpec, calendarStatusLimits } from '../api/index.ts'
-import { parseDuration, rfc3339 } from '../runtime/index.ts'
+import { ConditionType, parseDuration } from '../runtime/index.ts'
 import type { Ctx } from './clients.ts'
 import { isPublicEvent } from './feed.ts'
 import { instantOf } from './sources.ts'
 
-export const Announced = 'Announced'
+export const Announced = ConditionType.Announced
 
 type FacebookSpec = NonNullable<NonNullable<CalendarSyncSpec['announce']>['facebook']>
 
@@ -160,7 +161,7 @@ export async function announceEvents(opts: {
         st.lastAnnouncement = structuredClone(record)
         delete st.lastError
         ctx.log.info({ eventId: e.id, target, post: result.id, created: result.created }, 'event announced')
-        if (result.created) ctx.event('Normal', 'Announced', `announced "${e.title}" on ${target}`)
+        if (result.created) ctx.event('Normal', Reason.Announced, `announced "${e.title}" on ${target}`)
         // the post is out: make the record durable before anything else can fail
         await ctx.checkpoint()
       } catch (err) {

@@ -1,7 +1,7 @@
 /**
- * Provider clients of one CalendarSync, built from its Secrets and cached until a Secret (its
- * resourceVersion), an endpoint or the scope changes. Errors name the part of the spec whose
- * Secret is at fault, and the key, never a value.
+ * Provider clients of a CalendarSync, built from its Secrets and kept in the object's memo until
+ * a Secret (its resourceVersion), an endpoint or the scope changes, or the object goes. Errors
+ * name the part of the spec whose Secret is at fault, and the key, never a value.
  */
 import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
@@ -30,9 +30,10 @@ import {
   SwitchboardError,
 } from '../../connectors/index.ts'
 import type { CalendarSyncSpec, CalendarSyncStatus } from '../api/index.ts'
-import type { ReconcileContext } from '../runtime/index.ts'
+import { type BaseContext, keyOf } from '../runtime/index.ts'
 
-export type Ctx = ReconcileContext<CalendarSyncSpec, CalendarSyncStatus>
+/** What the calendar helpers need of a reconcile context (any state). */
+export type Ctx = BaseContext<CalendarSyncSpec, CalendarSyncStatus>
 
 export interface ClientSettings {
   logger: Logger
@@ -49,22 +50,11 @@ export interface GoogleHandle {
   secretName: string
 }
 
-interface Entry<T> {
-  hash: string
-  value: T
-}
-
-/** Clients of one resource. */
-export class ResourceClients {
-  readonly #google = new Map<string, Entry<GoogleHandle>>()
-  #calendly: Entry<CalendlyClient> | undefined
-  #facebook: Entry<FacebookClient> | undefined
-
-  readonly key: string
+/** Makes the provider clients of CalendarSyncs; each object keeps its own in its memo. */
+export class CalendarClients {
   readonly settings: ClientSettings
 
-  constructor(key: string, settings: ClientSettings) {
-    this.key = key
+  constructor(settings: ClientSettings) {
     this.settings = settings
   }
 
@@ -79,30 +69,28 @@ export class ResourceClients {
     const version = ctx.secret(secretName).metadata?.resourceVersion ?? ''
     const endpoints = ctx.spec.endpoints ?? {}
     const scope = write ? CALENDAR_SCOPE : CALENDAR_READONLY_SCOPE
-    const id = `${secretName}|${scope}`
-    const hash = digest([version, endpoints.googleCalendar, endpoints.googleToken])
-    const cached = this.#google.get(id)
-    if (cached?.hash === hash) return cached.value
-    const s = this.settings
-    const client = createGoogleCalendarClient({
-      credentials,
-      scopes: [scope],
-      logger: s.logger.child({ calendarSync: this.key, provider: 'google-calendar' }),
-      metrics: s.registry,
-      ...(endpoints.googleCalendar ? { rootUrl: endpoints.googleCalendar } : {}),
-      ...(endpoints.googleToken ? { tokenUrl: endpoints.googleToken } : {}),
-      ...(s.http?.timeoutMs !== undefined ? { timeoutMs: s.http.timeoutMs } : {}),
-      ...(s.http?.retry ? { retry: s.http.retry } : {}),
-      ...(s.budgets ? { budgets: s.budgets } : {}),
+    const inputs = [version, endpoints.googleCalendar, endpoints.googleToken]
+    return ctx.memo(`google|${secretName}|${scope}`, inputs, () => {
+      const s = this.settings
+      const client = createGoogleCalendarClient({
+        credentials,
+        scopes: [scope],
+        logger: s.logger.child({ calendarSync: keyOf(ctx.obj), provider: 'google-calendar' }),
+        metrics: s.registry,
+        ...(endpoints.googleCalendar ? { rootUrl: endpoints.googleCalendar } : {}),
+        ...(endpoints.googleToken ? { tokenUrl: endpoints.googleToken } : {}),
+        ...(s.http?.timeoutMs !== undefined ? { timeoutMs: s.http.timeoutMs } : {}),
+        ...(s.http?.retry ? { retry: s.http.retry } : {}),
+        ...(s.budgets ? { budgets: s.budgets } : {}),
+      })
+      const handle: GoogleHandle = {
+        client,
+        credentials,
+        attendees: credentials.kind === 'oauth' || credentials.subject !== undefined,
+        secretName,
+      }
+      return handle
     })
-    const handle: GoogleHandle = {
-      client,
-      credentials,
-      attendees: credentials.kind === 'oauth' || credentials.subject !== undefined,
-      secretName,
-    }
-    this.#google.set(id, { hash, value: handle })
-    return handle
   }
 
   calendly(ctx: Ctx, secretName: string, where: string): CalendlyClient {
@@ -111,20 +99,18 @@ export class ResourceClients {
     ctx.addSecretValue(credentials.personalAccessToken)
     const version = ctx.secret(secretName).metadata?.resourceVersion ?? ''
     const endpoint = ctx.spec.endpoints?.calendly
-    const hash = digest([secretName, version, endpoint])
-    if (this.#calendly?.hash === hash) return this.#calendly.value
-    const s = this.settings
-    const client = createCalendlyClient({
-      credentials,
-      logger: s.logger.child({ calendarSync: this.key, provider: 'calendly' }),
-      metrics: s.registry,
-      ...(endpoint ? { baseUrl: endpoint } : {}),
-      ...(s.http?.timeoutMs !== undefined ? { timeoutMs: s.http.timeoutMs } : {}),
-      ...(s.http?.retry ? { retry: s.http.retry } : {}),
-      ...(s.budgets ? { budgets: s.budgets } : {}),
+    return ctx.memo('calendly', [secretName, version, endpoint], () => {
+      const s = this.settings
+      return createCalendlyClient({
+        credentials,
+        logger: s.logger.child({ calendarSync: keyOf(ctx.obj), provider: 'calendly' }),
+        metrics: s.registry,
+        ...(endpoint ? { baseUrl: endpoint } : {}),
+        ...(s.http?.timeoutMs !== undefined ? { timeoutMs: s.http.timeoutMs } : {}),
+        ...(s.http?.retry ? { retry: s.http.retry } : {}),
+        ...(s.budgets ? { budgets: s.budgets } : {}),
+      })
     })
-    this.#calendly = { hash, value: client }
-    return client
   }
 
   facebook(ctx: Ctx, secretName: string, where: string): FacebookClient {
@@ -134,20 +120,18 @@ export class ResourceClients {
     if (credentials.appSecret) ctx.addSecretValue(credentials.appSecret)
     const version = ctx.secret(secretName).metadata?.resourceVersion ?? ''
     const endpoint = ctx.spec.endpoints?.facebook
-    const hash = digest([secretName, version, endpoint])
-    if (this.#facebook?.hash === hash) return this.#facebook.value
-    const s = this.settings
-    const client = createFacebookClient({
-      credentials,
-      logger: s.logger.child({ calendarSync: this.key, provider: 'facebook' }),
-      metrics: s.registry,
-      ...(endpoint ? { baseUrl: endpoint } : {}),
-      ...(s.http?.timeoutMs !== undefined ? { timeoutMs: s.http.timeoutMs } : {}),
-      ...(s.http?.retry ? { retry: s.http.retry } : {}),
-      ...(s.budgets ? { budgets: s.budgets } : {}),
+    return ctx.memo('facebook', [secretName, version, endpoint], () => {
+      const s = this.settings
+      return createFacebookClient({
+        credentials,
+        logger: s.logger.child({ calendarSync: keyOf(ctx.obj), provider: 'facebook' }),
+        metrics: s.registry,
+        ...(endpoint ? { baseUrl: endpoint } : {}),
+        ...(s.http?.timeoutMs !== undefined ? { timeoutMs: s.http.timeoutMs } : {}),
+        ...(s.http?.retry ? { retry: s.http.retry } : {}),
+        ...(s.budgets ? { budgets: s.budgets } : {}),
+      })
     })
-    this.#facebook = { hash, value: client }
-    return client
   }
 }
 

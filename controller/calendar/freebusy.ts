@@ -3,8 +3,8 @@
  * list of non-overlapping blocks (who is busy, and why, is never published), bounded.
  */
 import type { FreeBusyResult, GoogleCalendarClient } from '../../connectors/index.ts'
+import { rfc3339 } from '../../connectors/index.ts'
 import { calendarStatusLimits, type FreeBusyStatus } from '../api/index.ts'
-import { rfc3339 } from '../runtime/index.ts'
 
 export interface Block {
   start: number

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import type { GoogleCalendarClient, WatchRequest } from '../../connectors/index.ts'
 import { CalendarSyncKind, type CalendarSyncSpec, type CalendarSyncStatus } from '../api/index.ts'
 import { findCondition } from '../runtime/index.ts'
-import type { Ctx, ResourceClients } from './clients.ts'
+import type { CalendarClients, Ctx } from './clients.ts'
 import { reconcilePush } from './push.ts'
 
 const DAY = 86_400_000
@@ -25,7 +25,7 @@ function fixture(spec: Record<string, unknown>, secret: Record<string, string> =
       open.delete(c.id)
     },
   } as unknown as GoogleCalendarClient
-  const clients = { google: () => ({ client }) } as unknown as ResourceClients
+  const clients = { google: () => ({ client }) } as unknown as CalendarClients
   const status: CalendarSyncStatus = { conditions: [] }
   const parsed: CalendarSyncSpec = CalendarSyncKind.spec.parse(spec)
   const ctx = {

@@ -18,12 +18,13 @@ import { randomBytes } from 'node:crypto'
 import {
   type GoogleCalendarClient,
   Reason,
+  rfc3339,
   type SwitchboardError,
   toSwitchboardError,
 } from '../../connectors/index.ts'
-import { ensureWebhookStatus, WEBHOOK_READY, type WebhookChannel, webhookSecretKeys } from '../api/index.ts'
-import { rfc3339 } from '../runtime/index.ts'
-import { type Ctx, digest, type ResourceClients, secretFor } from './clients.ts'
+import { ensureWebhookStatus, type WebhookChannel, webhookSecretKeys } from '../api/index.ts'
+import { ConditionType } from '../runtime/index.ts'
+import { type CalendarClients, type Ctx, digest, secretFor } from './clients.ts'
 
 /** The Secret key of a provider's one webhook secret, as its description declares it. */
 function webhookKey(provider: 'google' | 'calendly', secret: string): string {
@@ -86,7 +87,7 @@ function channelPrefix(calendarId: string, url: string): string {
  */
 export async function reconcilePush(
   ctx: Ctx,
-  clients: ResourceClients,
+  clients: CalendarClients,
   opts: PushOptions,
 ): Promise<{ renewInMs?: number; error?: SwitchboardError }> {
   const spec = ctx.spec
@@ -96,7 +97,7 @@ export async function reconcilePush(
   if (!provider) {
     if (previous?.channels?.length) await stopChannels(ctx, previous.channels, undefined)
     delete ctx.status.webhook
-    ctx.removeCondition(WEBHOOK_READY)
+    ctx.removeCondition(ConditionType.WebhookReady)
     return {}
   }
   const hadPath = previous?.path
@@ -114,7 +115,7 @@ export async function reconcilePush(
     const key = secretName ? secretKey(ctx, secretName, CALENDLY_SIGNING_KEY) : undefined
     if (!key) {
       ctx.setCondition(
-        WEBHOOK_READY,
+        ConditionType.WebhookReady,
         'False',
         Reason.SecretKeyMissing,
         `Secret "${secretName ?? ''}" has no key "${CALENDLY_SIGNING_KEY}": Calendly webhooks cannot be verified; bookings are read every ${spec.interval}`,
@@ -122,9 +123,9 @@ export async function reconcilePush(
       return {}
     }
     ctx.setCondition(
-      WEBHOOK_READY,
+      ConditionType.WebhookReady,
       'True',
-      'Published',
+      Reason.Published,
       `Calendly webhooks (invitee.created, invitee.canceled) are received at ${where}`,
     )
     return {}
@@ -140,9 +141,9 @@ export async function reconcilePush(
     if (channels.length > 0) await stopChannels(ctx, channels, client)
     delete wh.channels
     ctx.setCondition(
-      WEBHOOK_READY,
+      ConditionType.WebhookReady,
       'False',
-      'NoPublicUrl',
+      Reason.NoPublicUrl,
       `no public URL is configured for the webhook server (controller --public-url): changes are read every ${spec.interval}`,
     )
     return {}
@@ -150,7 +151,7 @@ export async function reconcilePush(
   const token = secretName ? secretKey(ctx, secretName, CHANNEL_TOKEN_KEY) : undefined
   if (!token || token.length < 16) {
     ctx.setCondition(
-      WEBHOOK_READY,
+      ConditionType.WebhookReady,
       'False',
       token ? Reason.InvalidCredentials : Reason.SecretKeyMissing,
       token
@@ -195,12 +196,12 @@ export async function reconcilePush(
       if (opened.expiration > 0) opening.expiration = rfc3339(new Date(opened.expiration))
       current = opening
       ctx.log.info({ channel: id, expiration: opening.expiration }, 'push channel opened')
-      ctx.event('Normal', 'ChannelOpened', `push channel ${id} opened on calendar "${calendarId}"`)
+      ctx.event('Normal', Reason.ChannelOpened, `push channel ${id} opened on calendar "${calendarId}"`)
     } catch (err) {
       const error = toSwitchboardError(err)
       wh.channels = channels
       ctx.setCondition(
-        WEBHOOK_READY,
+        ConditionType.WebhookReady,
         'False',
         error.reason,
         `could not open a push channel: ${error.message}`,
@@ -213,9 +214,9 @@ export async function reconcilePush(
   wh.channels = [current]
   const ends = expiry(current)
   ctx.setCondition(
-    WEBHOOK_READY,
+    ConditionType.WebhookReady,
     'True',
-    'ChannelOpen',
+    Reason.ChannelOpen,
     `push channel ${current.id} on calendar "${calendarId}" sends notifications to ${wh.url}${
       ends ? ` until ${rfc3339(new Date(ends))}` : ''
     }`,

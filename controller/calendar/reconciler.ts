@@ -3,11 +3,12 @@ import type { Registry } from 'prom-client'
 import {
   type BudgetRegistry,
   type CalendarEvent,
+  Reason,
   type RetryPolicy,
+  rfc3339,
   type SwitchboardError,
   sanitizeMessage,
   toSwitchboardError,
-  WaitingError,
 } from '../../connectors/index.ts'
 import {
   type CalendarDriftEntry,
@@ -17,9 +18,16 @@ import {
   type CalendarTargetStatus,
   calendarStatusLimits,
 } from '../api/index.ts'
-import { parseDuration, type ReconcilerDefinition, rfc3339, type SyncMetrics } from '../runtime/index.ts'
+import {
+  ConditionType,
+  parseDuration,
+  RESYNC_ANNOTATION,
+  type ReconcileContext,
+  type ReconcilerDefinition,
+  type SyncMetrics,
+} from '../runtime/index.ts'
 import { Announced, announceEvents, announceTargets } from './announce.ts'
-import { type Ctx, digest, ResourceClients, secretFor } from './clients.ts'
+import { CalendarClients, digest, secretFor } from './clients.ts'
 import { buildFeedEvents } from './feed.ts'
 import { readFreeBusy } from './freebusy.ts'
 import { reconcilePush } from './push.ts'
@@ -35,11 +43,10 @@ import {
 } from './sources.ts'
 import { listCopies, syncTarget, type TargetSyncResult } from './targets.ts'
 
-export const SourceReady = 'SourceReady'
-export const TargetsSynced = 'TargetsSynced'
-export { Announced }
+export const SourceReady = ConditionType.SourceReady
+export const TargetsSynced = ConditionType.TargetsSynced
 /** Setting this annotation to a new value drops the sync token: the next sync reads the source in full. */
-export const RESYNC_ANNOTATION = 'switchboard.dev/resync-requested-at'
+export { Announced, RESYNC_ANNOTATION }
 
 const KIND = CalendarSyncKind.kind
 
@@ -66,70 +73,47 @@ export interface CalendarReconcilerOptions {
   now?: (() => Date) | undefined
 }
 
-/** What a resource keeps in memory between reconciles. */
-interface ResourceState {
-  uid: string
-  clients: ResourceClients
+/** What a resource keeps in memory between reconciles (in its memo, dropped when it goes). */
+interface Memory {
   mirror?: GoogleMirror
   invitees: InviteeCache
   push: { tokenDigest?: string }
 }
 
 /** What the steps of one reconcile hand each other. */
-interface Scratch {
+interface State {
   now: Date
+  /** The sync window, set by the source step. */
   window: SyncWindow
   started: number
+  /** The source events in the window, read by the source step. */
   events: Map<string, CalendarEvent>
-  /** Errors that did not stop the later steps; the first is thrown at the end. */
-  errors: SwitchboardError[]
+  clients: CalendarClients
+  memory: Memory
 }
+
+type Ctx = ReconcileContext<CalendarSyncSpec, CalendarSyncStatus, State>
 
 /**
  * The CalendarSync reconciler. Steps, in order: read the source (incremental for Google), bring
  * every target in step (or compare, with Observe), publish the webhook path and keep the push
  * channel, read free/busy, rebuild the public feed, announce due events, and sum up. A failing
  * target, free/busy read or post does not stop the other steps; its error ends the reconcile
- * afterwards with Ready=False: retried with backoff, or, for an error that needs a fix (a target
- * not shared, a page token refused), on the interval, so that the parts that work keep working.
- * Only a source that cannot be read stalls the resource.
+ * afterwards with Ready=False (they are optional steps): retried with backoff, or, for an error
+ * that needs a fix (a target not shared, a page token refused), on the interval, so that the parts
+ * that work keep working. Only a source that cannot be read stalls the resource.
  */
 export function calendarReconciler(
   opts: CalendarReconcilerOptions,
-): ReconcilerDefinition<CalendarSyncSpec, CalendarSyncStatus> {
-  const states = new Map<string, ResourceState>()
-  const scratch = new WeakMap<object, Scratch>()
+): ReconcilerDefinition<CalendarSyncSpec, CalendarSyncStatus, State> {
   const clock = opts.now ?? (() => new Date())
-
-  const stateOf = (ctx: Ctx): ResourceState => {
-    const { namespace, name, uid = '' } = ctx.obj.metadata
-    const key = `${namespace}/${name}`
-    let st = states.get(key)
-    if (!st || st.uid !== uid) {
-      st = {
-        uid,
-        clients: new ResourceClients(key, {
-          logger: opts.logger,
-          registry: opts.registry,
-          http: opts.http,
-          budgets: opts.budgets,
-        }),
-        invitees: new InviteeCache(),
-        push: {},
-      }
-      states.set(key, st)
-    }
-    return st
-  }
-  const scratchOf = (ctx: Ctx): Scratch => {
-    const s = scratch.get(ctx)
-    if (!s) throw new Error('calendar reconcile steps ran out of order')
-    return s
-  }
-  const forget = (namespace: string, name: string) => {
-    states.delete(`${namespace}/${name}`)
-    opts.metrics.removeResource(KIND, namespace, name)
-  }
+  const clients = new CalendarClients({
+    logger: opts.logger,
+    registry: opts.registry,
+    http: opts.http,
+    budgets: opts.budgets,
+  })
+  const forget = (namespace: string, name: string) => opts.metrics.removeResource(KIND, namespace, name)
 
   return {
     name: 'calendarsync',
@@ -137,48 +121,54 @@ export function calendarReconciler(
     concurrency: 4,
     secretNames: secretNamesOf,
     interval: (spec) => spec.interval,
-    readyMessage: { reason: 'Synced', message: 'The targets are in step with the source' },
+    readyMessage: { reason: Reason.Synced, message: 'The targets are in step with the source' },
+    init: (ctx) => {
+      const now = clock()
+      return {
+        now,
+        window: { start: now.getTime(), end: now.getTime() },
+        started: performance.now(),
+        events: new Map(),
+        clients,
+        memory: ctx.memo<Memory>('memory', null, () => ({ invitees: new InviteeCache(), push: {} })),
+      }
+    },
     steps: [
       {
         name: 'source',
         run: async (ctx) => {
-          const now = clock()
-          const window = {
-            start: now.getTime() - parseDuration(ctx.spec.window.past, 'spec.window.past'),
-            end: now.getTime() + parseDuration(ctx.spec.window.future, 'spec.window.future'),
+          const s = ctx.state
+          s.window = {
+            start: s.now.getTime() - parseDuration(ctx.spec.window.past, 'spec.window.past'),
+            end: s.now.getTime() + parseDuration(ctx.spec.window.future, 'spec.window.future'),
           }
-          const s: Scratch = { now, window, started: performance.now(), events: new Map(), errors: [] }
-          scratch.set(ctx, s)
-          s.events = await readSource(ctx, stateOf(ctx), s)
+          s.events = await readSource(ctx, s)
         },
       },
-      { name: 'targets', run: (ctx) => syncTargets(ctx, stateOf(ctx), scratchOf(ctx), opts) },
+      { name: 'targets', optional: true, run: (ctx) => syncTargets(ctx, ctx.state, opts) },
       {
         name: 'push',
+        optional: true,
         run: async (ctx) => {
-          try {
-            const state = stateOf(ctx)
-            const { renewInMs, error } = await reconcilePush(ctx, state.clients, {
-              memory: state.push,
-              publicUrl: opts.publicUrl,
-              channelTtlMs: opts.channelTtlMs,
-              renewBeforeMs: opts.channelRenewBeforeMs,
-              now: clock,
-            })
-            if (renewInMs !== undefined) ctx.requeueAfter(renewInMs)
-            if (error) ctx.log.warn({ reason: error.reason, err: error.message }, 'push channel not open')
-          } catch (err) {
-            scratchOf(ctx).errors.push(toSwitchboardError(err))
-          }
+          const s = ctx.state
+          const { renewInMs, error } = await reconcilePush(ctx, s.clients, {
+            memory: s.memory.push,
+            publicUrl: opts.publicUrl,
+            channelTtlMs: opts.channelTtlMs,
+            renewBeforeMs: opts.channelRenewBeforeMs,
+            now: clock,
+          })
+          if (renewInMs !== undefined) ctx.requeueAfter(renewInMs)
+          if (error) ctx.log.warn({ reason: error.reason, err: error.message }, 'push channel not open')
         },
       },
-      { name: 'freeBusy', run: (ctx) => freeBusy(ctx, stateOf(ctx), scratchOf(ctx)) },
-      { name: 'publicFeed', run: (ctx) => publicFeed(ctx, scratchOf(ctx)) },
-      { name: 'announce', run: (ctx) => announce(ctx, stateOf(ctx), scratchOf(ctx)) },
-      { name: 'summary', run: (ctx) => summary(ctx, scratchOf(ctx), opts) },
+      { name: 'freeBusy', optional: true, run: (ctx) => freeBusy(ctx, ctx.state) },
+      { name: 'publicFeed', run: (ctx) => publicFeed(ctx, ctx.state) },
+      { name: 'announce', optional: true, run: (ctx) => announce(ctx, ctx.state) },
+      { name: 'summary', run: (ctx) => summary(ctx, ctx.state, opts) },
     ],
     finalize: async (ctx) => {
-      await cleanUp(ctx, stateOf(ctx))
+      await cleanUp(ctx)
       forget(ctx.obj.metadata.namespace, ctx.obj.metadata.name)
     },
     forget,
@@ -204,15 +194,15 @@ export function secretNamesOf(raw: unknown): string[] {
   return [...names]
 }
 
-async function readSource(ctx: Ctx, state: ResourceState, s: Scratch): Promise<Map<string, CalendarEvent>> {
+async function readSource(ctx: Ctx, s: State): Promise<Map<string, CalendarEvent>> {
   const { spec, status } = ctx
   const owner = `${ctx.obj.metadata.namespace}/${ctx.obj.metadata.name}`
   if (status.observedGeneration !== ctx.obj.metadata.generation) {
-    ctx.setCondition('Reconciling', 'True', 'Progressing', 'sync in progress')
+    ctx.setCondition(ConditionType.Reconciling, 'True', Reason.Progressing, 'sync in progress')
   }
   const resync = ctx.obj.metadata.annotations?.[RESYNC_ANNOTATION]
   if (resync !== undefined && resync !== status.lastHandledResyncAt) {
-    delete state.mirror
+    delete s.memory.mirror
     if (status.source) delete status.source.syncToken
     status.lastHandledResyncAt = resync
     ctx.log.info({ resync }, 'full resync requested: sync token dropped')
@@ -224,13 +214,13 @@ async function readSource(ctx: Ctx, state: ResourceState, s: Scratch): Promise<M
       const src = spec.source.googleCalendar
       const where = 'spec.source.googleCalendar'
       const secret = secretFor(spec, src.credentialsSecretRef, where)
-      const { client } = state.clients.google(ctx, secret, where, false)
+      const { client } = s.clients.google(ctx, secret, where, false)
       const previous = status.source?.kind === 'googleCalendar' ? status.source : undefined
       const result = await readGoogleSource({
         client,
         calendarId: src.calendarId,
         config: digest([src.calendarId, secret, spec.endpoints?.googleCalendar]),
-        mirror: state.mirror,
+        mirror: s.memory.mirror,
         savedToken: previous?.calendarId === src.calendarId ? previous.syncToken : undefined,
         window: s.window,
         owner,
@@ -238,7 +228,7 @@ async function readSource(ctx: Ctx, state: ResourceState, s: Scratch): Promise<M
         now: s.now.getTime(),
         signal: ctx.signal,
       })
-      state.mirror = result.mirror
+      s.memory.mirror = result.mirror
       const events = new Map([...result.mirror.events].filter(([, e]) => inWindow(e, s.window)))
       const full = result.mode === 'Full'
       status.source = {
@@ -257,14 +247,14 @@ async function readSource(ctx: Ctx, state: ResourceState, s: Scratch): Promise<M
       if (result.expired) {
         ctx.event(
           'Normal',
-          'SyncTokenExpired',
+          Reason.SyncTokenExpired,
           `the sync token of "${src.calendarId}" expired: read it in full`,
         )
       }
       ctx.setCondition(
         SourceReady,
         'True',
-        'Read',
+        Reason.Read,
         `${events.size} event(s) in "${src.calendarId}" (${full ? 'full read' : `incremental: ${result.changes} change(s)`})`,
       )
       return events
@@ -272,14 +262,14 @@ async function readSource(ctx: Ctx, state: ResourceState, s: Scratch): Promise<M
     if (spec.source.calendly) {
       const src = spec.source.calendly
       const where = 'spec.source.calendly'
-      const client = state.clients.calendly(ctx, secretFor(spec, src.credentialsSecretRef, where), where)
+      const client = s.clients.calendly(ctx, secretFor(spec, src.credentialsSecretRef, where), where)
       const events = await readCalendlySource({
         client,
         organization: src.organization,
         visibility: src.visibility,
         window: s.window,
-        invitees: wantsAttendees(ctx, state),
-        cache: state.invitees,
+        invitees: wantsAttendees(ctx, s),
+        cache: s.memory.invitees,
         knownTypes: types,
         signal: ctx.signal,
       })
@@ -293,7 +283,7 @@ async function readSource(ctx: Ctx, state: ResourceState, s: Scratch): Promise<M
         fullSyncs: (previous?.fullSyncs ?? 0) + 1,
         lastSyncTime: at,
       }
-      ctx.setCondition(SourceReady, 'True', 'Read', `${events.size} booking(s) read from Calendly`)
+      ctx.setCondition(SourceReady, 'True', Reason.Read, `${events.size} booking(s) read from Calendly`)
       return events
     }
     const all = inlineEvents(spec.source.events ?? [])
@@ -302,7 +292,7 @@ async function readSource(ctx: Ctx, state: ResourceState, s: Scratch): Promise<M
     ctx.setCondition(
       SourceReady,
       'True',
-      'Read',
+      Reason.Read,
       `${events.size} of ${all.size} inline event(s) in the sync window`,
     )
     return events
@@ -314,25 +304,21 @@ async function readSource(ctx: Ctx, state: ResourceState, s: Scratch): Promise<M
 }
 
 /** Whether some internal target can carry attendees (then Calendly invitees are read). */
-function wantsAttendees(ctx: Ctx, state: ResourceState): boolean {
+function wantsAttendees(ctx: Ctx, s: State): boolean {
   const observe = ctx.spec.managementPolicy === 'Observe'
   return ctx.spec.targets.some((t, i) => {
     if (t.visibility !== 'internal') return false
     try {
       const secret = secretFor(ctx.spec, t.credentialsSecretRef, `spec.targets[${i}]`)
-      return state.clients.google(ctx, secret, `spec.targets[${i}]`, !observe).attendees
+      return s.clients.google(ctx, secret, `spec.targets[${i}]`, !observe).attendees
     } catch {
       return false
     }
   })
 }
 
-async function syncTargets(
-  ctx: Ctx,
-  state: ResourceState,
-  s: Scratch,
-  opts: CalendarReconcilerOptions,
-): Promise<void> {
+/** Brings every target in step; a failing target does not stop the others, and fails the step afterwards. */
+async function syncTargets(ctx: Ctx, s: State, opts: CalendarReconcilerOptions): Promise<void> {
   const { spec, status } = ctx
   const owner = `${ctx.obj.metadata.namespace}/${ctx.obj.metadata.name}`
   const observe = spec.managementPolicy === 'Observe'
@@ -342,7 +328,7 @@ async function syncTargets(
   const drift: CalendarDriftEntry[] = []
   let corrected = 0
   let writes = 0
-  let failed: SwitchboardError | undefined
+  const failures: SwitchboardError[] = []
   const next: CalendarTargetStatus[] = []
   for (const [i, target] of spec.targets.entries()) {
     const where = `spec.targets[${i}]`
@@ -369,7 +355,7 @@ async function syncTargets(
     }
     if (before?.lastSyncTime) ts.lastSyncTime = before.lastSyncTime
     try {
-      const handle = state.clients.google(
+      const handle = s.clients.google(
         ctx,
         secretFor(spec, target.credentialsSecretRef, where),
         where,
@@ -392,8 +378,7 @@ async function syncTargets(
       const e = toSwitchboardError(err)
       const message = `calendar "${target.calendarId}": ${e.message}`
       ts.lastError = { reason: e.reason, message: sanitizeMessage(message), time: at }
-      failed ??= e
-      s.errors.push(e)
+      failures.push(e)
       ctx.log.warn({ target: target.calendarId, reason: e.reason, err: e.message }, 'target sync failed')
     }
     ts.created = progress.created
@@ -426,7 +411,7 @@ async function syncTargets(
     const edited = drift.filter((d) => d.kind === 'EditedInTarget' || d.kind === 'DeletedInTarget').length
     ctx.event(
       'Warning',
-      'DriftDetected',
+      Reason.DriftDetected,
       observe
         ? `${drift.length} event(s) in the targets differ from the source (Observe: not corrected)`
         : `${edited} event(s) edited or deleted by hand in a target were restored from the source`,
@@ -444,16 +429,21 @@ async function syncTargets(
     u: 0,
     d: 0,
   })
+  const failed = failures[0]
   if (failed) {
     const bad = next.find((t) => t.lastError)
     ctx.setCondition(TargetsSynced, 'False', failed.reason, bad?.lastError?.message ?? failed.message)
-  } else if (spec.targets.length === 0) {
-    ctx.setCondition(TargetsSynced, 'True', 'NoTargets', 'no target calendars are configured')
+    // Other targets may have synced: the step fails (the reconcile goes on) with the error that
+    // needs a fix, if any, else the first.
+    throw failures.find((e) => e.kind === 'stalling') ?? failed
+  }
+  if (spec.targets.length === 0) {
+    ctx.setCondition(TargetsSynced, 'True', Reason.NoTargets, 'no target calendars are configured')
   } else if (observe) {
     ctx.setCondition(
       TargetsSynced,
       drift.length === 0 ? 'True' : 'False',
-      drift.length === 0 ? 'InStep' : 'DriftObserved',
+      drift.length === 0 ? Reason.InStep : Reason.DriftObserved,
       drift.length === 0
         ? `${next.length} target(s) match the source (Observe)`
         : `${drift.length} difference(s) found in ${next.length} target(s); Observe: nothing written`,
@@ -462,49 +452,39 @@ async function syncTargets(
     ctx.setCondition(
       TargetsSynced,
       'True',
-      'Synced',
+      Reason.Synced,
       `${next.length} target(s) in step: ${totals.c} created, ${totals.u} updated, ${totals.d} deleted` +
         (corrected > 0 ? `; ${corrected} hand edit(s) restored` : ''),
     )
   }
 }
 
-async function freeBusy(ctx: Ctx, state: ResourceState, s: Scratch): Promise<void> {
+/** Reads free/busy; a failure fails the step (the reconcile goes on). */
+async function freeBusy(ctx: Ctx, s: State): Promise<void> {
   const fb = ctx.spec.freeBusy
   if (!fb) {
     delete ctx.status.freeBusy
     return
   }
-  try {
-    const where = 'spec.freeBusy'
-    const { client } = state.clients.google(
-      ctx,
-      secretFor(ctx.spec, fb.credentialsSecretRef, where),
-      where,
-      false,
-    )
-    const next = await readFreeBusy({
-      client,
-      calendars: fb.calendars,
-      aheadMs: parseDuration(fb.ahead, 'spec.freeBusy.ahead'),
-      timeZone: fb.timeZone,
-      now: s.now,
-      signal: ctx.signal,
-    })
-    const prev = ctx.status.freeBusy
-    // keep the time of the last change when nothing but the clock moved
-    if (prev && JSON.stringify(prev.busy) === JSON.stringify(next.busy) && prev.timeMin === next.timeMin) {
-      next.generatedAt = prev.generatedAt
-    }
-    ctx.status.freeBusy = next
-  } catch (err) {
-    const e = toSwitchboardError(err)
-    ctx.log.warn({ reason: e.reason, err: e.message }, 'free/busy read failed')
-    s.errors.push(e)
+  const where = 'spec.freeBusy'
+  const { client } = s.clients.google(ctx, secretFor(ctx.spec, fb.credentialsSecretRef, where), where, false)
+  const next = await readFreeBusy({
+    client,
+    calendars: fb.calendars,
+    aheadMs: parseDuration(fb.ahead, 'spec.freeBusy.ahead'),
+    timeZone: fb.timeZone,
+    now: s.now,
+    signal: ctx.signal,
+  })
+  const prev = ctx.status.freeBusy
+  // keep the time of the last change when nothing but the clock moved
+  if (prev && JSON.stringify(prev.busy) === JSON.stringify(next.busy) && prev.timeMin === next.timeMin) {
+    next.generatedAt = prev.generatedAt
   }
+  ctx.status.freeBusy = next
 }
 
-function publicFeed(ctx: Ctx, s: Scratch): void {
+function publicFeed(ctx: Ctx, s: State): void {
   const feed = ctx.spec.publicFeed
   if (!feed?.enabled) {
     delete ctx.status.publicFeed
@@ -521,53 +501,54 @@ function publicFeed(ctx: Ctx, s: Scratch): void {
   ctx.status.publicFeed = { timeZone: feed.timeZone, events, generatedAt: rfc3339(s.now) }
 }
 
-async function announce(ctx: Ctx, state: ResourceState, s: Scratch): Promise<void> {
+/** Posts due events; a failure fails the step (the reconcile goes on). */
+async function announce(ctx: Ctx, s: State): Promise<void> {
   const fb = ctx.spec.announce?.facebook
   if (!fb) {
     ctx.removeCondition(Announced)
     return
   }
   const observe = ctx.spec.managementPolicy === 'Observe'
+  const targets = announceTargets(fb).join(', ')
+  let outcome: Awaited<ReturnType<typeof announceEvents>>
   try {
     const where = 'spec.announce.facebook'
     const client = observe
       ? undefined
-      : state.clients.facebook(ctx, secretFor(ctx.spec, fb.credentialsSecretRef, where), where)
-    const outcome = await announceEvents({ ctx, client, spec: fb, events: s.events, observe, now: s.now })
-    const targets = announceTargets(fb).join(', ')
-    if (outcome.error) {
-      const e = outcome.error
-      ctx.setCondition(Announced, 'False', e.reason, `posting to ${targets} failed: ${e.message}`)
-      ctx.event('Warning', 'AnnouncementFailed', `posting to ${targets} failed: ${e.message}`)
-      s.errors.push(e)
-      return
-    }
-    if (observe) {
-      ctx.setCondition(
-        Announced,
-        'False',
-        'ObserveOnly',
-        `managementPolicy is Observe: nothing is posted (${outcome.pending} event(s) would be announced)`,
-      )
-      return
-    }
-    const total = ctx.status.announcements?.total ?? 0
-    ctx.setCondition(
-      Announced,
-      'True',
-      'Announced',
-      `${total} post(s) made to ${targets}` +
-        (outcome.pending > 0 ? `; ${outcome.pending} event(s) follow in the next sync` : '; nothing pending'),
-    )
-    if (outcome.pending > 0) ctx.requeueAfter(15_000)
+      : s.clients.facebook(ctx, secretFor(ctx.spec, fb.credentialsSecretRef, where), where)
+    outcome = await announceEvents({ ctx, client, spec: fb, events: s.events, observe, now: s.now })
   } catch (err) {
     const e = toSwitchboardError(err)
     ctx.setCondition(Announced, 'False', e.reason, e.message)
-    s.errors.push(e)
+    throw e
   }
+  if (outcome.error) {
+    const e = outcome.error
+    ctx.setCondition(Announced, 'False', e.reason, `posting to ${targets} failed: ${e.message}`)
+    ctx.event('Warning', Reason.AnnouncementFailed, `posting to ${targets} failed: ${e.message}`)
+    throw e
+  }
+  if (observe) {
+    ctx.setCondition(
+      Announced,
+      'False',
+      Reason.ObserveOnly,
+      `managementPolicy is Observe: nothing is posted (${outcome.pending} event(s) would be announced)`,
+    )
+    return
+  }
+  const total = ctx.status.announcements?.total ?? 0
+  ctx.setCondition(
+    Announced,
+    'True',
+    Reason.Announced,
+    `${total} post(s) made to ${targets}` +
+      (outcome.pending > 0 ? `; ${outcome.pending} event(s) follow in the next sync` : '; nothing pending'),
+  )
+  if (outcome.pending > 0) ctx.requeueAfter(15_000)
 }
 
-function summary(ctx: Ctx, s: Scratch, opts: CalendarReconcilerOptions): void {
+function summary(ctx: Ctx, s: State, opts: CalendarReconcilerOptions): void {
   const { namespace, name } = ctx.obj.metadata
   const provider = ctx.spec.source.googleCalendar
     ? 'google-calendar'
@@ -578,16 +559,9 @@ function summary(ctx: Ctx, s: Scratch, opts: CalendarReconcilerOptions): void {
     { kind: KIND, provider, stream: 'events' },
     (performance.now() - s.started) / 1000,
   )
-  const error = s.errors.find((e) => e.kind === 'stalling') ?? s.errors[0]
-  if (error?.kind === 'stalling') {
-    // The source was read: a target, free/busy or the page needing a fix must not stop the
-    // other parts, so the resource keeps syncing on its interval (a fixed Secret or spec is
-    // picked up at once) while Ready=False names the problem.
-    throw new WaitingError(error.reason, error.message, parseDuration(ctx.spec.interval, 'spec.interval'), {
-      ...(error.field !== undefined ? { field: error.field } : {}),
-    })
-  }
-  if (error) throw error
+  // An optional step failed: the runtime ends the reconcile with its error (one that needs a fix
+  // is retried on the interval, so the parts that work keep working), and this was no full sync.
+  if (ctx.failures.length > 0) return
   ctx.status.lastSyncTime = rfc3339(s.now)
   opts.metrics.succeeded(
     KIND,
@@ -601,11 +575,11 @@ function summary(ctx: Ctx, s: Scratch, opts: CalendarReconcilerOptions): void {
   const drift = ctx.status.drift?.count ?? 0
   if (ctx.spec.managementPolicy === 'Observe') {
     ctx.ready(
-      'Observed',
+      Reason.Observed,
       `${s.events.size} source event(s) compared with ${targets} target(s); ${drift} difference(s)`,
     )
   } else {
-    ctx.ready('Synced', `${s.events.size} source event(s) in step in ${targets} target(s)`)
+    ctx.ready(Reason.Synced, `${s.events.size} source event(s) in step in ${targets} target(s)`)
   }
 }
 
@@ -616,10 +590,10 @@ function summary(ctx: Ctx, s: Scratch, opts: CalendarReconcilerOptions): void {
  * gone, access revoked) cannot be fixed by waiting, so they are reported as a Warning event and
  * the resource is let go.
  */
-async function cleanUp(ctx: Ctx, state: ResourceState): Promise<void> {
-  // the runtime hands finalizers the stored spec: apply the schema's defaults (if it still parses)
-  const parsed = CalendarSyncKind.spec.safeParse(ctx.obj.spec)
-  const spec = parsed.success ? parsed.data : ctx.spec
+async function cleanUp(ctx: Ctx): Promise<void> {
+  // the runtime hands finalizers the parsed spec, defaults applied (as stored if it no longer parses)
+  const { spec } = ctx
+  const { clients } = ctx.state
   const owner = `${ctx.obj.metadata.namespace}/${ctx.obj.metadata.name}`
   const channels = ctx.status.webhook?.channels ?? []
   const notes: string[] = []
@@ -627,14 +601,14 @@ async function cleanUp(ctx: Ctx, state: ResourceState): Promise<void> {
     const e = toSwitchboardError(err)
     if (e.kind !== 'stalling') throw e
     notes.push(`${what}: ${e.message}`)
-    ctx.event('Warning', 'CleanupIncomplete', `${what}: ${e.message}`)
+    ctx.event('Warning', Reason.CleanupIncomplete, `${what}: ${e.message}`)
   }
   if (channels.length > 0) {
     try {
       const src = spec.source?.googleCalendar
       const where = 'spec.source.googleCalendar'
       const client = src
-        ? state.clients.google(ctx, secretFor(spec, src.credentialsSecretRef, where), where, false).client
+        ? clients.google(ctx, secretFor(spec, src.credentialsSecretRef, where), where, false).client
         : undefined
       let stopped = 0
       for (const c of channels) {
@@ -653,7 +627,7 @@ async function cleanUp(ctx: Ctx, state: ResourceState): Promise<void> {
     for (const [i, target] of (spec.targets ?? []).entries()) {
       const where = `spec.targets[${i}]`
       try {
-        const { client } = state.clients.google(
+        const { client } = clients.google(
           ctx,
           secretFor(spec, target.credentialsSecretRef, where),
           where,
@@ -676,5 +650,5 @@ async function cleanUp(ctx: Ctx, state: ResourceState): Promise<void> {
     )
   }
   ctx.log.info({ notes }, 'cleaned up before deletion')
-  ctx.event('Normal', 'CleanedUp', notes.join('; '))
+  ctx.event('Normal', Reason.CleanedUp, notes.join('; '))
 }

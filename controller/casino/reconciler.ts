@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import {
@@ -9,6 +8,7 @@ import {
   type Deliverer,
   Reason,
   type RetryPolicy,
+  rfc3339,
   StallingError,
   type SwitchboardError,
   sanitizeMessage,
@@ -25,27 +25,33 @@ import {
   defaultStreamIntervals,
   ensureWebhookStatus,
   providerSettingsField,
-  WEBHOOK_READY,
   webhookSecretKeys,
 } from '../api/index.ts'
 import type { DeliveryRegistry } from '../destination/index.ts'
 import {
+  ConditionType,
   parseDuration,
   REQUESTED_AT_ANNOTATION,
+  RESYNC_ANNOTATION,
   type ReconcileContext,
   type ReconcilerDefinition,
-  rfc3339,
   type SyncMetrics,
   withJitter,
 } from '../runtime/index.ts'
 
-type Ctx = ReconcileContext<CasinoIntegrationSpec, CasinoIntegrationStatus>
+/** What the steps of one reconcile hand on. */
+interface State {
+  /** The platform client the connect step checked. */
+  client?: ClientEntry
+}
 
-export const CredentialsValid = 'CredentialsValid'
+type Ctx = ReconcileContext<CasinoIntegrationSpec, CasinoIntegrationStatus, State>
+
+export const CredentialsValid = ConditionType.CredentialsValid
 /** Setting this annotation to a new value clears every stream's cursor: a full resync. */
-export const RESYNC_ANNOTATION = 'switchboard.dev/resync-requested-at'
-export const Synced = 'Synced'
-export const Degraded = 'Degraded'
+export { RESYNC_ANNOTATION }
+export const Synced = ConditionType.Synced
+export const Degraded = ConditionType.Degraded
 
 export interface CasinoReconcilerOptions {
   destinations: DeliveryRegistry
@@ -61,8 +67,8 @@ export interface CasinoReconcilerOptions {
 }
 
 interface ClientEntry {
-  hash: string
   client: CasinoClient
+  /** Whether the credentials were verified with this client (reset when the platform refuses them). */
   healthy: boolean
 }
 
@@ -74,8 +80,7 @@ interface ClientEntry {
  */
 export function casinoReconciler(
   opts: CasinoReconcilerOptions,
-): ReconcilerDefinition<CasinoIntegrationSpec, CasinoIntegrationStatus> {
-  const clients = new Map<string, ClientEntry>()
+): ReconcilerDefinition<CasinoIntegrationSpec, CasinoIntegrationStatus, State> {
   return {
     name: 'casinointegration',
     kind: CasinoIntegrationKind,
@@ -94,21 +99,20 @@ export function casinoReconciler(
     },
     // The reconciler schedules itself from the streams' own intervals.
     interval: () => undefined,
-    readyMessage: { reason: 'Succeeded', message: 'Every stream synced' },
+    readyMessage: { reason: Reason.Succeeded, message: 'Every stream synced' },
+    init: () => ({}),
     steps: [
       { name: 'webhook', run: (ctx) => webhook(ctx, opts.publicUrl) },
-      { name: 'connect', run: (ctx) => connect(ctx, clients, opts) },
+      { name: 'connect', run: (ctx) => connect(ctx, opts) },
       { name: 'destinations', run: (ctx) => destinations(ctx, opts.destinations) },
-      { name: 'sync', run: (ctx) => syncDueStreams(ctx, clients, opts) },
+      { name: 'sync', run: (ctx) => syncDueStreams(ctx, opts) },
     ],
-    finalize: (ctx) => {
-      forget(ctx.obj.metadata.namespace, ctx.obj.metadata.name)
-    },
+    // The platform client is in the object's memo, which the runtime drops with the object.
+    finalize: (ctx) => forget(ctx.obj.metadata.namespace, ctx.obj.metadata.name),
     forget: (namespace, name) => forget(namespace, name),
   }
 
   function forget(namespace: string, name: string) {
-    clients.delete(`${namespace}/${name}`)
     opts.metrics.removeResource(CasinoIntegrationKind.kind, namespace, name)
   }
 }
@@ -133,17 +137,17 @@ function webhook(ctx: Ctx, publicUrl: string | undefined): void {
   const key = keys.find((k) => data[k] !== undefined)
   if (!key) {
     ctx.setCondition(
-      WEBHOOK_READY,
+      ConditionType.WebhookReady,
       'False',
-      'WebhookSecretMissing',
+      Reason.WebhookSecretMissing,
       `Secret "${secretName}" has no key ${keys.map((k) => `"${k}"`).join(' or ')} to verify webhooks; syncs run on their interval only`,
     )
     return
   }
   ctx.setCondition(
-    WEBHOOK_READY,
+    ConditionType.WebhookReady,
     'True',
-    'Succeeded',
+    Reason.Succeeded,
     hook.url
       ? `webhooks are received at ${hook.url}`
       : `webhooks are received at ${hook.path} (no public URL configured)`,
@@ -165,11 +169,7 @@ function settingsOf(spec: CasinoIntegrationSpec): unknown {
   return settings
 }
 
-async function connect(
-  ctx: Ctx,
-  clients: Map<string, ClientEntry>,
-  opts: CasinoReconcilerOptions,
-): Promise<void> {
+async function connect(ctx: Ctx, opts: CasinoReconcilerOptions): Promise<void> {
   const { spec } = ctx
   const { namespace, name } = ctx.obj.metadata
   const key = `${namespace}/${name}`
@@ -185,38 +185,26 @@ async function connect(
     const credentials = ctx.credentials(spec.credentialsSecretRef.name, connector.credentials)
     const secret = ctx.secret(spec.credentialsSecretRef.name)
     const endpoint = spec.endpoint ?? connector.defaultEndpoint(settings.data)
-    const hash = createHash('sha256')
-      .update(
-        JSON.stringify({
-          p: spec.provider,
-          s: settings.data,
-          e: endpoint,
-          v: secret.metadata?.resourceVersion,
-        }),
-      )
-      .digest('hex')
-    let entry = clients.get(key)
-    if (!entry || entry.hash !== hash) {
-      entry = {
-        hash,
-        healthy: false,
-        client: connector.create({
-          endpoint,
-          credentials,
-          settings: settings.data,
-          logger: opts.logger.child({ casino: key, provider: spec.provider }),
-          metrics: opts.registry,
-          http: opts.http,
-        }),
-      }
-      clients.set(key, entry)
-    }
+    // A new client (credentials to verify again) when the settings, the endpoint or the Secret changed.
+    const inputs = { p: spec.provider, s: settings.data, e: endpoint, v: secret.metadata?.resourceVersion }
+    const entry = ctx.memo<ClientEntry>('client', inputs, () => ({
+      healthy: false,
+      client: connector.create({
+        endpoint,
+        credentials,
+        settings: settings.data,
+        logger: opts.logger.child({ casino: key, provider: spec.provider }),
+        metrics: opts.registry,
+        http: opts.http,
+      }),
+    }))
+    ctx.state.client = entry
     if (!entry.healthy) {
       await entry.client.healthCheck(ctx.signal)
       entry.healthy = true
       ctx.log.info({ provider: spec.provider }, 'credentials verified')
     }
-    ctx.setCondition(CredentialsValid, 'True', 'Succeeded', `${spec.provider} accepted the credentials`)
+    ctx.setCondition(CredentialsValid, 'True', Reason.Succeeded, `${spec.provider} accepted the credentials`)
   } catch (err) {
     const e = toSwitchboardError(err)
     if (e.kind === 'stalling' || e.reason === Reason.Unauthorized) {
@@ -253,14 +241,10 @@ function isDue(ctx: Ctx, st: CasinoStreamStatus | undefined, name: CasinoStreamN
   return now + 1_000 >= Date.parse(st.lastSyncTime) + streamInterval(ctx, name)
 }
 
-async function syncDueStreams(
-  ctx: Ctx,
-  clients: Map<string, ClientEntry>,
-  opts: CasinoReconcilerOptions,
-): Promise<void> {
-  const { namespace, name } = ctx.obj.metadata
-  const entry = clients.get(`${namespace}/${name}`)
-  if (!entry) throw new StallingError(Reason.Internal, 'no client for this integration')
+async function syncDueStreams(ctx: Ctx, opts: CasinoReconcilerOptions): Promise<void> {
+  const { namespace } = ctx.obj.metadata
+  const entry = ctx.state.client
+  if (!entry) throw new StallingError(Reason.Internal, 'the sync step ran without a connected client')
   const status = ctx.status
   // Drop the status of streams no longer in the spec; keep the rest in spec order.
   const wanted = new Set(ctx.spec.streams.map((s) => s.name))
@@ -280,9 +264,9 @@ async function syncDueStreams(
   const firstSync = ctx.spec.streams.some((s) => !status.streams?.find((x) => x.name === s.name)?.cursor)
   if (resyncing || firstSync || ctx.status.observedGeneration !== ctx.obj.metadata.generation) {
     ctx.setCondition(
-      'Reconciling',
+      ConditionType.Reconciling,
       'True',
-      'Progressing',
+      Reason.Progressing,
       resyncing ? 'full resync in progress' : 'sync in progress',
     )
   }
@@ -347,7 +331,7 @@ async function syncDueStreams(
   ctx.setCondition(
     Synced,
     'True',
-    'Succeeded',
+    Reason.Succeeded,
     `${status.streams.length} stream(s) synced; ${total} records delivered in total`,
   )
 }

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import {
   createHttpDeliverer,
   createSegmentDeliverer,
+  type Deliverer,
   Reason,
   StallingError,
   SwitchboardError,
@@ -16,10 +16,16 @@ import {
   segmentWriteKeyKey,
 } from '../api/index.ts'
 import type { ReconcileContext, ReconcilerDefinition } from '../runtime/index.ts'
-import { parseDuration } from '../runtime/index.ts'
+import { ConditionType, parseDuration } from '../runtime/index.ts'
 import type { DeliveryDelta, DeliveryRegistry } from './registry.ts'
 
-type Ctx = ReconcileContext<DestinationSpec, DestinationStatus>
+/** What the steps of one reconcile hand on. */
+interface State {
+  /** The delta this reconcile put into status, committed once the status write went through. */
+  delta?: DeliveryDelta
+}
+
+type Ctx = ReconcileContext<DestinationSpec, DestinationStatus, State>
 
 /** Keys the Secret of a Segment destination must have. */
 export const segmentCredentials = z.object({
@@ -31,7 +37,7 @@ export const httpCredentials = z.object({
   [httpSigningSecretKey]: z.string().min(16, 'must be at least 16 characters long'),
 })
 
-export const CredentialsValid = 'CredentialsValid'
+export const CredentialsValid = ConditionType.CredentialsValid
 
 export interface DestinationReconcilerOptions {
   registry: DeliveryRegistry
@@ -40,11 +46,12 @@ export interface DestinationReconcilerOptions {
 
 /**
  * The Destination reconciler: checks the Secret, (re)builds the deliverer when the spec or the
- * Secret changed, and writes the delivery counters that integrations produced since last time.
+ * Secret changed (kept in the object's memo, installed in the registry that integrations deliver
+ * through), and writes the delivery counters that integrations produced since last time.
  */
 export function destinationReconciler(
   opts: DestinationReconcilerOptions,
-): ReconcilerDefinition<DestinationSpec, DestinationStatus> {
+): ReconcilerDefinition<DestinationSpec, DestinationStatus, State> {
   const { registry } = opts
   return {
     name: 'destination',
@@ -55,7 +62,8 @@ export function destinationReconciler(
       return typeof name === 'string' ? [name] : []
     },
     interval: (spec) => spec.interval,
-    readyMessage: { reason: 'Succeeded', message: 'Destination is ready to receive records' },
+    readyMessage: { reason: Reason.Succeeded, message: 'Destination is ready to receive records' },
+    init: () => ({}),
     steps: [
       { name: 'configure', run: (ctx) => configure(ctx, registry, opts.logger) },
       { name: 'report', run: (ctx) => report(ctx, registry) },
@@ -64,7 +72,7 @@ export function destinationReconciler(
       await registry.remove(ctx.obj.metadata.namespace, ctx.obj.metadata.name)
     },
     statusWritten: (ctx) => {
-      const delta = pending.get(ctx.obj)
+      const { delta } = ctx.state
       if (delta) registry.commitDelta(ctx.obj.metadata.namespace, ctx.obj.metadata.name, delta)
     },
     forget: (namespace, name) => {
@@ -88,65 +96,53 @@ async function configure(ctx: Ctx, registry: DeliveryRegistry, logger: Logger): 
     throw err
   }
   const secret = ctx.secret(secretName)
-  const configHash = createHash('sha256')
-    .update(
-      JSON.stringify({ segment: spec.segment, http: spec.http, secret: secret.metadata?.resourceVersion }),
-    )
-    .digest('hex')
-  if (registry.configHash(namespace, name) !== configHash) {
+  // A new deliverer when the spec or the Secret changed; the registry closes the one it replaces
+  // once its batches finished, and drops it when the Destination goes.
+  const inputs = { segment: spec.segment, http: spec.http, secret: secret.metadata?.resourceVersion }
+  ctx.memo('deliverer', inputs, () => {
     const log = logger.child({ destination: `${namespace}/${name}` })
+    let deliverer: Deliverer
     if (spec.segment) {
-      registry.set(
-        namespace,
-        name,
-        createSegmentDeliverer({
-          writeKey: credentials[segmentWriteKeyKey] ?? '',
-          host: spec.segment.host,
-          path: spec.segment.path,
-          maxRetries: spec.segment.maxRetries,
-          timeoutMs: parseDuration(spec.segment.timeout, 'spec.segment.timeout'),
-          logger: log,
-        }),
-        configHash,
-      )
+      deliverer = createSegmentDeliverer({
+        writeKey: credentials[segmentWriteKeyKey] ?? '',
+        host: spec.segment.host,
+        path: spec.segment.path,
+        maxRetries: spec.segment.maxRetries,
+        timeoutMs: parseDuration(spec.segment.timeout, 'spec.segment.timeout'),
+        logger: log,
+      })
     } else if (spec.http) {
-      registry.set(
-        namespace,
-        name,
-        createHttpDeliverer({
-          url: spec.http.url,
-          signingSecret: credentials[httpSigningSecretKey] ?? '',
-          signatureHeader: spec.http.signatureHeader,
-          batchSize: spec.http.batchSize,
-          maxRetries: spec.http.maxRetries,
-          timeoutMs: parseDuration(spec.http.timeout, 'spec.http.timeout'),
-          logger: log,
-        }),
-        configHash,
-      )
+      deliverer = createHttpDeliverer({
+        url: spec.http.url,
+        signingSecret: credentials[httpSigningSecretKey] ?? '',
+        signatureHeader: spec.http.signatureHeader,
+        batchSize: spec.http.batchSize,
+        maxRetries: spec.http.maxRetries,
+        timeoutMs: parseDuration(spec.http.timeout, 'spec.http.timeout'),
+        logger: log,
+      })
     } else {
       throw new StallingError(Reason.InvalidSpec, 'exactly one of spec.segment or spec.http must be set', {
         field: 'spec',
       })
     }
+    registry.set(namespace, name, deliverer)
     ctx.log.info({ type: ctx.status.type }, 'deliverer configured')
-  }
+    return deliverer
+  })
   ctx.setCondition(
     CredentialsValid,
     'True',
-    'Succeeded',
+    Reason.Succeeded,
     `Secret "${secretName}" has the keys this destination needs`,
   )
 }
-
-/** The delta each reconcile put into status, committed once the status write went through. */
-const pending = new WeakMap<object, DeliveryDelta>()
 
 function report(ctx: Ctx, registry: DeliveryRegistry): void {
   const { namespace, name } = ctx.obj.metadata
   const delta = registry.peekDelta(namespace, name)
   if (!delta) return
-  pending.set(ctx.obj, delta)
+  ctx.state.delta = delta
   const d = { ...(ctx.status.delivery ?? {}) }
   if (delta.recordsDelivered || delta.recordsFailed || delta.batchesDelivered || delta.lastError) {
     d.recordsDelivered = (d.recordsDelivered ?? 0) + delta.recordsDelivered

@@ -4,6 +4,7 @@ import {
   type DeliveryRecord,
   type DeliveryResult,
   Reason,
+  rfc3339,
   toSwitchboardError,
   WaitingError,
 } from '../../connectors/index.ts'
@@ -21,7 +22,6 @@ export interface DeliveryDelta {
 
 interface Entry {
   deliverer: Deliverer
-  configHash: string
   delta: DeliveryDelta
   inFlight: number
 }
@@ -61,17 +61,12 @@ export class DeliveryRegistry {
     return this.#entries.has(`${namespace}/${name}`)
   }
 
-  configHash(namespace: string, name: string): string | undefined {
-    return this.#entries.get(`${namespace}/${name}`)?.configHash
-  }
-
   /** Installs (or replaces) the deliverer of a Destination; the old one is closed after its batches finish. */
-  set(namespace: string, name: string, deliverer: Deliverer, configHash: string): void {
+  set(namespace: string, name: string, deliverer: Deliverer): void {
     const key = `${namespace}/${name}`
     const old = this.#entries.get(key)
     this.#entries.set(key, {
       deliverer,
-      configHash,
       // A new configuration (spec or Secret changed) starts with a clean verdict; counts carry over.
       delta: old ? { ...old.delta, failing: false } : emptyDelta(),
       inFlight: 0,
@@ -126,7 +121,7 @@ export class DeliveryRegistry {
       const d = current.delta
       d.recordsDelivered += result.delivered
       d.batchesDelivered += 1
-      d.lastDeliveryTime = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+      d.lastDeliveryTime = rfc3339(new Date())
       d.failing = false
       return result
     } catch (err) {
@@ -137,7 +132,7 @@ export class DeliveryRegistry {
       d.lastError = {
         reason: e.reason,
         message: e.message,
-        time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        time: rfc3339(new Date()),
       }
       throw e
     } finally {

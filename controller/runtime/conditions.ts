@@ -1,3 +1,6 @@
+import { rfc3339 } from '../../connectors/index.ts'
+import { WEBHOOK_READY } from '../api/index.ts'
+
 /** The metav1.Condition shape, as every Switchboard kind stores it in `status.conditions`. */
 export interface Condition {
   type: string
@@ -8,11 +11,30 @@ export interface Condition {
   lastTransitionTime: string
 }
 
+/**
+ * Every condition type Switchboard writes. `Ready`, `Reconciling` and `Stalled` follow the kstatus
+ * convention; the others are kind-specific. Their reasons come from `Reason` (connectors/errors.ts).
+ */
 export const ConditionType = {
   Ready: 'Ready',
   Reconciling: 'Reconciling',
   Stalled: 'Stalled',
+  /** The Secret has the keys the provider needs, and the provider accepted them. */
+  CredentialsValid: 'CredentialsValid',
+  /** Every stream synced (CasinoIntegration). */
+  Synced: 'Synced',
+  /** The provider is rate limiting: syncing goes on, slower (CasinoIntegration). */
+  Degraded: 'Degraded',
+  /** The provider's webhooks can be received and verified (the webhook contract's condition). */
+  WebhookReady: WEBHOOK_READY,
+  /** The source calendar was read (CalendarSync). */
+  SourceReady: 'SourceReady',
+  /** Every target calendar is in step with the source (CalendarSync). */
+  TargetsSynced: 'TargetsSynced',
+  /** New public events are posted (CalendarSync with spec.announce). */
+  Announced: 'Announced',
 } as const
+export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType]
 
 const MAX_MESSAGE = 32_768
 
@@ -63,13 +85,9 @@ export function isTrue(conditions: readonly Condition[] | undefined, type: strin
   return findCondition(conditions, type)?.status === 'True'
 }
 
-/** Kubernetes timestamps are RFC 3339 with second precision. */
-export function rfc3339(d: Date): string {
-  return `${d.toISOString().slice(0, 19)}Z`
-}
-
 /** Orders conditions so that Ready comes first, then the rest by type (stable output, stable diffs). */
 export function sortConditions(conditions: Condition[]): Condition[] {
-  const rank = (t: string) => (t === 'Ready' ? 0 : t === 'Reconciling' ? 1 : t === 'Stalled' ? 2 : 3)
+  const order: string[] = [ConditionType.Ready, ConditionType.Reconciling, ConditionType.Stalled]
+  const rank = (t: string) => (order.includes(t) ? order.indexOf(t) : order.length)
   return conditions.sort((a, b) => rank(a.type) - rank(b.type) || a.type.localeCompare(b.type))
 }

@@ -1,16 +1,19 @@
 export * from './conditions.ts'
+export { Controller, type ControllerDeps } from './controller.ts'
 export {
+  type BaseContext,
   type CommonStatus,
-  Controller,
   FINALIZER,
   type KindInfo,
   keyOf,
   REQUESTED_AT_ANNOTATION,
+  RESYNC_ANNOTATION,
   type ReconcileContext,
   type ReconcilerDefinition,
   type Step,
+  type StepFailure,
   type SwitchboardObject,
-} from './controller.ts'
+} from './definition.ts'
 export { parseDuration, withJitter } from './duration.ts'
 export { jsonEqual } from './equal.ts'
 export { EventRecorder, type EventType, type InvolvedObject } from './events.ts'
@@ -33,6 +36,7 @@ export {
 } from './kube.ts'
 export { type LeaderElectionOptions, LeaderElector } from './leader.ts'
 export { Manager, type ManagerOptions } from './manager.ts'
+export { MemoStore } from './memo.ts'
 export { mergePatchDiff } from './merge-patch.ts'
 export { OperatorMetrics, type QueueMetrics, registerProcessMetrics } from './metrics.ts'
 export { SyncMetrics } from './sync-metrics.ts'

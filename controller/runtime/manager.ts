@@ -3,12 +3,8 @@ import { hostname } from 'node:os'
 import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Secret } from '@kubernetes/client-node'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import {
-  type CommonStatus,
-  Controller,
-  type ReconcilerDefinition,
-  type SwitchboardObject,
-} from './controller.ts'
+import { Controller } from './controller.ts'
+import type { CommonStatus, ReconcilerDefinition, SwitchboardObject } from './definition.ts'
 import { EventRecorder } from './events.ts'
 import { type Cache, Informer, NamespacedInformers } from './informer.ts'
 import { type KubeClients, makeClients } from './kube.ts'
@@ -53,7 +49,7 @@ export class Manager {
   readonly identity: string
   readonly secrets: Cache<V1Secret>
   readonly #opts: ManagerOptions
-  readonly #controllers: Controller<never, CommonStatus>[] = []
+  readonly #controllers: Controller<never, CommonStatus, unknown>[] = []
   readonly #informers = new Map<string, Cache<SwitchboardObject>>()
   #elector: LeaderElector | undefined
   #server: FastifyInstance | undefined
@@ -90,7 +86,9 @@ export class Manager {
   }
 
   /** Registers a reconciler; its kind gets an informer. Call before `start`. */
-  add<Spec, Status extends CommonStatus>(def: ReconcilerDefinition<Spec, Status>): Controller<Spec, Status> {
+  add<Spec, Status extends CommonStatus, State = undefined>(
+    def: ReconcilerDefinition<Spec, Status, State>,
+  ): Controller<Spec, Status, State> {
     const { group, version, plural } = def.kind
     type List = { items: SwitchboardObject[]; metadata?: { resourceVersion?: string } }
     const namespaces = this.#opts.namespaces?.length ? this.#opts.namespaces : undefined
@@ -107,7 +105,7 @@ export class Manager {
               resourcePlural: plural,
             })) as Promise<List>,
     )
-    const controller = new Controller<Spec, Status>(def, {
+    const controller = new Controller<Spec, Status, State>(def, {
       clients: this.clients,
       informer,
       secrets: this.secrets,
@@ -123,11 +121,11 @@ export class Manager {
       delete: (obj) => this.#onReferenced(def.kind.kind, obj, true),
     })
     this.#informers.set(def.name, informer)
-    this.#controllers.push(controller as unknown as Controller<never, CommonStatus>)
+    this.#controllers.push(controller as unknown as Controller<never, CommonStatus, unknown>)
     return controller
   }
 
-  get controllers(): readonly Controller<never, CommonStatus>[] {
+  get controllers(): readonly Controller<never, CommonStatus, unknown>[] {
     return this.#controllers
   }
 
