@@ -27,7 +27,7 @@ export interface WebhookTarget extends TargetRef {
   channelIds: readonly string[]
   /**
    * The provider's webhook secrets by logical name (`authToken`, `signingSecret`, ...; see
-   * kinds.ts). A key the Secret lacks is absent. Cached by the resolver: call it per request.
+   * `WEBHOOK_KINDS` in controller/api). A key the Secret lacks is absent. Cached by the resolver: call it per request.
    */
   secrets(): Promise<Readonly<Record<string, string>>>
 }

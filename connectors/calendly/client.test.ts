@@ -11,7 +11,7 @@ import { createLogger } from '../log.ts'
 import {
   type CalendlyClientOptions,
   calendlyEventToCalendarEvent,
-  checkCalendlySignature,
+  calendlySignature,
   createCalendlyClient,
   parseCalendlyCredentials,
 } from './index.ts'
@@ -228,7 +228,7 @@ describe('Calendly client against the sandbox', () => {
       expect(got.map((g) => JSON.parse(g.body).event)).toEqual(['invitee.created', 'invitee.canceled'])
       for (const g of got) {
         const header = String(g.headers['calendly-webhook-signature'])
-        expect(checkCalendlySignature(SIGNING_KEY, header, g.body)).toMatchObject({ ok: true })
+        expect(calendlySignature.check(SIGNING_KEY, header, g.body)).toMatchObject({ ok: true })
         const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header) ?? []
         expect(v1).toBe(createHmac('sha256', SIGNING_KEY).update(`${t}.${g.body}`).digest('hex'))
       }

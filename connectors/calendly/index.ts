@@ -23,11 +23,5 @@ export { type CalendlyMappingOptions, calendlyEventToCalendarEvent } from './map
 export {
   CALENDLY_SIGNATURE_HEADER,
   CALENDLY_TOLERANCE_SECONDS,
-  type CalendlySignatureCheck,
-  type CalendlySignatureFailure,
-  type CalendlyVerifyOptions,
   calendlySignature,
-  checkCalendlySignature,
-  signCalendlyWebhook,
-  verifyCalendlySignature,
 } from './signature.ts'

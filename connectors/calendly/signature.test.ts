@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { checkCalendlySignature, signCalendlyWebhook, verifyCalendlySignature } from './index.ts'
+import { calendlySignature } from './index.ts'
 
 const KEY = 'calendly-signing-key-5d1f'
 const BODY =
@@ -14,58 +14,61 @@ const header = `t=${T},v1=${expectedHex}`
 
 describe('Calendly webhook signatures', () => {
   it('signs as Calendly does: t=<s>,v1=hex HMAC-SHA256 of "t.body"', () => {
-    expect(signCalendlyWebhook(KEY, BODY, T)).toBe(header)
-    expect(signCalendlyWebhook(KEY, Buffer.from(BODY), T)).toBe(header)
+    expect(calendlySignature.sign(KEY, BODY, T)).toBe(header)
+    expect(calendlySignature.sign(KEY, Buffer.from(BODY), T)).toBe(header)
   })
 
   it('accepts a valid signature (string or raw bytes)', () => {
-    expect(checkCalendlySignature(KEY, header, BODY, { now: NOW })).toEqual({ ok: true, timestampSeconds: T })
-    expect(verifyCalendlySignature(KEY, header, Buffer.from(BODY), { now: new Date(NOW) })).toBe(true)
+    expect(calendlySignature.check(KEY, header, BODY, { now: NOW })).toEqual({
+      ok: true,
+      timestampSeconds: T,
+    })
+    expect(calendlySignature.verify(KEY, header, Buffer.from(BODY), { now: new Date(NOW) })).toBe(true)
     // spaces after commas and upper-case hex are tolerated; unknown schemes are ignored
     expect(
-      verifyCalendlySignature(KEY, `t=${T}, v0=abc, v1=${expectedHex.toUpperCase()}`, BODY, { now: NOW }),
+      calendlySignature.verify(KEY, `t=${T}, v0=abc, v1=${expectedHex.toUpperCase()}`, BODY, { now: NOW }),
     ).toBe(true)
   })
 
   it('refuses a body with one byte changed', () => {
     const changed = BODY.replace('a@b.c', 'a@b.d')
-    expect(checkCalendlySignature(KEY, header, changed, { now: NOW })).toEqual({
+    expect(calendlySignature.check(KEY, header, changed, { now: NOW })).toEqual({
       ok: false,
       reason: 'mismatch',
     })
     const bytes = Buffer.from(BODY)
     bytes[bytes.length - 2] = 0x20
-    expect(checkCalendlySignature(KEY, header, bytes, { now: NOW })).toEqual({
+    expect(calendlySignature.check(KEY, header, bytes, { now: NOW })).toEqual({
       ok: false,
       reason: 'mismatch',
     })
   })
 
   it('refuses another key', () => {
-    expect(checkCalendlySignature('other-key', header, BODY, { now: NOW })).toEqual({
+    expect(calendlySignature.check('other-key', header, BODY, { now: NOW })).toEqual({
       ok: false,
       reason: 'mismatch',
     })
   })
 
   it('refuses a stale or far-future timestamp (3 minutes)', () => {
-    expect(checkCalendlySignature(KEY, header, BODY, { now: T * 1000 + 181_000 })).toEqual({
+    expect(calendlySignature.check(KEY, header, BODY, { now: T * 1000 + 181_000 })).toEqual({
       ok: false,
       reason: 'stale',
     })
-    expect(checkCalendlySignature(KEY, header, BODY, { now: T * 1000 - 181_000 })).toEqual({
+    expect(calendlySignature.check(KEY, header, BODY, { now: T * 1000 - 181_000 })).toEqual({
       ok: false,
       reason: 'stale',
     })
-    expect(checkCalendlySignature(KEY, header, BODY, { now: T * 1000 + 179_000 }).ok).toBe(true)
+    expect(calendlySignature.check(KEY, header, BODY, { now: T * 1000 + 179_000 }).ok).toBe(true)
   })
 
   it('refuses a missing or malformed header', () => {
-    expect(checkCalendlySignature(KEY, undefined, BODY, { now: NOW })).toEqual({
+    expect(calendlySignature.check(KEY, undefined, BODY, { now: NOW })).toEqual({
       ok: false,
       reason: 'missing',
     })
-    expect(checkCalendlySignature(KEY, '  ', BODY, { now: NOW })).toEqual({ ok: false, reason: 'missing' })
+    expect(calendlySignature.check(KEY, '  ', BODY, { now: NOW })).toEqual({ ok: false, reason: 'missing' })
     for (const bad of [
       `v1=${expectedHex}`,
       `t=${T}`,
@@ -74,7 +77,10 @@ describe('Calendly webhook signatures', () => {
       'garbage',
       `t=${T},t=${T},v1=${expectedHex}`,
     ]) {
-      expect(checkCalendlySignature(KEY, bad, BODY, { now: NOW })).toEqual({ ok: false, reason: 'malformed' })
+      expect(calendlySignature.check(KEY, bad, BODY, { now: NOW })).toEqual({
+        ok: false,
+        reason: 'malformed',
+      })
     }
   })
 })

@@ -3,15 +3,10 @@
  * v1 is the HMAC-SHA256, keyed with the subscription's signing key, of `${t}.${rawBody}`: the
  * scheme of Switchboard's signed HTTP deliveries (connectors/signed-http), under Calendly's
  * header name and with a 3-minute tolerance (either way), so a captured delivery cannot be
- * replayed later. The webhook server and the provider sandbox use these.
+ * replayed later. The webhook server and the provider sandbox sign and check with
+ * `calendlySignature.sign` / `.check` / `.verify`.
  */
-import {
-  type SignatureCheck,
-  type SignatureFailure,
-  type SignedBody,
-  signatureScheme,
-  type VerifyOptions,
-} from '../signed-http/index.ts'
+import { signatureScheme } from '../signed-http/index.ts'
 
 export const calendlySignature = signatureScheme({
   header: 'Calendly-Webhook-Signature',
@@ -21,22 +16,3 @@ export const calendlySignature = signatureScheme({
 export const CALENDLY_SIGNATURE_HEADER = calendlySignature.header
 /** Largest accepted distance between `t` and now. */
 export const CALENDLY_TOLERANCE_SECONDS = calendlySignature.toleranceSeconds
-
-export type CalendlySignatureFailure = SignatureFailure
-export type CalendlySignatureCheck = SignatureCheck
-export type CalendlyVerifyOptions = VerifyOptions
-
-/** The header value Calendly sends for `rawBody` signed at `timestampSeconds`. */
-export function signCalendlyWebhook(
-  signingKey: string,
-  rawBody: SignedBody,
-  timestampSeconds?: number,
-): string {
-  return calendlySignature.sign(signingKey, rawBody, timestampSeconds)
-}
-
-/** Checks a `Calendly-Webhook-Signature` header against the raw body; says why it fails. */
-export const checkCalendlySignature = calendlySignature.check
-
-/** True when the header is a valid, fresh signature of the body. */
-export const verifyCalendlySignature = calendlySignature.verify

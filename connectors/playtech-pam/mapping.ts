@@ -11,7 +11,7 @@
  *   ascending by (lastUpdated, code). Amounts are decimal strings in major units.
  */
 import { z } from 'zod'
-import { PLAYTECH_REGIONS, playtechPamProvider } from '../../controller/api/index.ts'
+import { playtechPamProvider } from '../../controller/api/index.ts'
 import type { StreamContract, StreamRequest } from '../casino/client.ts'
 import {
   count,
@@ -32,8 +32,6 @@ export const PROVIDER = playtechPamProvider.id
 
 /** The Secret keys and spec settings, as the provider's description declares them. */
 export const credentialsSchema = playtechPamProvider.credentials
-
-export const REGIONS = PLAYTECH_REGIONS
 
 export const settingsSchema = playtechPamProvider.settings.schema
 export type PlaytechPamSettings = z.infer<typeof settingsSchema>

@@ -17,7 +17,6 @@ import { webhookStatus } from './webhook.ts'
 /** The casino platforms, from their provider descriptions (providers/casino.ts). */
 const casinoPlatforms = providersOf('CasinoIntegration')
 export const casinoProviders = CASINO_PROVIDERS as readonly [CasinoProvider, ...CasinoProvider[]]
-export type CasinoProviderName = CasinoProvider
 
 export const casinoStreams = ['players', 'transactions', 'games'] as const
 export type CasinoStreamName = (typeof casinoStreams)[number]

@@ -1,7 +1,7 @@
 /**
  * Where a CalendarSync receives webhooks, and its Google push channel.
  *
- * The source decides the provider of `status.webhook` (the contract in webhooks/status.ts): a
+ * The source decides the provider of `status.webhook` (the webhook contract in controller/api/webhook.ts): a
  * Google calendar receives push notifications (`google`), Calendly its signed webhooks
  * (`calendly`); an inline schedule receives nothing. A notification only asks for a sync: the
  * webhook server patches the requested-at annotation, and the next sync reads the changes.

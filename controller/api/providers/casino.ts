@@ -81,7 +81,7 @@ export const betsoftware = defineProvider({
 })
 
 /** The regions Playtech PAM hosts casinos in. */
-export const PLAYTECH_REGIONS = ['eu', 'uk', 'us', 'latam', 'apac'] as const
+const PLAYTECH_REGIONS = ['eu', 'uk', 'us', 'latam', 'apac'] as const
 
 export const playtechPam = defineProvider({
   id: 'playtech-pam',

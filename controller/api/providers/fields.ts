@@ -5,10 +5,13 @@
 import { z } from 'zod'
 
 /** Account identifiers (casino, operator, brand, partner, site): the same everywhere. */
-export const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9._-]+$/
-export const ACCOUNT_ID_MAX_LENGTH = 64
+const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9._-]+$/
+const ACCOUNT_ID_MAX_LENGTH = 64
 
-/** An account identifier a platform issued; `:` is refused because it joins keys in logs and metrics. */
+/**
+ * An account identifier a platform issued. The connectors put these in request paths and bodies;
+ * the API server enforces the same rule, so a value it stores is one the connector can use.
+ */
 export function accountId(description: string) {
   return z
     .string()

@@ -3,7 +3,6 @@
 export {
   altenar as altenarProvider,
   betsoftware as betsoftwareProvider,
-  PLAYTECH_REGIONS,
   playtechPam as playtechPamProvider,
   softswiss as softswissProvider,
 } from './casino.ts'

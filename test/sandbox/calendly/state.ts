@@ -5,7 +5,7 @@
  * `${t}.${body}` with the subscription's signing key).
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import { signCalendlyWebhook } from '../../../connectors/calendly/index.ts'
+import { calendlySignature } from '../../../connectors/calendly/index.ts'
 import { BoundedList, type Instrumentation, type RecordedRequest } from '../recording.ts'
 
 export const CALENDLY_PROVIDER = 'calendly'
@@ -318,7 +318,7 @@ export class CalendlySandbox {
         method: 'POST',
         headers: {
           'content-type': 'application/json; charset=utf-8',
-          'calendly-webhook-signature': signCalendlyWebhook(w.signingKey, body),
+          'calendly-webhook-signature': calendlySignature.sign(w.signingKey, body),
           'user-agent': 'Calendly',
         },
         body,
