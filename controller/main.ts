@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import { KubeConfig } from '@kubernetes/client-node'
 import { createLogger } from '../connectors/index.ts'
 import { createOperator } from './operator.ts'
+import { shardSelector } from './runtime/index.ts'
 
 const USAGE = `Usage: switchboard controller [options]
 
@@ -15,6 +16,10 @@ Options (defaults in brackets):
   --leader-election-namespace NS    namespace of the Lease [$POD_NAMESPACE, then the in-cluster namespace, then default]
   --leader-election-id NAME         name of the Lease [switchboard-controller]
   --namespaces NS[,NS...]           watch only these namespaces (needs Roles there, not ClusterRoles) [all]
+  --shard NAME                      reconcile only objects labelled switchboard.dev/shard=NAME; the Lease
+                                    becomes <leader-election-id>-NAME [all objects]
+  --default-shard                   reconcile only objects without the switchboard.dev/shard label (the
+                                    default shard beside --shard controllers) [all objects]
   --public-url URL                  public base URL of the webhook server, published in status [$SWITCHBOARD_PUBLIC_URL]
   --concurrency N                   workers per controller [4]
   --log-level LEVEL                 trace, debug, info, warn, error [info]
@@ -31,6 +36,8 @@ export async function runController(argv: string[]): Promise<number> {
       'leader-election-namespace': { type: 'string' },
       'leader-election-id': { type: 'string', default: 'switchboard-controller' },
       namespaces: { type: 'string' },
+      shard: { type: 'string' },
+      'default-shard': { type: 'boolean', default: false },
       'public-url': { type: 'string', default: process.env.SWITCHBOARD_PUBLIC_URL },
       concurrency: { type: 'string', default: '4' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
@@ -60,6 +67,23 @@ export async function runController(argv: string[]): Promise<number> {
     return 2
   }
 
+  if (values.shard !== undefined && values['default-shard']) {
+    process.stderr.write('--shard and --default-shard exclude each other\n')
+    return 2
+  }
+  const shard =
+    values.shard !== undefined ? { name: values.shard } : values['default-shard'] ? 'default' : undefined
+  try {
+    shardSelector(shard)
+  } catch (err) {
+    process.stderr.write(`--shard: ${(err as Error).message}\n`)
+    return 2
+  }
+  const leaseName =
+    values.shard !== undefined
+      ? `${values['leader-election-id']}-${values.shard}`
+      : values['leader-election-id']
+
   let exitCode = 0
   let resolveDone: () => void = () => {}
   const done = new Promise<void>((resolve) => {
@@ -71,6 +95,7 @@ export async function runController(argv: string[]): Promise<number> {
     concurrency,
     metricsAddress,
     ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
+    ...(shard ? { shard } : {}),
     namespaces: values.namespaces
       ?.split(',')
       .map((n) => n.trim())
@@ -79,7 +104,7 @@ export async function runController(argv: string[]): Promise<number> {
       ? {
           enabled: true,
           namespace: values['leader-election-namespace'] ?? defaultNamespace(),
-          name: values['leader-election-id'],
+          name: leaseName,
         }
       : undefined,
     onLostLeadership: () => {

@@ -4,7 +4,7 @@ import type { RetryPolicy } from '../connectors/index.ts'
 import { calendarReconciler } from './calendar/index.ts'
 import { casinoReconciler } from './casino/index.ts'
 import { DeliveryRegistry, destinationReconciler } from './destination/index.ts'
-import { Manager, type ManagerOptions, SyncMetrics } from './runtime/index.ts'
+import { Manager, type ManagerOptions, SyncMetrics, shardSelector } from './runtime/index.ts'
 
 export interface OperatorOptions {
   kubeConfig: KubeConfig
@@ -16,6 +16,8 @@ export interface OperatorOptions {
   identity?: string
   /** Watch only these namespaces; default every namespace. */
   namespaces?: readonly string[]
+  /** Reconcile only the objects of this shard (see controller/runtime/shard.ts); default all. */
+  shard?: { name: string } | 'default'
   jitter?: number
   /**
    * Public base URL of the webhook server (what providers call through the Ingress); resources
@@ -46,6 +48,7 @@ export function createOperator(opts: OperatorOptions): Operator {
     metricsAddress: opts.metricsAddress,
     identity: opts.identity,
     namespaces: opts.namespaces,
+    labelSelector: shardSelector(opts.shard),
     jitter: opts.jitter,
     onLostLeadership: opts.onLostLeadership,
   })

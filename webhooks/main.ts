@@ -5,7 +5,12 @@ import { KubeConfig } from '@kubernetes/client-node'
 import type { FastifyPluginAsync } from 'fastify'
 import { createLogger } from '../connectors/index.ts'
 import { WEBHOOK_KINDS } from '../controller/api/index.ts'
-import { EventRecorder, makeClients, parseDuration } from '../controller/runtime/index.ts'
+import {
+  EventRecorder,
+  makeClients,
+  parseDuration,
+  withSharedConnections,
+} from '../controller/runtime/index.ts'
 import { buildApp, DEFAULT_BODY_LIMIT, type RateLimitSetting } from './app.ts'
 import { StatusCallbackSink } from './callbacks.ts'
 import { KubernetesTargetResolver } from './kube-resolver.ts'
@@ -75,9 +80,11 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
   }
 
   const logger = createLogger({ level: values['log-level'], name: 'webhooks' })
-  const kubeConfig = new KubeConfig()
-  if (values.kubeconfig) kubeConfig.loadFromFile(values.kubeconfig)
-  else kubeConfig.loadFromDefault()
+  const loaded = new KubeConfig()
+  if (values.kubeconfig) loaded.loadFromFile(values.kubeconfig)
+  else loaded.loadFromDefault()
+  // One connection pool for every API call and watch of the process.
+  const kubeConfig = withSharedConnections(loaded)
   const clients = makeClients(kubeConfig)
   const identity = `${process.env.POD_NAME || hostname()}_${randomBytes(4).toString('hex')}`
 

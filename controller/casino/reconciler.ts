@@ -107,8 +107,8 @@ export function casinoReconciler(
       { name: 'destinations', run: (ctx) => destinations(ctx, opts.destinations) },
       { name: 'sync', run: (ctx) => syncDueStreams(ctx, opts) },
     ],
-    // The platform client is in the object's memo, which the runtime drops with the object.
-    finalize: (ctx) => forget(ctx.obj.metadata.namespace, ctx.obj.metadata.name),
+    // Nothing is made at the platform, so no finalizer: the platform client is in the object's
+    // memo, which the runtime drops with the object, and `forget` drops the rest.
     forget: (namespace, name) => forget(namespace, name),
   }
 

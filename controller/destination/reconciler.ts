@@ -68,9 +68,6 @@ export function destinationReconciler(
       { name: 'configure', run: (ctx) => configure(ctx, registry, opts.logger) },
       { name: 'report', run: (ctx) => report(ctx, registry) },
     ],
-    finalize: async (ctx) => {
-      await registry.remove(ctx.obj.metadata.namespace, ctx.obj.metadata.name)
-    },
     statusWritten: (ctx) => {
       const { delta } = ctx.state
       if (delta) registry.commitDelta(ctx.obj.metadata.namespace, ctx.obj.metadata.name, delta)

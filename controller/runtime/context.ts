@@ -4,12 +4,12 @@ import type { z } from 'zod'
 import { parseSecretKeys, Reason, StallingError, sanitizeMessage } from '../../connectors/index.ts'
 import { type Condition, removeCondition, setCondition, sortConditions } from './conditions.ts'
 import type { BaseContext, CommonStatus, StepFailure, SwitchboardObject } from './definition.ts'
-import type { Cache } from './informer.ts'
 import type { MemoStore } from './memo.ts'
 import type { ObjectWriter } from './object-writer.ts'
 
 export interface ContextDeps {
-  secrets: Cache<V1Secret>
+  /** The Secrets the object names (`secretNames`), read before the reconcile; undefined: absent. */
+  secrets: ReadonlyMap<string, V1Secret | undefined>
   writer: ObjectWriter
   memo: MemoStore
   signal: AbortSignal
@@ -62,7 +62,13 @@ export function createContext<Spec, Status extends CommonStatus>(
     now: () => new Date(),
     failures,
     secret: (secretName) => {
-      const secret = deps.secrets.get(secretName, namespace)
+      if (!deps.secrets.has(secretName)) {
+        // A bug in the kind, not in the user's spec: its secretNames must list every Secret it reads.
+        throw new Error(
+          `Secret "${secretName}" is read but not among the Secrets the kind names (secretNames)`,
+        )
+      }
+      const secret = deps.secrets.get(secretName)
       if (!secret) {
         throw new StallingError(
           Reason.SecretNotFound,

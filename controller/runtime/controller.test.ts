@@ -17,6 +17,7 @@ import type { Cache } from './informer.ts'
 import type { KubeClients } from './kube.ts'
 import { MemoStore } from './memo.ts'
 import { OperatorMetrics } from './metrics.ts'
+import type { SecretSource } from './secrets.ts'
 
 const WidgetKind = {
   group: 'switchboard.dev',
@@ -40,12 +41,30 @@ function memoryCache<T extends KubernetesObject>(items: Map<string, T>): Cache<T
   }
 }
 
+/** Secrets by name in namespace `ns`, counting reads. */
+function memorySecrets(items: Map<string, V1Secret>): SecretSource & { reads: string[] } {
+  const reads: string[] = []
+  return {
+    reads,
+    synced: true,
+    onChange: () => {},
+    start: async () => {},
+    stop: async () => {},
+    read: async (namespace, name) => {
+      reads.push(`${namespace}/${name}`)
+      return items.get(name)
+    },
+  }
+}
+
 /** A controller around a fake API server: objects in a map, status and finalizer patches applied to it. */
 function harness<State>(
   def: Omit<ReconcilerDefinition<Spec, Status, State>, 'kind' | 'secretNames' | 'interval'> &
     Partial<ReconcilerDefinition<Spec, Status, State>>,
 ) {
   const objects = new Map<string, Widget>()
+  const secretItems = new Map<string, V1Secret>()
+  const secrets = memorySecrets(secretItems)
   const logs: Array<Record<string, unknown>> = []
   const events: Array<{ type: string; reason: string }> = []
   const written: Status[] = []
@@ -79,7 +98,7 @@ function harness<State>(
   const controller = new Controller(full, {
     clients,
     informer: memoryCache(objects),
-    secrets: memoryCache(new Map<string, V1Secret>()),
+    secrets,
     events: {
       record: (_o: unknown, type: string, reason: string) => events.push({ type, reason }),
     } as unknown as EventRecorder,
@@ -111,7 +130,18 @@ function harness<State>(
     controller.enqueue('ns', 'w')
     await until(done ?? (() => written.length > before))
   }
-  return { controller, objects, logs, events, written, put, reconcile, last: () => written.at(-1) }
+  return {
+    controller,
+    objects,
+    secretItems,
+    secrets,
+    logs,
+    events,
+    written,
+    put,
+    reconcile,
+    last: () => written.at(-1),
+  }
 }
 
 async function until(ok: () => boolean, timeoutMs = 5_000): Promise<void> {
@@ -388,5 +418,110 @@ describe('memo', () => {
     expect(disposed).toEqual(['client-1'])
     expect(h.controller.memo.size('ns/w')).toBe(0)
     await h.controller.stop(100)
+  })
+})
+
+describe('writes that matter', () => {
+  it('adds no finalizer to a kind without finalize, and removes one an older version left', async () => {
+    const h = harness({ name: 'widget', steps: [{ name: 'noop', run: () => {} }] })
+    h.put({}, { finalizers: [] })
+    await h.reconcile()
+    expect(h.objects.get('ns/w')?.metadata.finalizers).toEqual([])
+    h.put({}, { finalizers: [FINALIZER, 'example.com/other'] })
+    await h.reconcile()
+    expect(h.objects.get('ns/w')?.metadata.finalizers).toEqual(['example.com/other'])
+    await h.controller.stop(100)
+  })
+
+  it('adds the finalizer to a kind with finalize', async () => {
+    const h = harness({ name: 'widget', steps: [{ name: 'noop', run: () => {} }], finalize: () => {} })
+    h.put({}, { finalizers: [] })
+    await h.reconcile(() => (h.objects.get('ns/w')?.metadata.finalizers ?? []).includes(FINALIZER))
+    await h.controller.stop(100)
+  })
+
+  it('records an Event for a failure and for the recovery, none for a first Ready', async () => {
+    let fail = false
+    const h = harness({
+      name: 'widget',
+      steps: [
+        {
+          name: 'maybe',
+          run: () => {
+            if (fail) throw new TransientError(Reason.ProviderUnavailable, 'provider down')
+          },
+        },
+      ],
+    })
+    const reconcileWith = async (status?: Status) => {
+      const obj = h.put({})
+      if (status) obj.status = structuredClone(status)
+      await h.reconcile()
+    }
+    await reconcileWith()
+    expect(h.events).toEqual([])
+    fail = true
+    await reconcileWith(h.last())
+    expect(h.events).toEqual([{ type: 'Warning', reason: Reason.ProviderUnavailable }])
+    fail = false
+    await reconcileWith(h.last())
+    expect(h.events).toEqual([
+      { type: 'Warning', reason: Reason.ProviderUnavailable },
+      { type: 'Normal', reason: Reason.Succeeded },
+    ])
+    // Ready again with nothing changed: no further Event.
+    await reconcileWith(h.last())
+    expect(h.events).toHaveLength(2)
+    await h.controller.stop(100)
+  })
+})
+
+describe('secrets', () => {
+  it('reads the Secrets the kind names before the steps, once each, and hands them to the steps', async () => {
+    let seen: string | undefined
+    const h = harness({
+      name: 'widget',
+      secretNames: () => ['creds', 'creds'],
+      steps: [
+        {
+          name: 'read',
+          run: (ctx) => {
+            seen = ctx.secret('creds').data?.token
+          },
+        },
+      ],
+    })
+    h.secretItems.set('creds', { metadata: { name: 'creds', namespace: 'ns' }, data: { token: 'dG9r' } })
+    h.put({})
+    await h.reconcile()
+    expect(seen).toBe('dG9r')
+    expect(h.secrets.reads).toEqual(['ns/creds'])
+    await h.controller.stop(100)
+  })
+
+  it('stalls naming the Secret when it is absent, and refuses to read one the kind does not name', async () => {
+    const h = harness({
+      name: 'widget',
+      secretNames: () => ['creds'],
+      steps: [{ name: 'read', run: (ctx) => void ctx.secret('creds') }],
+    })
+    h.put({})
+    await h.reconcile()
+    const stalled = findCondition(h.last()?.conditions, 'Stalled')
+    expect(stalled?.reason).toBe(Reason.SecretNotFound)
+    expect(stalled?.message).toContain('Secret "creds" not found')
+
+    const other = harness({
+      name: 'widget',
+      secretNames: () => [],
+      steps: [{ name: 'read', run: (ctx) => void ctx.secret('creds') }],
+    })
+    other.put({})
+    await other.reconcile()
+    expect(findCondition(other.last()?.conditions, 'Ready')?.message).toContain(
+      'not among the Secrets the kind names',
+    )
+    await h.controller.stop(100)
+    await other.controller.stop(100)
   })
 })

@@ -1,4 +1,3 @@
-import type { V1Secret } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import type { CommonStatus, KindInfo, ReconcilerDefinition, SwitchboardObject } from './definition.ts'
 import { keyOf } from './definition.ts'
@@ -10,12 +9,13 @@ import { MemoStore } from './memo.ts'
 import type { OperatorMetrics } from './metrics.ts'
 import { ObjectWriter } from './object-writer.ts'
 import { reconcileObject } from './reconcile.ts'
+import type { SecretSource } from './secrets.ts'
 import { WorkQueue } from './workqueue.ts'
 
 export interface ControllerDeps {
   clients: KubeClients
   informer: Cache<SwitchboardObject>
-  secrets: Cache<V1Secret>
+  secrets: SecretSource
   events: EventRecorder
   metrics: OperatorMetrics
   logger: Logger
@@ -99,8 +99,8 @@ export class Controller<Spec, Status extends CommonStatus, State = undefined> {
   }
 
   /** A Secret changed: re-enqueue every object that references it. */
-  onSecret(secret: V1Secret): void {
-    for (const key of this.#refs.usersOfSecret(secret)) this.queue.add(key)
+  onSecret(namespace: string, name: string): void {
+    for (const key of this.#refs.usersOfSecret(namespace, name)) this.queue.add(key)
   }
 
   /** Another Switchboard object changed: re-enqueue the objects that use it, if its readiness moved. */

@@ -57,7 +57,10 @@ export interface BaseContext<Spec, Status extends CommonStatus> {
   readonly log: Logger
   readonly signal: AbortSignal
   readonly now: () => Date
-  /** Reads a Secret in the object's namespace from the cache; a missing Secret stalls. */
+  /**
+   * A Secret in the object's namespace that the kind's `secretNames` lists (read before the steps
+   * ran); a missing Secret stalls.
+   */
   secret(name: string): V1Secret
   /**
    * Reads and validates the keys a provider needs from a Secret. A missing key is named; a
@@ -118,7 +121,10 @@ export interface ReconcilerDefinition<Spec, Status extends CommonStatus, State =
   init?(ctx: BaseContext<Spec, Status>): State
   /** Ordered steps; the first required one that throws ends the reconcile. */
   steps: Step<Spec, Status, State>[]
-  /** Names of the Secrets (same namespace) that the object uses; read from the raw spec. */
+  /**
+   * Names of the Secrets (same namespace) that the object uses, read from the raw spec: they are
+   * read before each reconcile, and a change to one of them reconciles the object again.
+   */
   secretNames(spec: unknown): string[]
   /**
    * Other Switchboard objects (same namespace) the object uses, by kind, read from the raw spec:
@@ -128,8 +134,9 @@ export interface ReconcilerDefinition<Spec, Status extends CommonStatus, State =
   /** Resync interval for a healthy object. */
   interval(spec: Spec): string | undefined
   /**
-   * Cleans up before the finalizer is removed (provider-side objects). It gets the parsed spec,
-   * defaults applied. The object's memo is dropped after it succeeded.
+   * Cleans up what the object made at a provider before it goes. Only a kind with `finalize` gets
+   * a finalizer. It gets the parsed spec, defaults applied. The object's memo is dropped after it
+   * succeeded. In-memory state is `forget`'s.
    */
   finalize?(ctx: ReconcileContext<Spec, Status, State>): Promise<void> | void
   /** Called after the status of a reconcile was written (or needed no write). */

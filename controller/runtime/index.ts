@@ -1,4 +1,10 @@
 export * from './conditions.ts'
+export {
+  closeSharedConnections,
+  type PoolOptions,
+  SharedConnectionsKubeConfig,
+  withSharedConnections,
+} from './connections.ts'
 export { Controller, type ControllerDeps } from './controller.ts'
 export {
   type BaseContext,
@@ -39,5 +45,7 @@ export { Manager, type ManagerOptions } from './manager.ts'
 export { MemoStore } from './memo.ts'
 export { mergePatchDiff } from './merge-patch.ts'
 export { OperatorMetrics, type QueueMetrics, registerProcessMetrics } from './metrics.ts'
+export { SecretReader, type SecretReaderOptions, type SecretSource } from './secrets.ts'
+export { SHARD_LABEL, shardSelector } from './shard.ts'
 export { SyncMetrics } from './sync-metrics.ts'
 export { type BackoffOptions, ItemBackoff, WorkQueue } from './workqueue.ts'

@@ -1,4 +1,3 @@
-import type { V1Secret } from '@kubernetes/client-node'
 import { ConditionType } from './conditions.ts'
 import type { SwitchboardObject } from './definition.ts'
 
@@ -64,8 +63,8 @@ export class ReferenceIndex {
   }
 
   /** Keys of the objects that use a Secret. */
-  usersOfSecret(secret: V1Secret): Iterable<string> {
-    return this.#secrets.users(`${secret.metadata?.namespace}/${secret.metadata?.name}`)
+  usersOfSecret(namespace: string, name: string): Iterable<string> {
+    return this.#secrets.users(`${namespace}/${name}`)
   }
 
   /**

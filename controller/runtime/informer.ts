@@ -19,6 +19,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   /** Watch path, e.g. `/apis/switchboard.dev/v1alpha1/destinations` or `/api/v1/secrets`. */
   path: string
   list(): Promise<KubernetesListObject<T>>
+  /** Only objects matching this label selector (the list must use the same one). */
+  labelSelector?: string
   logger: Logger
   /** Delay before restarting after a failed list or a broken watch (doubles up to 30 s). */
   restartDelayMs?: number
@@ -43,7 +45,7 @@ export class Informer<T extends KubernetesObject> {
     this.#log = opts.logger.child({ informer: opts.path })
     this.#baseDelay = opts.restartDelayMs ?? 1000
     this.#delay = this.#baseDelay
-    this.#lw = new ListWatch<T>(opts.path, new Watch(opts.kubeConfig), opts.list, false)
+    this.#lw = new ListWatch<T>(opts.path, new Watch(opts.kubeConfig), opts.list, false, opts.labelSelector)
     this.on(handlers)
     this.#lw.on('connect', () => {
       this.#log.debug('watch connecting')

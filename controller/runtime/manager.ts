@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Secret } from '@kubernetes/client-node'
+import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import { type SharedConnectionsKubeConfig, withSharedConnections } from './connections.ts'
 import { Controller } from './controller.ts'
 import type { CommonStatus, ReconcilerDefinition, SwitchboardObject } from './definition.ts'
 import { EventRecorder } from './events.ts'
@@ -10,6 +11,7 @@ import { type Cache, Informer, NamespacedInformers } from './informer.ts'
 import { type KubeClients, makeClients } from './kube.ts'
 import { LeaderElector } from './leader.ts'
 import { OperatorMetrics } from './metrics.ts'
+import { SecretReader } from './secrets.ts'
 
 export interface ManagerOptions {
   kubeConfig: KubeConfig
@@ -25,6 +27,11 @@ export interface ManagerOptions {
   }
   /** Watch only these namespaces (Roles instead of ClusterRoles); default: every namespace. */
   namespaces?: readonly string[]
+  /**
+   * Reconcile only the Switchboard objects matching this label selector (a shard: see shard.ts).
+   * Secrets are not filtered: an object's Secret needs no label.
+   */
+  labelSelector?: string
   /** Identity in the Lease and in events (default: hostname + random suffix). */
   identity?: string
   /** Address of the metrics and health server, e.g. `127.0.0.1:8080`; omit to not serve. */
@@ -47,7 +54,10 @@ export class Manager {
   readonly events: EventRecorder
   readonly logger: Logger
   readonly identity: string
-  readonly secrets: Cache<V1Secret>
+  /** Secrets by metadata, read on demand (no cache of every Secret's data). */
+  readonly secrets: SecretReader
+  /** The configuration with one connection pool for every call and watch of the process. */
+  readonly kubeConfig: SharedConnectionsKubeConfig
   readonly #opts: ManagerOptions
   readonly #controllers: Controller<never, CommonStatus, unknown>[] = []
   readonly #informers = new Map<string, Cache<SwitchboardObject>>()
@@ -61,7 +71,8 @@ export class Manager {
     this.#opts = opts
     this.logger = opts.logger
     this.identity = opts.identity ?? `${process.env.POD_NAME || hostname()}_${randomBytes(4).toString('hex')}`
-    this.clients = makeClients(opts.kubeConfig)
+    this.kubeConfig = withSharedConnections(opts.kubeConfig)
+    this.clients = makeClients(this.kubeConfig)
     this.metrics = opts.metrics ?? new OperatorMetrics()
     this.events = new EventRecorder({
       core: this.clients.core,
@@ -70,18 +81,14 @@ export class Manager {
       logger: opts.logger,
     })
     const namespaces = opts.namespaces?.length ? opts.namespaces : undefined
-    this.secrets = this.#cache<V1Secret>(
-      namespaces,
-      (ns) => (ns ? `/api/v1/namespaces/${ns}/secrets` : '/api/v1/secrets'),
-      (ns) =>
-        ns
-          ? this.clients.core.listNamespacedSecret({ namespace: ns })
-          : this.clients.core.listSecretForAllNamespaces(),
-    )
-    this.secrets.on({
-      add: (s) => this.#onSecret(s),
-      update: (s) => this.#onSecret(s),
-      delete: (s) => this.#onSecret(s),
+    this.secrets = new SecretReader({
+      kubeConfig: this.kubeConfig,
+      core: this.clients.core,
+      logger: opts.logger,
+      ...(namespaces ? { namespaces } : {}),
+    })
+    this.secrets.onChange((namespace, name) => {
+      for (const c of this.#controllers) c.onSecret(namespace, name)
     })
   }
 
@@ -92,18 +99,27 @@ export class Manager {
     const { group, version, plural } = def.kind
     type List = { items: SwitchboardObject[]; metadata?: { resourceVersion?: string } }
     const namespaces = this.#opts.namespaces?.length ? this.#opts.namespaces : undefined
+    const labelSelector = this.#opts.labelSelector
     const informer = this.#cache<SwitchboardObject>(
       namespaces,
       (ns) =>
         ns ? `/apis/${group}/${version}/namespaces/${ns}/${plural}` : `/apis/${group}/${version}/${plural}`,
       (ns) =>
         (ns
-          ? this.clients.custom.listNamespacedCustomObject({ group, version, namespace: ns, plural })
+          ? this.clients.custom.listNamespacedCustomObject({
+              group,
+              version,
+              namespace: ns,
+              plural,
+              labelSelector,
+            })
           : this.clients.custom.listCustomObjectForAllNamespaces({
               group,
               version,
               resourcePlural: plural,
+              labelSelector,
             })) as Promise<List>,
+      labelSelector,
     )
     const controller = new Controller<Spec, Status, State>(def, {
       clients: this.clients,
@@ -143,13 +159,15 @@ export class Manager {
     namespaces: readonly string[] | undefined,
     path: (namespace?: string) => string,
     list: (namespace?: string) => Promise<KubernetesListObject<T>>,
+    labelSelector?: string,
   ): Cache<T> {
     const make = (ns?: string) =>
       new Informer<T>({
-        kubeConfig: this.#opts.kubeConfig,
+        kubeConfig: this.kubeConfig,
         path: path(ns),
         list: () => list(ns),
         logger: this.logger,
+        ...(labelSelector ? { labelSelector } : {}),
       })
     return namespaces ? new NamespacedInformers<T>(namespaces, make) : make()
   }
@@ -237,9 +255,5 @@ export class Manager {
 
   #onReferenced(kind: string, obj: SwitchboardObject, deleted: boolean): void {
     for (const c of this.#controllers) c.onReferenced(kind, obj, deleted)
-  }
-
-  #onSecret(secret: V1Secret): void {
-    for (const c of this.#controllers) c.onSecret(secret)
   }
 }

@@ -20,13 +20,13 @@ import {
   type SwitchboardObject,
 } from './definition.ts'
 import { parseDuration, withJitter } from './duration.ts'
-import type { Cache } from './informer.ts'
 import type { MemoStore } from './memo.ts'
 import type { OperatorMetrics } from './metrics.ts'
 import type { ObjectWriter } from './object-writer.ts'
+import type { SecretSource } from './secrets.ts'
 
 export interface ReconcileDeps {
-  secrets: Cache<V1Secret>
+  secrets: SecretSource
   writer: ObjectWriter
   memo: MemoStore
   metrics: OperatorMetrics
@@ -57,7 +57,10 @@ export async function reconcileObject<Spec, Status extends CommonStatus, State>(
   const objectKey = `${namespace}/${name}`
   const generation = obj.metadata.generation ?? 0
   const before = structuredClone(obj.status ?? ({} as Status))
-  const handle = createContext(obj, log, deps)
+  // The Secrets the object names, read (on demand, through the bounded cache) before any step
+  // runs: the steps see one consistent set and read them synchronously.
+  const secrets = await readSecrets(def.secretNames(obj.spec), namespace, deps.secrets)
+  const handle = createContext(obj, log, { ...deps, secrets })
   const base = handle.ctx
   const { secretValues } = handle
   const status = base.status
@@ -96,8 +99,15 @@ export async function reconcileObject<Spec, Status extends CommonStatus, State>(
     return {}
   }
 
-  if (!obj.metadata.finalizers?.includes(FINALIZER)) {
+  // Only a kind that leaves something behind at a provider (a webhook, a channel, events in a
+  // calendar) needs a finalizer; for the others it would be one more write per object and an
+  // object that cannot be deleted while the controller is down. One left by an older version is
+  // removed.
+  const hasFinalizer = obj.metadata.finalizers?.includes(FINALIZER) ?? false
+  if (def.finalize && !hasFinalizer) {
     if (!(await deps.writer.addFinalizer(obj))) return {}
+  } else if (!def.finalize && hasFinalizer) {
+    await deps.writer.removeFinalizer(obj)
   }
 
   const requestedAt = obj.metadata.annotations?.[REQUESTED_AT_ANNOTATION]
@@ -176,8 +186,12 @@ export async function reconcileObject<Spec, Status extends CommonStatus, State>(
   }
   handle.tidy()
 
+  // Events tell of failures and recoveries: Ready=False whenever its reason changes, Ready=True
+  // only after it was False. A first Ready is in the status, not worth an Event per object.
   const ready = findCondition(conditions, ConditionType.Ready)
-  if (ready && (ready.status !== previousReady?.status || ready.reason !== previousReady?.reason)) {
+  const changed = ready && (ready.status !== previousReady?.status || ready.reason !== previousReady?.reason)
+  const recovered = ready?.status === 'True' && previousReady?.status === 'False'
+  if (ready && changed && (ready.status !== 'True' || recovered)) {
     deps.writer.event(
       obj,
       ready.status === 'True' ? 'Normal' : 'Warning',
@@ -214,6 +228,16 @@ export async function reconcileObject<Spec, Status extends CommonStatus, State>(
     .filter((v): v is number => v !== undefined)
     .reduce<number | undefined>((a, b) => (a === undefined ? b : Math.min(a, b)), undefined)
   return next === undefined ? {} : { requeueAfterMs: next }
+}
+
+async function readSecrets(
+  names: readonly string[],
+  namespace: string,
+  source: SecretSource,
+): Promise<ReadonlyMap<string, V1Secret | undefined>> {
+  const unique = [...new Set(names)]
+  const read = await Promise.all(unique.map((n) => source.read(namespace, n)))
+  return new Map(unique.map((n, i) => [n, read[i]]))
 }
 
 function initState<Spec, Status extends CommonStatus, State>(

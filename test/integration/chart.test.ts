@@ -444,10 +444,6 @@ describe('Helm chart', () => {
       const webhooksKc = await kubeConfigAs(releaseNs, `${fullname}-webhooks`)
 
       const workNs = await createNamespace(c.core, 'chart-work')
-      await createSecret(c.core, workNs, 'creds', {
-        writeKey: 'rbac-write-key-01',
-        webhookSecret: 'whs-0123456789',
-      })
       const { logger, text } = capturedLogger('info')
       const operator = createOperator({
         kubeConfig: controllerKc,
@@ -470,11 +466,19 @@ describe('Helm chart', () => {
           spec: { credentialsSecretRef: { name: 'creds' }, segment: {} },
         },
       })
+      // The Secret comes after the Destination: a Warning for the failure, a Normal for the recovery.
+      await waitForCondition(c, 'destinations', workNs, 'rbac', 'Ready', 'False')
+      await createSecret(c.core, workNs, 'creds', {
+        writeKey: 'rbac-write-key-01',
+        webhookSecret: 'whs-0123456789',
+      })
       const obj = await waitForCondition(c, 'destinations', workNs, 'rbac', 'Ready', 'True')
-      expect(obj.metadata.finalizers).toContain('switchboard.dev/finalizer')
-      await waitFor('a Ready event', async () => {
+      // A Destination makes nothing at a provider: no finalizer.
+      expect(obj.metadata.finalizers ?? []).toEqual([])
+      await waitFor('a failure and a recovery event', async () => {
         const events = await c.core.listNamespacedEvent({ namespace: workNs })
-        return events.items.some((e) => e.involvedObject.name === 'rbac' && e.reason === 'Succeeded')
+        const reasons = events.items.filter((e) => e.involvedObject.name === 'rbac').map((e) => e.reason)
+        return reasons.includes('SecretNotFound') && reasons.includes('Succeeded')
       })
       expect(text()).not.toMatch(/forbidden/i)
 
