@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import { KubeConfig } from '@kubernetes/client-node'
 import { createLogger } from '../connectors/index.ts'
 import { createOperator } from './operator.ts'
-import { shardSelector } from './runtime/index.ts'
+import { parseDuration, shardSelector } from './runtime/index.ts'
 
 const USAGE = `Usage: switchboard controller [options]
 
@@ -22,6 +22,9 @@ Options (defaults in brackets):
                                     default shard beside --shard controllers) [all objects]
   --public-url URL                  public base URL of the webhook server, published in status [$SWITCHBOARD_PUBLIC_URL]
   --concurrency N                   workers per controller [4]
+  --checkpoint-pages N              a long sync writes its cursor at least every N pages [10]
+  --checkpoint-interval DURATION    ... and at the first page after DURATION since the last write [2s];
+                                    after a crash at most N pages are sent again
   --log-level LEVEL                 trace, debug, info, warn, error [info]
   -h, --help                        show this help
 `
@@ -40,6 +43,8 @@ export async function runController(argv: string[]): Promise<number> {
       'default-shard': { type: 'boolean', default: false },
       'public-url': { type: 'string', default: process.env.SWITCHBOARD_PUBLIC_URL },
       concurrency: { type: 'string', default: '4' },
+      'checkpoint-pages': { type: 'string', default: '10' },
+      'checkpoint-interval': { type: 'string', default: '2s' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -57,6 +62,20 @@ export async function runController(argv: string[]): Promise<number> {
   const concurrency = Number.parseInt(values.concurrency, 10)
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     process.stderr.write(`--concurrency must be a positive integer, got "${values.concurrency}"\n`)
+    return 2
+  }
+  const checkpointPages = Number.parseInt(values['checkpoint-pages'], 10)
+  if (!Number.isInteger(checkpointPages) || checkpointPages < 1) {
+    process.stderr.write(
+      `--checkpoint-pages must be a positive integer, got "${values['checkpoint-pages']}"\n`,
+    )
+    return 2
+  }
+  let checkpointMs: number
+  try {
+    checkpointMs = parseDuration(values['checkpoint-interval'], '--checkpoint-interval')
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`)
     return 2
   }
   const metricsAddress = parseAddress(values['metrics-bind-address'])
@@ -93,6 +112,7 @@ export async function runController(argv: string[]): Promise<number> {
     kubeConfig,
     logger,
     concurrency,
+    checkpoints: { everyPages: checkpointPages, everyMs: checkpointMs },
     metricsAddress,
     ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
     ...(shard ? { shard } : {}),

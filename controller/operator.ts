@@ -4,7 +4,13 @@ import type { RetryPolicy } from '../connectors/index.ts'
 import { calendarReconciler } from './calendar/index.ts'
 import { casinoReconciler } from './casino/index.ts'
 import { DeliveryRegistry, destinationReconciler } from './destination/index.ts'
-import { Manager, type ManagerOptions, SyncMetrics, shardSelector } from './runtime/index.ts'
+import {
+  type CheckpointPolicy,
+  Manager,
+  type ManagerOptions,
+  SyncMetrics,
+  shardSelector,
+} from './runtime/index.ts'
 
 export interface OperatorOptions {
   kubeConfig: KubeConfig
@@ -28,6 +34,8 @@ export interface OperatorOptions {
   providerHttp?: { timeoutMs?: number; retry?: RetryPolicy }
   /** Delay before delivery counters are written to a Destination's status (default 2 s). */
   statusFlushDelayMs?: number
+  /** How often a long integration sync writes its cursor (default every 10 pages or 2 s). */
+  checkpoints?: Partial<CheckpointPolicy>
   onLostLeadership?(): void
 }
 
@@ -70,6 +78,7 @@ export function createOperator(opts: OperatorOptions): Operator {
       jitter: opts.jitter,
       http: opts.providerHttp,
       publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
+      ...(opts.checkpoints ? { checkpoints: opts.checkpoints } : {}),
     }),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   })

@@ -29,6 +29,8 @@ import {
 } from '../api/index.ts'
 import type { DeliveryRegistry } from '../destination/index.ts'
 import {
+  Checkpointer,
+  type CheckpointPolicy,
   ConditionType,
   parseDuration,
   REQUESTED_AT_ANNOTATION,
@@ -64,6 +66,8 @@ export interface CasinoReconcilerOptions {
   publicUrl?: string
   /** HTTP tuning passed to the connectors (tests shorten timeouts). */
   http?: { timeoutMs?: number; retry?: RetryPolicy }
+  /** How often a long sync writes its cursor (default every 10 pages or 2 s). */
+  checkpoints?: Partial<CheckpointPolicy>
 }
 
 interface ClientEntry {
@@ -75,8 +79,9 @@ interface ClientEntry {
 /**
  * The CasinoIntegration reconciler: checks the credentials (the platform's "test connection"),
  * then syncs each stream that is due, page by page from the connector to every Destination. A
- * page's cursor is written to status only after every destination acknowledged it, so a crash
- * re-sends at most that page and loses nothing.
+ * page's cursor enters the status only after every destination acknowledged it, and the status is
+ * written every few pages or seconds (`Checkpointer`), so a crash loses nothing and re-sends at
+ * most the pages since the last write.
  */
 export function casinoReconciler(
   opts: CasinoReconcilerOptions,
@@ -350,6 +355,7 @@ async function syncStream(
   let failed = 0
   let error: SwitchboardError | undefined
   const log = ctx.log.child({ stream: stream.name })
+  const checkpoints = new Checkpointer(() => ctx.checkpoint(), opts.checkpoints)
   try {
     const pages = client.read(stream.name, {
       ...(st.cursor ? { cursor: st.cursor } : {}),
@@ -375,12 +381,18 @@ async function syncStream(
       st.cursor = page.cursor
       st.totalRecordsSynced = (st.totalRecordsSynced ?? 0) + page.records.length
       st.recordsSynced = synced
-      if (page.records.length > 0) await ctx.checkpoint()
+      if (page.records.length > 0) await checkpoints.page()
       if (ctx.signal.aborted) break
     }
   } catch (err) {
     error = toSwitchboardError(err)
     log.warn({ reason: error.reason, records: synced }, 'stream sync failed')
+  }
+  try {
+    // What was acknowledged since the last write, before the next stream starts.
+    await checkpoints.flush()
+  } catch (err) {
+    error ??= toSwitchboardError(err)
   }
   const finished = new Date()
   const durationMs = Math.round(performance.now() - started)

@@ -1,3 +1,4 @@
+export { Checkpointer, type CheckpointPolicy, DEFAULT_CHECKPOINTS } from './checkpoint.ts'
 export * from './conditions.ts'
 export {
   closeSharedConnections,

@@ -1,3 +1,4 @@
+import { Watch } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { installCrds } from '../../crds/index.ts'
 import { buildSandbox, type Sandbox } from '../sandbox/index.ts'
@@ -15,6 +16,8 @@ import { type ControllerProcess, spawnController } from './process.ts'
 const RECORDS = 100_000
 const PAGE = 1_000
 const SIGNING_SECRET = 'crash-test-signing-secret-0001'
+/** The controller writes the cursor every 5 pages (and, with 1 h, never sooner by time). */
+const CHECKPOINT_PAGES = 5
 
 describe('a controller killed in the middle of a 100,000-record sync', () => {
   let c: Clients
@@ -22,9 +25,19 @@ describe('a controller killed in the middle of a 100,000-record sync', () => {
   const procs: ControllerProcess[] = []
 
   const start = () => {
-    const p = spawnController(['--kubeconfig', inject('kubeconfigPath'), '--metrics-bind-address', '0'], {
-      LOG_LEVEL: 'warn',
-    })
+    const p = spawnController(
+      [
+        '--kubeconfig',
+        inject('kubeconfigPath'),
+        '--metrics-bind-address',
+        '0',
+        '--checkpoint-pages',
+        String(CHECKPOINT_PAGES),
+        '--checkpoint-interval',
+        '1h',
+      ],
+      { LOG_LEVEL: 'warn' },
+    )
     procs.push(p)
     return p
   }
@@ -54,7 +67,7 @@ describe('a controller killed in the middle of a 100,000-record sync', () => {
     await sandbox?.close()
   })
 
-  it('resumes from the committed cursor: every record arrives, at most one page twice, counts match', async () => {
+  it('resumes from the committed cursor: every record arrives, at most the pages since the last checkpoint twice, counts match', async () => {
     const ns = await createNamespace(c.core, 'crash')
     await createSecret(c.core, ns, 'lake', { signingSecret: SIGNING_SECRET })
     await createSecret(c.core, ns, 'platform', { apiKey: 'crash-key', apiSecret: 'crash-secret' })
@@ -71,6 +84,16 @@ describe('a controller killed in the middle of a 100,000-record sync', () => {
       destinationRefs: [{ name: 'lake' }],
     })
 
+    // Status writes of the integration while the first controller syncs.
+    let writes = 0
+    const watching = await new Watch(c.kc).watch(
+      `/apis/switchboard.dev/v1alpha1/namespaces/${ns}/casinointegrations`,
+      {},
+      (type) => {
+        if (type === 'MODIFIED') writes++
+      },
+      () => {},
+    )
     const first = start()
     await waitFor(
       'a third of the records to arrive',
@@ -82,8 +105,13 @@ describe('a controller killed in the middle of a 100,000-record sync', () => {
     )
     first.kill('SIGKILL')
     await first.exited
+    watching.abort()
     const atKill = sandbox.http.uniqueMessageIds('lake')
     expect(atKill).toBeLessThan(RECORDS)
+    // One cursor write per 5 pages, plus the few writes of the first reconciles (conditions,
+    // webhook): far fewer than one per page.
+    const pagesAtKill = Math.floor(atKill / PAGE)
+    expect(writes).toBeLessThanOrEqual(Math.ceil(pagesAtKill / CHECKPOINT_PAGES) + 4)
 
     start()
     const done = await waitFor(
@@ -100,8 +128,10 @@ describe('a controller killed in the middle of a 100,000-record sync', () => {
     )
     expect(sandbox.http.uniqueMessageIds('lake')).toBe(RECORDS)
     const duplicates = sandbox.http.duplicates('lake')
-    expect(duplicates).toBeLessThanOrEqual(PAGE)
+    expect(duplicates).toBeLessThanOrEqual(CHECKPOINT_PAGES * PAGE)
     expect(done.status?.totalRecordsSynced).toBe(RECORDS)
-    process.stderr.write(`[crash] killed at ${atKill} records; ${duplicates} re-sent after the restart\n`)
+    process.stderr.write(
+      `[crash] killed at ${atKill} records (${pagesAtKill} pages, ${writes} status writes); ${duplicates} re-sent after the restart\n`,
+    )
   }, 240_000)
 })
