@@ -48,8 +48,11 @@ LABEL org.opencontainers.image.title="switchboard" \
 WORKDIR /app
 # HOME=/tmp: nothing under it is read unless a user mounts a kubeconfig there; in a pod the
 # client uses the service account. NODE_ENV=production for the libraries that read it.
+# --max-semi-space-size=4: V8's young generation capped at 4 MiB per semi-space; measured in
+# bench/README.md: a third less resident memory with 1,000 Destinations, no more CPU.
 ENV NODE_ENV=production \
-    HOME=/tmp
+    HOME=/tmp \
+    NODE_OPTIONS=--max-semi-space-size=4
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY bin ./bin

@@ -3,11 +3,14 @@
  * plugin to a Segment destination, three ways in one run against the same sandbox:
  *
  * - raw:      the connector reads pages; each page is POSTed to /v1/batch with fetch (no SDK, no
- *             operator): the floor.
+ *             operator) in batches of the deliverer's size (100 events), all of a page at once
+ *             over keep-alive connections, the next page when they all answered: the floor, doing
+ *             what the deliverer does on the wire.
  * - deliverer: the connector reads pages; each page goes through Switchboard's Segment deliverer
  *             (the official SDK) and is awaited, as the sync engine does, without the operator.
- * - operator: `switchboard controller` (its own process) syncs a CasinoIntegration against a real
- *             local API server, committing the cursor to status after every page.
+ * - operator: `switchboard controller` (its own process, with the image's NODE_OPTIONS) syncs a
+ *             CasinoIntegration against a real local API server, committing the cursor to status
+ *             every 10 pages or 2 s.
  *
  * Reports records/s for each and the controller's RSS before and after (and its peak).
  *
@@ -30,6 +33,12 @@ import { startControlPlane } from '../test/controlplane/index.ts'
 import { buildSandbox } from '../test/sandbox/index.ts'
 
 const ROOT = resolve(import.meta.dirname, '..')
+/** Events per request: the Segment deliverer's default `flushAt`, which the Destination uses. */
+const SEGMENT_BATCH = 100
+/** The image's NODE_OPTIONS, so the controller runs as it does in a pod. */
+const IMAGE_NODE_OPTIONS =
+  /NODE_OPTIONS=(\S+)/.exec(readFileSync(resolve(ROOT, 'Dockerfile'), 'utf8'))?.[1]?.replace(/^"|"$/g, '') ??
+  ''
 const GROUP = 'switchboard.dev'
 const VERSION = 'v1alpha1'
 
@@ -88,7 +97,7 @@ export async function runCasinoBench(opts: {
     let started = performance.now()
     const auth = `Basic ${Buffer.from('wk-raw:').toString('base64')}`
     for await (const page of client('bench-raw').read('transactions', { pageSize })) {
-      const batch = page.records.map((r) => {
+      const events = page.records.map((r) => {
         const d = toDeliveryRecord('softswiss', 'bench-raw', r)
         return {
           type: d.type,
@@ -99,13 +108,19 @@ export async function runCasinoBench(opts: {
           timestamp: d.timestamp,
         }
       })
-      const res = await fetch(`${sandbox.url}/v1/batch`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: auth },
-        body: JSON.stringify({ batch }),
-      })
-      if (!res.ok) throw new Error(`raw: batch refused with ${res.status}`)
-      await res.arrayBuffer()
+      const batches: (typeof events)[] = []
+      for (let i = 0; i < events.length; i += SEGMENT_BATCH) batches.push(events.slice(i, i + SEGMENT_BATCH))
+      await Promise.all(
+        batches.map(async (batch) => {
+          const res = await fetch(`${sandbox.url}/v1/batch`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: auth },
+            body: JSON.stringify({ batch }),
+          })
+          if (!res.ok) throw new Error(`raw: batch refused with ${res.status}`)
+          await res.arrayBuffer()
+        }),
+      )
     }
     const raw = mark('raw', started)
 
@@ -162,7 +177,7 @@ export async function runCasinoBench(opts: {
           '--log-level',
           'warn',
         ],
-        { stdio: ['ignore', 'ignore', 'inherit'] },
+        { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: IMAGE_NODE_OPTIONS } },
       )
       try {
         await new Promise((r) => setTimeout(r, 3_000))
