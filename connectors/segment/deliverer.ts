@@ -141,17 +141,36 @@ export function createSegmentDeliverer(options: SegmentDelivererOptions): Delive
   const log = (options.logger ?? silentLogger()).child({ destination: 'segment', target })
   const transport = new SegmentTransport(log, Math.max(1, maxConcurrentRequests), secrets)
 
-  const analytics = new Analytics({
-    writeKey,
-    host,
-    path,
-    maxRetries,
-    flushAt,
-    flushInterval: flushIntervalMs,
-    httpRequestTimeout: timeoutMs,
-    maxRateLimitDuration: maxRateLimitMs / 1000,
-    httpClient: transport,
-  })
+  // The SDK client is made at the first delivery: a Destination that no integration uses yet
+  // costs its validated options, not an SDK instance with its queues (about 7 KiB of heap each,
+  // 70 MiB for 10,000 Destinations).
+  let sdk: Analytics | undefined
+  const client = (): Analytics => {
+    if (sdk) return sdk
+    const analytics = new Analytics({
+      writeKey,
+      host,
+      path,
+      maxRetries,
+      flushAt,
+      flushInterval: flushIntervalMs,
+      httpRequestTimeout: timeoutMs,
+      maxRateLimitDuration: maxRateLimitMs / 1000,
+      httpClient: transport,
+    })
+    analytics.on('identify', (ctx) => settle(ctx, { ok: true }))
+    analytics.on('track', (ctx) => settle(ctx, { ok: true }))
+    analytics.on('error', (err) => {
+      if (err.ctx) settle(err.ctx, { ok: false, reason: err.reason })
+      else
+        log.error(
+          { code: err.code, error: sanitizeMessage(describeError(err.reason), secrets) },
+          'Segment SDK error',
+        )
+    })
+    sdk = analytics
+    return analytics
+  }
 
   // outcomes are matched to waiting deliver calls by message id, first come first served
   const waiters = new Map<string, Waiter[]>()
@@ -163,16 +182,6 @@ export function createSegmentDeliverer(options: SegmentDelivererOptions): Delive
     if (queue?.length === 0) waiters.delete(id)
     waiter?.(outcome)
   }
-  analytics.on('identify', (ctx) => settle(ctx, { ok: true }))
-  analytics.on('track', (ctx) => settle(ctx, { ok: true }))
-  analytics.on('error', (err) => {
-    if (err.ctx) settle(err.ctx, { ok: false, reason: err.reason })
-    else
-      log.error(
-        { code: err.code, error: sanitizeMessage(describeError(err.reason), secrets) },
-        'Segment SDK error',
-      )
-  })
 
   let closed = false
 
@@ -211,6 +220,7 @@ export function createSegmentDeliverer(options: SegmentDelivererOptions): Delive
     validateRecords(records, DESTINATION)
     checkEventSizes(records)
     if (records.length === 0) return Promise.resolve({ delivered: 0, durationMs: 0 })
+    const analytics = client()
     return new Promise<DeliveryResult>((resolve, reject) => {
       let remaining = records.length
       let failure: SwitchboardError | undefined
@@ -268,7 +278,7 @@ export function createSegmentDeliverer(options: SegmentDelivererOptions): Delive
     async close() {
       if (closed) return
       closed = true
-      await analytics.closeAndFlush({ timeout: closeTimeoutMs })
+      await sdk?.closeAndFlush({ timeout: closeTimeoutMs })
       // anything the SDK did not settle (it should have) is failed now rather than left hanging
       for (const [, queue] of waiters) {
         for (const w of queue)

@@ -46,6 +46,9 @@ export class Informer<T extends KubernetesObject> {
     this.#baseDelay = opts.restartDelayMs ?? 1000
     this.#delay = this.#baseDelay
     this.#lw = new ListWatch<T>(opts.path, new Watch(opts.kubeConfig), opts.list, false, opts.labelSelector)
+    // First of all handlers: the object handed to them is the one the cache keeps.
+    this.#lw.on('add', trimForCache)
+    this.#lw.on('update', trimForCache)
     this.on(handlers)
     this.#lw.on('connect', () => {
       this.#log.debug('watch connecting')
@@ -124,6 +127,23 @@ export class Informer<T extends KubernetesObject> {
     this.#stopped = true
     if (this.#restartTimer) clearTimeout(this.#restartTimer)
     await this.#lw.stop()
+  }
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration'
+
+/**
+ * Drops from a cached object what no controller reads and what costs the most per object: the
+ * server-side apply bookkeeping (`managedFields`) and kubectl's copy of the last applied object.
+ * (As controller-runtime's cache transforms do.)
+ */
+export function trimForCache(obj: KubernetesObject): void {
+  const m = obj.metadata
+  if (!m) return
+  delete m.managedFields
+  if (m.annotations && LAST_APPLIED in m.annotations) {
+    delete m.annotations[LAST_APPLIED]
+    if (Object.keys(m.annotations).length === 0) delete m.annotations
   }
 }
 
