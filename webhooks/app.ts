@@ -4,7 +4,12 @@
  * (main.ts, tests, the benchmark), so the app is tested with `inject()` as well as on a port.
  */
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyRequest,
+} from 'fastify'
 import type { Logger } from 'pino'
 import { createLogger } from '../connectors/index.ts'
 import { HOOKS_PREFIX, isProvider, type ProviderId } from '../controller/api/index.ts'
@@ -77,12 +82,9 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
       : {
           max: rl.max,
           timeWindow: rl.timeWindowMs,
-          // one bucket per path: each resource has its own budget, whoever calls it
-          keyGenerator: (req) => {
-            const url = req.url
-            const q = url.indexOf('?')
-            return q < 0 ? url : url.slice(0, q)
-          },
+          // one bucket per resource: keyed on the provider and token as the router decoded them,
+          // so percent-encoded spellings of a path share its budget (they are refused as well)
+          keyGenerator: rateLimitKey,
         }
   const ctx: WebhookContext = {
     resolver: opts.resolver,
@@ -191,6 +193,13 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   }
   for (const routes of opts.publicRoutes ?? []) void app.register(routes)
   return app
+}
+
+/** The rate-limit bucket of a webhook request: `<provider>/<token>`, decoded. */
+export function rateLimitKey(req: FastifyRequest): string {
+  const provider = req.routeOptions.config?.provider ?? 'unknown'
+  const token = (req.params as { token?: unknown } | undefined)?.token
+  return `${provider}/${typeof token === 'string' ? token : ''}`
 }
 
 function reasonForStatus(status: number): RejectReason {

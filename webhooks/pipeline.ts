@@ -89,7 +89,10 @@ export function targetHook(ctx: WebhookContext, provider: ProviderId, opts: Targ
     const state: WebhookState = { provider }
     request.webhook = state
     const token = (request.params as { token?: unknown } | undefined)?.token
-    const target = typeof token === 'string' ? ctx.resolver.resolve(webhookPath(provider, token)) : undefined
+    const path = typeof token === 'string' ? webhookPath(provider, token) : undefined
+    // only the path as published routes: a percent-encoded spelling of it is another path
+    const canonical = path !== undefined && pathOfUrl(request.url) === path
+    const target = canonical ? ctx.resolver.resolve(path) : undefined
     let refusal: RejectReason | undefined
     if (!target) refusal = 'not_found'
     else if (target.suspended) refusal = 'suspended'
@@ -101,6 +104,12 @@ export function targetHook(ctx: WebhookContext, provider: ProviderId, opts: Targ
     }
     done()
   }
+}
+
+/** The path of a request URL as it arrived (no query), not decoded. */
+export function pathOfUrl(url: string): string {
+  const q = url.indexOf('?')
+  return q < 0 ? url : url.slice(0, q)
 }
 
 /** Ends the request with the reject's status; nothing else happens. */
