@@ -11,6 +11,7 @@ import type { Logger } from 'pino'
 import {
   fieldAt,
   parseWebhookPath,
+  readWebhookSecrets,
   WEBHOOK_KINDS,
   WEBHOOK_READY,
   type WebhookKind,
@@ -260,22 +261,12 @@ export class KubernetesTargetResolver implements TargetResolver {
   }
 }
 
-/** Logical name → value, taking the first Secret key present for each name. */
+/** Logical name → value: the controller's reader, so both sides trim and skip empty keys alike. */
 export function mapSecretKeys(
   data: Readonly<Record<string, string>>,
   keys: Readonly<Record<string, readonly string[]>>,
 ): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [logical, candidates] of Object.entries(keys)) {
-    for (const k of candidates) {
-      const v = data[k]
-      if (v !== undefined && v !== '') {
-        out[logical] = v
-        break
-      }
-    }
-  }
-  return out
+  return readWebhookSecrets(data, keys)
 }
 
 interface CacheEntry {

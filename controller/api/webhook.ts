@@ -135,6 +135,44 @@ export function webhookSecretKeys(provider: ProviderId): ProviderSecretKeys {
   return allProviders.find((p) => p.id === provider)?.webhook?.secrets ?? {}
 }
 
+/**
+ * One webhook secret as both sides read it: decoded, surrounding whitespace trimmed (a Secret made
+ * with `--from-file` ends in a newline), undefined when nothing is left. The controller opens
+ * channels and reports `WebhookReady` from this value, and the webhook server verifies with it,
+ * so the two can never disagree about a trailing newline or an empty key.
+ */
+export function webhookSecretValue(
+  raw: string | undefined,
+  encoding: 'base64' | 'utf8' = 'utf8',
+): string | undefined {
+  if (raw === undefined) return undefined
+  const value = (encoding === 'base64' ? Buffer.from(raw, 'base64').toString('utf8') : raw).trim()
+  return value === '' ? undefined : value
+}
+
+/**
+ * A provider's webhook secrets by logical name, from a Secret's `data` (base64, as the API server
+ * returns it) or its decoded values: for each name, the first of its keys with a non-empty
+ * {@link webhookSecretValue}. A name with none is absent.
+ */
+export function readWebhookSecrets(
+  data: Readonly<Record<string, string>> | undefined,
+  keys: ProviderSecretKeys,
+  encoding: 'base64' | 'utf8' = 'utf8',
+): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [logical, candidates] of Object.entries(keys)) {
+    for (const k of candidates) {
+      const v = webhookSecretValue(data?.[k], encoding)
+      if (v !== undefined) {
+        out[logical] = v
+        break
+      }
+    }
+  }
+  return out
+}
+
 /** A kind that receives webhooks, and where its objects keep what the webhook server needs. */
 export interface WebhookKind {
   group: string

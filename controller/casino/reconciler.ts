@@ -25,6 +25,7 @@ import {
   defaultStreamIntervals,
   ensureWebhookStatus,
   providerSettingsField,
+  readWebhookSecrets,
   webhookSecretKeys,
 } from '../api/index.ts'
 import type { DeliveryRegistry } from '../destination/index.ts'
@@ -134,13 +135,16 @@ function webhook(ctx: Ctx, publicUrl: string | undefined): void {
   } catch {
     // a missing Secret is reported by the connect step
   }
-  const key = keys.find((k) => data[k] !== undefined)
-  if (!key) {
+  // the webhook server reads the same value the same way (trimmed; an empty key is no key)
+  if (!readWebhookSecrets(data, { signingSecret: keys }, 'base64').signingSecret) {
+    const empty = keys.filter((k) => data[k] !== undefined)
     ctx.setCondition(
       ConditionType.WebhookReady,
       'False',
       Reason.WebhookSecretMissing,
-      `Secret "${secretName}" has no key ${keys.map((k) => `"${k}"`).join(' or ')} to verify webhooks; syncs run on their interval only`,
+      empty.length > 0
+        ? `Secret "${secretName}" key ${empty.map((k) => `"${k}"`).join(' and ')} is empty; webhooks cannot be verified; syncs run on their interval only`
+        : `Secret "${secretName}" has no key ${keys.map((k) => `"${k}"`).join(' or ')} to verify webhooks; syncs run on their interval only`,
     )
     return
   }
