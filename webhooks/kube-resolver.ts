@@ -14,6 +14,7 @@ import {
   readWebhookSecrets,
   WEBHOOK_KINDS,
   WEBHOOK_READY,
+  type WebhookChannel,
   type WebhookKind,
 } from '../controller/api/index.ts'
 import {
@@ -212,6 +213,20 @@ export class KubernetesTargetResolver implements TargetResolver {
     const conditions = fieldAt(obj, 'status.conditions')
     const url = fieldAt(obj, 'status.webhook.url')
     const channels = fieldAt(obj, 'status.webhook.channels')
+    const channelList: WebhookChannel[] = (Array.isArray(channels) ? channels : []).flatMap((c) => {
+      const id = fieldAt(c, 'id')
+      const resourceId = fieldAt(c, 'resourceId')
+      const expiration = fieldAt(c, 'expiration')
+      return typeof id === 'string'
+        ? [
+            {
+              id,
+              ...(typeof resourceId === 'string' ? { resourceId } : {}),
+              ...(typeof expiration === 'string' ? { expiration } : {}),
+            },
+          ]
+        : []
+    })
     const secrets = this.#secrets
     const target: WebhookTarget = {
       apiVersion: `${kind.group}/${kind.version}`,
@@ -225,9 +240,8 @@ export class KubernetesTargetResolver implements TargetResolver {
       url: typeof url === 'string' ? url : undefined,
       suspended: fieldAt(obj, 'spec.suspend') === true,
       ready: findCondition(Array.isArray(conditions) ? conditions : [], WEBHOOK_READY)?.status === 'True',
-      channelIds: Array.isArray(channels)
-        ? channels.map((c) => fieldAt(c, 'id')).filter((id): id is string => typeof id === 'string')
-        : [],
+      channelIds: channelList.map((c) => c.id),
+      channels: channelList,
       async secrets() {
         if (typeof secretName !== 'string' || !secretName) return {}
         const data = await secrets.get(namespace, secretName)

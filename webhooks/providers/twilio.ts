@@ -9,13 +9,16 @@
  * `MessageSid`; anything else (an incoming message) asks for a reconcile. The answer is an empty
  * TwiML document, which Twilio accepts for both.
  */
+
+import { createHash } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { validateRequest, validateRequestWithBody } from 'twilio/lib/webhooks/webhooks.js'
+import { validateRequest } from 'twilio/lib/webhooks/webhooks.js'
 import type { CallbackEvent } from '../callbacks.ts'
 import {
   accept,
   ENTITY_KEY,
   header,
+  hexSignatureMatches,
   mediaType,
   nowIso,
   type ProviderPluginOptions,
@@ -36,6 +39,26 @@ export const TWILIO_IDEMPOTENCY_HEADER = 'I-Twilio-Idempotency-Token'
 export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 type FormParams = Record<string, string | string[]>
+
+/**
+ * A message's statuses in the order they happen: callbacks can arrive out of order (a late `sent`
+ * after `delivered`), and the later state wins whatever the arrival. Terminal states share a rank.
+ */
+export const TWILIO_STATUS_RANK: Readonly<Record<string, number>> = {
+  accepted: 1,
+  scheduled: 1,
+  queued: 2,
+  sending: 3,
+  sent: 4,
+  receiving: 4,
+  partially_delivered: 5,
+  delivered: 6,
+  undelivered: 6,
+  failed: 6,
+  canceled: 6,
+  received: 6,
+  read: 7,
+}
 
 /** Form parameters as the SDK expects them (a repeated name becomes an array). */
 export function formParams(raw: Buffer): FormParams {
@@ -70,9 +93,13 @@ function verify(
   params?: FormParams,
 ): boolean {
   try {
-    return params
-      ? validateRequest(authToken, signature, url, params)
-      : validateRequestWithBody(authToken, signature, url, raw.toString('utf8'))
+    if (params) return validateRequest(authToken, signature, url, params)
+    // A JSON callback signs its URL, which carries `bodySHA256`: the hash of the bytes that were
+    // sent. Hash those bytes (the SDK's helper hashes decoded text, which maps every invalid
+    // UTF-8 sequence to U+FFFD, so different bodies would share a hash).
+    const given = new URL(url).searchParams.get('bodySHA256') ?? ''
+    if (!hexSignatureMatches(given, createHash('sha256').update(raw).digest())) return false
+    return validateRequest(authToken, signature, url, {})
   } catch {
     // a URL the SDK cannot parse was not signed by Twilio
     return false
@@ -117,6 +144,7 @@ export const twilioPlugin: FastifyPluginAsync<ProviderPluginOptions> = async (ap
         deliveryId: idempotency ?? `${sid}:${status}`,
         occurredAt: nowIso(ctx),
         data: { status, errorCode: errorCode && /^\d{1,6}$/.test(errorCode) ? Number(errorCode) : null },
+        rank: TWILIO_STATUS_RANK[status] ?? 0,
       }
       return accept(ctx, request, reply, {
         dedupeId: event.deliveryId,
