@@ -156,6 +156,8 @@ export interface Acceptance {
   dedupeId: string | undefined
   /** Ask the controller for a reconcile (coalesced). */
   reconcile: boolean
+  /** Of this stream only (a casino delivery names one); default every stream. */
+  stream?: string
   /** Callback-only data for the sink. */
   callbacks?: readonly CallbackEvent[]
   /** Response status; default 204. */
@@ -177,7 +179,7 @@ export function accept(
   if (fresh) {
     state.result = 'accepted'
     state.reason = 'none'
-    if (a.reconcile) ctx.requester.request(target)
+    if (a.reconcile) ctx.requester.request(target, a.stream === undefined ? {} : { stream: a.stream })
     for (const cb of a.callbacks ?? []) ctx.callbacks.deliver(target, cb)
   } else {
     state.result = 'duplicate'

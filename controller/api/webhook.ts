@@ -136,6 +136,34 @@ export function webhookSecretKeys(provider: ProviderId): ProviderSecretKeys {
 }
 
 /**
+ * The annotation by which a webhook asks for a sync of named streams only (a casino delivery
+ * names the stream it is about): `players=<RFC 3339>,transactions=<RFC 3339>`. A stream is due
+ * when its time is after its last sync; the other streams keep their interval. The generic
+ * `switchboard.dev/requested-at` still means every stream.
+ */
+export const REQUESTED_STREAMS_ANNOTATION = 'switchboard.dev/requested-streams'
+
+/** Streams and request times → the annotation value (sorted, so equal sets give equal values). */
+export function formatRequestedStreams(streams: ReadonlyMap<string, string>): string {
+  return [...streams]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, at]) => `${name}=${at}`)
+    .join(',')
+}
+
+/** The annotation value → stream name → epoch ms; malformed parts are skipped. */
+export function parseRequestedStreams(value: string | undefined): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const part of (value ?? '').split(',')) {
+    const eq = part.indexOf('=')
+    if (eq < 1) continue
+    const ms = Date.parse(part.slice(eq + 1))
+    if (!Number.isNaN(ms)) out.set(part.slice(0, eq).trim(), ms)
+  }
+  return out
+}
+
+/**
  * One webhook secret as both sides read it: decoded, surrounding whitespace trimmed (a Secret made
  * with `--from-file` ends in a newline), undefined when nothing is left. The controller opens
  * channels and reports `WebhookReady` from this value, and the webhook server verifies with it,

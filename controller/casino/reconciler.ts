@@ -24,7 +24,9 @@ import {
   type CasinoStreamStatus,
   defaultStreamIntervals,
   ensureWebhookStatus,
+  parseRequestedStreams,
   providerSettingsField,
+  REQUESTED_STREAMS_ANNOTATION,
   readWebhookSecrets,
   webhookSecretKeys,
 } from '../api/index.ts'
@@ -237,6 +239,9 @@ function isDue(ctx: Ctx, st: CasinoStreamStatus | undefined, name: CasinoStreamN
   const requested = ctx.obj.metadata.annotations?.[REQUESTED_AT_ANNOTATION]
   if (generationChanged || (requested !== undefined && requested !== ctx.status.lastHandledRequestAt))
     return true
+  // a webhook named this stream after its last sync (the other streams keep their interval)
+  const named = parseRequestedStreams(ctx.obj.metadata.annotations?.[REQUESTED_STREAMS_ANNOTATION]).get(name)
+  if (named !== undefined && named > Date.parse(st.lastSyncTime)) return true
   // Due a little early rather than a little late: the requeue already carries jitter.
   return now + 1_000 >= Date.parse(st.lastSyncTime) + streamInterval(ctx, name)
 }

@@ -27,8 +27,11 @@ export const PUBLIC_URL = 'https://hooks.example.com'
 
 export class RecordingRequester implements ReconcileRequester {
   readonly requests: TargetRef[] = []
-  request(target: TargetRef): void {
+  /** The stream each request named (undefined: every stream), in the same order. */
+  readonly streams: Array<string | undefined> = []
+  request(target: TargetRef, opts: { stream?: string } = {}): void {
     this.requests.push(target)
+    this.streams.push(opts.stream)
   }
   names(): string[] {
     return this.requests.map((t) => `${t.namespace}/${t.name}`)

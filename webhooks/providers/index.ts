@@ -33,7 +33,12 @@ export const providerPlugins: ReadonlyMap<ProviderId, ProviderPlugin> = new Map(
 )
 
 export { CALENDLY_SIGNATURE_HEADER, CALENDLY_TOLERANCE_SECONDS } from './calendly.ts'
-export { CASINO_DELIVERY_HEADER, CASINO_SIGNATURE_HEADER } from './casino.ts'
+export {
+  CASINO_DELIVERY_HEADER,
+  CASINO_SIGNATURE_HEADER,
+  CASINO_TIMESTAMP_HEADER,
+  CASINO_TOLERANCE_SECONDS,
+} from './casino.ts'
 export { FACEBOOK_SIGNATURE_HEADER } from './facebook.ts'
 export { GOOGLE_HEADERS } from './google.ts'
 export { PATREON_EVENT_HEADER, PATREON_SIGNATURE_HEADER } from './patreon.ts'

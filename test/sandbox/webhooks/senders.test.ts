@@ -33,8 +33,13 @@ describe('webhook senders sign the way the providers document', () => {
     expect(p.headers['x-patreon-signature']).toBe(hex('md5', 's', '{"a":1}'))
     const f = facebookRequest({ url, appSecret: 's', body: 'raw body' })
     expect(f.headers['x-hub-signature-256']).toBe(`sha256=${hex('sha256', 's', 'raw body')}`)
-    const c = casinoRequest({ url, secret: 's', body: '{}', deliveryId: 'd1' })
-    expect(c.headers).toMatchObject({ 'x-request-sign': hex('sha256', 's', '{}'), 'x-delivery-id': 'd1' })
+    const c = casinoRequest({ url, secret: 's', body: '{}', deliveryId: 'd1', timestampSeconds: 1700000000 })
+    expect(c.headers).toMatchObject({
+      'x-request-sign': hex('sha256', 's', 'd1.1700000000.{}'),
+      'x-delivery-id': 'd1',
+      'x-request-timestamp': '1700000000',
+    })
+    expect(casinoRequest({ url, secret: 's', body: { a: 1 } }).body).toBe('{"stream":"transactions","a":1}')
   })
 
   it('calendly: t=<seconds>,v1=<HMAC of "t.body">', () => {

@@ -347,21 +347,39 @@ export function googleNotification(opts: GoogleNotificationOptions): WebhookRequ
 
 // --- Casino platforms -----------------------------------------------------------------------
 
-/** Switchboard's casino webhook contract: `X-REQUEST-SIGN` = hex HMAC-SHA256 of the body, `X-Delivery-Id`. */
+/**
+ * Switchboard's casino webhook contract: a JSON body naming its `stream`, `X-Delivery-Id`,
+ * `X-Request-Timestamp` (Unix seconds) and `X-REQUEST-SIGN` = hex HMAC-SHA256 of
+ * `<delivery id>.<timestamp>.<body>`, keyed with the resource's webhook secret. An object body
+ * without `stream` gets `stream: 'transactions'` (a string body is sent as it is).
+ */
 export function casinoRequest(opts: {
   url: string
   secret: string
   body: Json
   deliveryId?: string
+  /** Default now. */
+  timestampSeconds?: number
+  stream?: string
 }): WebhookRequest {
-  const body = bodyText(opts.body)
+  const withStream =
+    typeof opts.body === 'object' &&
+    opts.body !== null &&
+    !Array.isArray(opts.body) &&
+    !('stream' in opts.body)
+      ? { stream: opts.stream ?? 'transactions', ...opts.body }
+      : opts.body
+  const body = bodyText(withStream)
+  const deliveryId = opts.deliveryId ?? randomUUID()
+  const timestamp = String(opts.timestampSeconds ?? Math.floor(Date.now() / 1000))
   return {
     method: 'POST',
     url: opts.url,
     headers: {
       'content-type': 'application/json',
-      'x-request-sign': hmacHex('sha256', opts.secret, body),
-      'x-delivery-id': opts.deliveryId ?? randomUUID(),
+      'x-request-sign': hmacHex('sha256', opts.secret, `${deliveryId}.${timestamp}.`, body),
+      'x-delivery-id': deliveryId,
+      'x-request-timestamp': timestamp,
     },
     body,
   }
