@@ -14,7 +14,7 @@ import type { Logger } from 'pino'
 import { createLogger } from '../connectors/index.ts'
 import { HOOKS_PREFIX, isProvider, type ProviderId } from '../controller/api/index.ts'
 import { type CallbackSink, discardCallbacks } from './callbacks.ts'
-import { DeliveryDedupe, type DeliveryDedupeOptions } from './dedupe.ts'
+import { DedupeStores, type DeliveryDedupeOptions } from './dedupe.ts'
 import { WebhookMetrics } from './metrics.ts'
 import { reject, type WebhookContext } from './pipeline.ts'
 import { providerPlugins } from './providers/index.ts'
@@ -56,8 +56,8 @@ export interface BuildAppOptions {
   bodyLimit?: number
   /** Per-path rate limit for webhook routes (429 beyond it); false disables. Default 100/s. */
   rateLimit?: RateLimitSetting | false
-  /** Delivery-id memory (a shared instance, or options for a new one). */
-  dedupe?: DeliveryDedupe | DeliveryDedupeOptions
+  /** Delivery-id memory, one store per provider (a shared instance, or options for new ones). */
+  dedupe?: DedupeStores | DeliveryDedupeOptions
   metrics?: WebhookMetrics
   /** Providers to serve. Default: all. */
   providers?: readonly ProviderId[]
@@ -88,7 +88,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
         }
   const ctx: WebhookContext = {
     resolver: opts.resolver,
-    dedupe: opts.dedupe instanceof DeliveryDedupe ? opts.dedupe : new DeliveryDedupe(opts.dedupe),
+    dedupe: opts.dedupe instanceof DedupeStores ? opts.dedupe : new DedupeStores(opts.dedupe),
     requester: opts.requester,
     callbacks: opts.callbacks ?? discardCallbacks,
     metrics,

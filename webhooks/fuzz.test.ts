@@ -25,7 +25,7 @@ import {
   type WebhookRequest,
 } from '../test/sandbox/webhooks/index.ts'
 import { harness } from '../test/webhooks/index.ts'
-import { DeliveryDedupe } from './dedupe.ts'
+import { DedupeStores } from './dedupe.ts'
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000)
 
@@ -109,7 +109,7 @@ describe('fuzz', () => {
     const h = harness({
       bodyLimit: 256 * 1024,
       rateLimit: { max: 400, timeWindowMs: 1000, cache: 500 },
-      dedupe: new DeliveryDedupe({ maxEntries: 300 }),
+      dedupe: new DedupeStores({ maxEntries: 300 }),
     })
     const targets = PROVIDERS.map((p) => ({
       provider: p,
@@ -276,7 +276,8 @@ describe('fuzz', () => {
     expect(await h.count('switchboard_webhook_requests_total', { reason: 'bad_signature' })).toBeGreaterThan(
       50,
     )
-    expect(h.dedupe.size).toBeLessThanOrEqual(300)
+    for (const [provider, size] of Object.entries(h.dedupe.sizes()))
+      expect(size, provider).toBeLessThanOrEqual(300)
     // 3500 more requests may not leave more than a few MB behind (bounded caches only)
     expect(after - before, `seed ${SEED}: heap grew from ${before} to ${after}`).toBeLessThan(
       12 * 1024 * 1024,

@@ -16,7 +16,7 @@ export {
   StatusCallbackSink,
   type StatusCallbackSinkOptions,
 } from './callbacks.ts'
-export { DeliveryDedupe, type DeliveryDedupeOptions } from './dedupe.ts'
+export { DedupeStores, DeliveryDedupe, type DeliveryDedupeOptions, dedupeKey } from './dedupe.ts'
 export {
   KubernetesTargetResolver,
   type KubernetesTargetResolverOptions,

@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import type { Logger } from 'pino'
 import { type ProviderId, webhookPath } from '../controller/api/index.ts'
 import type { CallbackEvent, CallbackSink } from './callbacks.ts'
-import type { DeliveryDedupe } from './dedupe.ts'
+import { type DedupeStores, dedupeKey } from './dedupe.ts'
 import type { ProviderLabel, Result, WebhookMetrics } from './metrics.ts'
 import type { ReconcileRequester } from './reconcile.ts'
 import { REJECTS, type RejectReason } from './rejects.ts'
@@ -37,7 +37,8 @@ declare module 'fastify' {
 /** Everything a provider plugin needs; built once by `buildApp`. */
 export interface WebhookContext {
   resolver: TargetResolver
-  dedupe: DeliveryDedupe
+  /** One delivery-id store per provider. */
+  dedupe: DedupeStores
   requester: ReconcileRequester
   callbacks: CallbackSink
   metrics: WebhookMetrics
@@ -175,7 +176,8 @@ export function accept(
 ): FastifyReply {
   const target = targetOf(request)
   const state = request.webhook as WebhookState
-  const fresh = a.dedupeId === undefined || ctx.dedupe.add(`${target.path}|${a.dedupeId}`)
+  const fresh =
+    a.dedupeId === undefined || ctx.dedupe.of(target.provider).add(dedupeKey(target.path, a.dedupeId))
   if (fresh) {
     state.result = 'accepted'
     state.reason = 'none'

@@ -10,7 +10,7 @@ import { newWebhookToken, type ProviderId, webhookPath } from '../../controller/
 import {
   type BuildAppOptions,
   buildApp,
-  DeliveryDedupe,
+  DedupeStores,
   type EventSink,
   MemoryCallbackSink,
   type MemoryTargetInput,
@@ -52,7 +52,7 @@ export interface Harness {
   callbacks: MemoryCallbackSink
   events: RecordingEvents
   metrics: WebhookMetrics
-  dedupe: DeliveryDedupe
+  dedupe: DedupeStores
   /** Adds a ready resource for `provider`; returns it with its public URL. */
   addTarget(
     provider: ProviderId,
@@ -72,7 +72,7 @@ export function harness(opts: Partial<BuildAppOptions> = {}): Harness {
   const callbacks = new MemoryCallbackSink()
   const events = new RecordingEvents()
   const metrics = new WebhookMetrics({ defaultMetrics: false })
-  const dedupe = new DeliveryDedupe()
+  const dedupe = new DedupeStores()
   const app = buildApp({
     resolver,
     requester,

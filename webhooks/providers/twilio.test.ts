@@ -134,4 +134,25 @@ describe('twilio', () => {
     expect((await post(sent)).statusCode).toBe(200)
     expect(h.requester.requests).toHaveLength(1)
   })
+
+  it('dedupes on signed fields: a replay with a new idempotency token or header case does nothing', async () => {
+    const h = harness()
+    const { url } = h.addTarget('twilio', secrets)
+    const req = twilioStatusCallback({
+      url,
+      authToken: secrets.authToken,
+      messageSid: 'SMr',
+      status: 'delivered',
+    })
+    expect((await h.send(req)).statusCode).toBe(200)
+    for (const token of ['replay-1', 'replay-2']) {
+      const headers = { ...req.headers, 'i-twilio-idempotency-token': token }
+      expect((await h.send({ ...req, headers })).statusCode).toBe(200)
+    }
+    const upper: Record<string, string> = {}
+    for (const [k, v] of Object.entries(req.headers)) upper[k.toUpperCase()] = v
+    expect((await h.send({ ...req, headers: upper })).statusCode).toBe(200)
+    expect(h.callbacks.events).toHaveLength(1)
+    expect(await h.count('switchboard_webhook_dedupe_hits_total', { provider: 'twilio' })).toBe(3)
+  })
 })

@@ -124,10 +124,11 @@ export const twilioPlugin: FastifyPluginAsync<ProviderPluginOptions> = async (ap
       return reject(request, reply, 'bad_signature')
     }
     const twiml = { status: 200, contentType: 'text/xml; charset=utf-8', body: EMPTY_TWIML }
-    const idempotency = header(request, 'i-twilio-idempotency-token')
+    // Dedupe on what is signed: I-Twilio-Idempotency-Token is not, so a replay with a new one
+    // would pass. The signature covers the URL (with bodySHA256) and every parameter.
     if (!params) {
       if (!parseJsonObject(raw)) return reject(request, reply, 'malformed')
-      return accept(ctx, request, reply, { dedupeId: idempotency ?? signature, reconcile: true, ...twiml })
+      return accept(ctx, request, reply, { dedupeId: signature, reconcile: true, ...twiml })
     }
     const sid = one(params.MessageSid) ?? one(params.SmsSid)
     // status callbacks carry MessageStatus; incoming messages only SmsStatus=received
@@ -141,7 +142,7 @@ export const twilioPlugin: FastifyPluginAsync<ProviderPluginOptions> = async (ap
         provider: 'twilio',
         type: 'message-status',
         key: sid,
-        deliveryId: idempotency ?? `${sid}:${status}`,
+        deliveryId: `${sid}:${status}`,
         occurredAt: nowIso(ctx),
         data: { status, errorCode: errorCode && /^\d{1,6}$/.test(errorCode) ? Number(errorCode) : null },
         rank: TWILIO_STATUS_RANK[status] ?? 0,
@@ -154,7 +155,7 @@ export const twilioPlugin: FastifyPluginAsync<ProviderPluginOptions> = async (ap
       })
     }
     return accept(ctx, request, reply, {
-      dedupeId: idempotency ?? (sid ? `${sid}:inbound` : signature),
+      dedupeId: sid ? `${sid}:inbound` : signature,
       reconcile: true,
       ...twiml,
     })
