@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { KubeConfig } from '@kubernetes/client-node'
-import { createLogger } from '../connectors/index.ts'
+import { createLogger, parseAllowedHosts } from '../connectors/index.ts'
 import { createOperator } from './operator.ts'
 
 const USAGE = `Usage: switchboard controller [options]
@@ -17,6 +17,11 @@ Options (defaults in brackets):
   --namespaces NS[,NS...]           watch only these namespaces (needs Roles there, not ClusterRoles) [all]
   --public-url URL                  public base URL of the webhook server, published in status [$SWITCHBOARD_PUBLIC_URL]
   --concurrency N                   workers per controller [4]
+  --allowed-hosts P=H[,H][;P=H...]  more hosts a provider's credentials may be sent to, e.g.
+                                    softswiss=proxy.example.com;segment=cdp.example.com [none:
+                                    the providers' own hosts only, https only]
+  --allow-loopback-endpoints        let spec endpoints point to localhost / 127.0.0.1 (tests,
+                                    the demo, the provider sandbox) [off]
   --log-level LEVEL                 trace, debug, info, warn, error [info]
   -h, --help                        show this help
 `
@@ -33,6 +38,8 @@ export async function runController(argv: string[]): Promise<number> {
       namespaces: { type: 'string' },
       'public-url': { type: 'string', default: process.env.SWITCHBOARD_PUBLIC_URL },
       concurrency: { type: 'string', default: '4' },
+      'allowed-hosts': { type: 'string', default: '' },
+      'allow-loopback-endpoints': { type: 'boolean', default: false },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -50,6 +57,13 @@ export async function runController(argv: string[]): Promise<number> {
   const concurrency = Number.parseInt(values.concurrency, 10)
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     process.stderr.write(`--concurrency must be a positive integer, got "${values.concurrency}"\n`)
+    return 2
+  }
+  let allowedHosts: Record<string, string[]>
+  try {
+    allowedHosts = parseAllowedHosts(values['allowed-hosts'])
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`)
     return 2
   }
   const metricsAddress = parseAddress(values['metrics-bind-address'])
@@ -70,6 +84,7 @@ export async function runController(argv: string[]): Promise<number> {
     logger,
     concurrency,
     metricsAddress,
+    endpoints: { allowLoopback: values['allow-loopback-endpoints'], hosts: allowedHosts },
     ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
     namespaces: values.namespaces
       ?.split(',')

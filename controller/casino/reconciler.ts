@@ -5,7 +5,9 @@ import {
   type CasinoConnector,
   type CasinoProvider,
   casinoConnectors,
+  checkEndpoint,
   type Deliverer,
+  type EndpointPolicy,
   Reason,
   type RetryPolicy,
   rfc3339,
@@ -67,6 +69,8 @@ export interface CasinoReconcilerOptions {
   publicUrl?: string
   /** HTTP tuning passed to the connectors (tests shorten timeouts). */
   http?: { timeoutMs?: number; retry?: RetryPolicy }
+  /** Where credentials may be sent. Default: the platform's own host only. */
+  endpoints?: EndpointPolicy
 }
 
 interface ClientEntry {
@@ -186,7 +190,14 @@ async function connect(ctx: Ctx, opts: CasinoReconcilerOptions): Promise<void> {
     const settings: unknown = settingsOf(spec)
     const credentials = ctx.credentials(spec.credentialsSecretRef.name, connector.credentials)
     const secret = ctx.secret(spec.credentialsSecretRef.name)
-    const endpoint = spec.endpoint ?? connector.defaultEndpoint(settings)
+    const defaultEndpoint = connector.defaultEndpoint(settings)
+    const endpoint = spec.endpoint ?? defaultEndpoint
+    // the credentials go to this host: the platform's own, or one the controller allows
+    if (spec.endpoint) {
+      checkEndpoint(opts.endpoints ?? {}, spec.provider, 'spec.endpoint', spec.endpoint, [
+        new URL(defaultEndpoint).host,
+      ])
+    }
     // A new client (credentials to verify again) when the settings, the endpoint or the Secret changed.
     const inputs = { p: spec.provider, s: settings, e: endpoint, v: secret.metadata?.resourceVersion }
     const entry = ctx.memo<ClientEntry>('client', inputs, () => ({

@@ -356,6 +356,25 @@ describe('Helm chart', () => {
     }
   })
 
+  it('passes the endpoint allowlist to the controller; loopback only when asked', () => {
+    const controllerArgs = (values: Record<string, unknown>) =>
+      podSpec(one(render(values), 'Deployment', 'sb-switchboard')).containers.find(
+        (x) => x.name === 'controller',
+      )?.args ?? []
+    const defaults = controllerArgs({})
+    expect(defaults.filter((a) => a.startsWith('--allow'))).toEqual([])
+    const set = controllerArgs({
+      controller: {
+        allowedHosts: { softswiss: ['proxy.example.com'], segment: ['cdp.example.com', '*.corp.example'] },
+        allowLoopbackEndpoints: true,
+      },
+    })
+    expect(set).toContain(
+      '--allowed-hosts=segment=cdp.example.com,*.corp.example;softswiss=proxy.example.com',
+    )
+    expect(set).toContain('--allow-loopback-endpoints')
+  })
+
   it('the Ingress routes only the webhook path prefix, with TLS, and sets the public URL', () => {
     const objs = render(SHAPES.ingress)
     const ing = one(objs, 'Ingress').spec as {
@@ -450,6 +469,7 @@ describe('Helm chart', () => {
       })
       const { logger, text } = capturedLogger('info')
       const operator = createOperator({
+        endpoints: { allowLoopback: true },
         kubeConfig: controllerKc,
         logger,
         leaderElection: { enabled: true, namespace: releaseNs, name: `${fullname}-controller` },

@@ -66,6 +66,7 @@ describe('a casino platform webhook, end to end', () => {
     })
     await sandbox.listen()
     operator = createOperator({
+      endpoints: { allowLoopback: true },
       kubeConfig: c.kc,
       logger: capturedLogger('info').logger,
       publicUrl: PUBLIC_URL,
