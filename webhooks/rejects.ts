@@ -18,7 +18,6 @@ export const REJECTS = {
     status: 401,
     text: 'the push channel is not one this resource opened, is for another resource, or has expired',
   },
-  verify_token_mismatch: { status: 403, text: 'the subscription verify token does not match' },
   body_too_large: { status: 413, text: 'the body is larger than the body limit' },
   unsupported_media_type: { status: 415, text: 'the content type is not the one this provider sends' },
   rate_limited: { status: 429, text: 'too many requests for this path' },

@@ -271,49 +271,6 @@ export function twitchRevocation(opts: {
   })
 }
 
-// --- Facebook -------------------------------------------------------------------------------
-
-/** The subscription handshake: a GET with hub.mode, hub.verify_token and hub.challenge. */
-export function facebookVerification(opts: {
-  url: string
-  verifyToken: string
-  challenge: string
-}): WebhookRequest {
-  const u = new URL(opts.url)
-  u.searchParams.set('hub.mode', 'subscribe')
-  u.searchParams.set('hub.verify_token', opts.verifyToken)
-  u.searchParams.set('hub.challenge', opts.challenge)
-  return { method: 'GET', url: u.toString(), headers: {} }
-}
-
-/** A notification: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>` (app secret). */
-export function facebookRequest(opts: { url: string; appSecret: string; body: Json }): WebhookRequest {
-  const body = bodyText(opts.body)
-  return {
-    method: 'POST',
-    url: opts.url,
-    headers: {
-      'content-type': 'application/json',
-      'x-hub-signature-256': `sha256=${hmacHex('sha256', opts.appSecret, body)}`,
-    },
-    body,
-  }
-}
-
-/** A page feed change, as Facebook sends it. */
-export function facebookFeedBody(pageId: string, postId: string): Json {
-  return {
-    object: 'page',
-    entry: [
-      {
-        id: pageId,
-        time: Math.floor(Date.now() / 1000),
-        changes: [{ field: 'feed', value: { item: 'post', verb: 'add', post_id: `${pageId}_${postId}` } }],
-      },
-    ],
-  }
-}
-
 // --- Google Calendar push -------------------------------------------------------------------
 
 export interface GoogleNotificationOptions {
