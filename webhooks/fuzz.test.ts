@@ -104,6 +104,8 @@ const HEADER_NAMES = [
 describe('fuzz', () => {
   it('survives random and malformed requests without 5xx or heap growth', async () => {
     const r = prng(SEED)
+    // printed on every run, so that a failure in CI can be replayed with FUZZ_SEED
+    process.stderr.write(`[fuzz] seed ${SEED} (replay: FUZZ_SEED=${SEED})\n`)
     const h = harness({
       bodyLimit: 256 * 1024,
       rateLimit: { max: 400, timeWindowMs: 1000, cache: 500 },
@@ -219,12 +221,34 @@ describe('fuzz', () => {
         const t = r.pick(targets)
         const inj = toInject(signed(t, n))
         const headers: Record<string, string> = { ...inj.headers }
-        const mutation = r.int(6)
+        const mutation = r.int(9)
         if (mutation === 1 && inj.payload) inj.payload = `${inj.payload.slice(0, -1)}!`
         if (mutation === 2) delete headers[r.pick(Object.keys(headers))]
         if (mutation === 3) headers[r.pick(HEADER_NAMES)] = headerValue()
         if (mutation === 4) headers['content-type'] = r.pick(CONTENT_TYPES)
-        req = { ...inj, headers }
+        // a header sent twice (light-my-request sends an array as repeated lines)
+        const dup: Record<string, string | string[]> = { ...headers }
+        if (mutation === 5) {
+          const name = r.pick(Object.keys(headers))
+          dup[name] = [headers[name] ?? '', r.chance(0.5) ? (headers[name] ?? '') : headerValue()]
+        }
+        // header names in upper case: must not change the outcome
+        if (mutation === 6) {
+          for (const k of Object.keys(dup)) {
+            const v = dup[k]
+            delete dup[k]
+            if (v !== undefined) dup[k.toUpperCase()] = v
+          }
+        }
+        // one character of the path percent-encoded: another path, refused
+        let url = inj.url
+        if (mutation === 7) {
+          const i = 1 + r.int(url.length - 1)
+          const ch = url[i] ?? 'a'
+          if (ch !== '/' && ch !== '?')
+            url = `${url.slice(0, i)}%${ch.charCodeAt(0).toString(16)}${url.slice(i + 1)}`
+        }
+        req = { ...inj, url, headers: dup }
       } else {
         const headers: Record<string, string> = {}
         for (let i = r.int(6); i > 0; i--) headers[r.pick(HEADER_NAMES)] = headerValue()
