@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { KubeConfig } from '@kubernetes/client-node'
 import { createLogger, parseAllowedHosts } from '../connectors/index.ts'
+import { buildWebhookBridge, listenWebhookBridge, managerBridgeSource } from './bridge/index.ts'
 import { createOperator } from './operator.ts'
 
 const USAGE = `Usage: switchboard controller [options]
@@ -20,6 +21,8 @@ Options (defaults in brackets):
   --allowed-hosts P=H[,H][;P=H...]  more hosts a provider's credentials may be sent to, e.g.
                                     softswiss=proxy.example.com;segment=cdp.example.com [none:
                                     the providers' own hosts only, https only]
+  --webhook-bridge-socket PATH      answer the webhook server of this pod (its --controller-socket)
+                                    on this Unix socket, so that it needs no credentials [off]
   --allow-loopback-endpoints        let spec endpoints point to localhost / 127.0.0.1 (tests,
                                     the demo, the provider sandbox) [off]
   --log-level LEVEL                 trace, debug, info, warn, error [info]
@@ -40,6 +43,7 @@ export async function runController(argv: string[]): Promise<number> {
       concurrency: { type: 'string', default: '4' },
       'allowed-hosts': { type: 'string', default: '' },
       'allow-loopback-endpoints': { type: 'boolean', default: false },
+      'webhook-bridge-socket': { type: 'string' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -115,7 +119,16 @@ export async function runController(argv: string[]): Promise<number> {
   process.once('SIGINT', () => shutdown('SIGINT'))
 
   await operator.start()
+  const socket = values['webhook-bridge-socket']
+  const bridge = socket
+    ? buildWebhookBridge({ source: managerBridgeSource(operator.manager), logger })
+    : undefined
+  if (bridge && socket) {
+    await listenWebhookBridge(bridge, socket)
+    logger.info({ socket }, 'answering the webhook server on the bridge socket')
+  }
   await done
+  await bridge?.close()
   await operator.stop({ timeoutMs: 25_000 })
   return exitCode
 }

@@ -8,6 +8,12 @@ export {
   type RateLimitSetting,
 } from './app.ts'
 export {
+  BridgeTargetResolver,
+  type BridgeTargetResolverOptions,
+  bridgeCall,
+  bridgePatcher,
+} from './bridge-resolver.ts'
+export {
   type CallbackEvent,
   type CallbackSink,
   type CallbackValue,

@@ -272,3 +272,11 @@ export function fieldAt(obj: unknown, path: string): unknown {
   }
   return cur
 }
+
+/** The name of the Secret holding a resource's webhook keys: the first of the kind's fields that is set. */
+export function secretNameOf(kind: Pick<WebhookKind, 'secretRefField'>, obj: unknown): string | undefined {
+  const refFields = kind.secretRefField ?? 'spec.credentialsSecretRef.name'
+  return (typeof refFields === 'string' ? [refFields] : refFields)
+    .map((f) => fieldAt(obj, f))
+    .find((v): v is string => typeof v === 'string' && v !== '')
+}

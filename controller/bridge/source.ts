@@ -1,0 +1,25 @@
+/**
+ * The {@link WebhookBridgeSource} over the controller's manager: its informers' caches of the
+ * kinds, its Secret cache, and its API client for the annotation patch. The one place that
+ * knows where the controller keeps these.
+ */
+import { type Manager, mergePatch } from '../runtime/index.ts'
+import type { WebhookBridgeSource } from './server.ts'
+
+export function managerBridgeSource(manager: Manager): WebhookBridgeSource {
+  return {
+    objects(kind) {
+      const controller = manager.controllers.find((c) => c.kind.kind === kind)
+      return controller ? manager.informer(controller.name)?.list() : undefined
+    },
+    async secretData(namespace, name) {
+      return manager.secrets.get(name, namespace)?.data
+    },
+    async annotate(ref, annotations) {
+      await manager.clients.custom.patchNamespacedCustomObject(
+        { ...ref, body: { metadata: { annotations } } },
+        mergePatch,
+      )
+    },
+  }
+}
