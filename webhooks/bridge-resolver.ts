@@ -73,6 +73,8 @@ export class BridgeTargetResolver implements TargetResolver {
   readonly #log: Logger
   readonly #kinds: readonly WebhookKind[]
   #byPath = new Map<string, WebhookTarget>()
+  /** `kind/namespace/name` → object, of the kinds whose status the public routes serve. */
+  #published = new Map<string, unknown>()
   readonly #secrets = new Map<string, { at: number; value: Promise<Record<string, string>> }>()
   #timer: NodeJS.Timeout | undefined
   #loaded = false
@@ -113,6 +115,11 @@ export class BridgeTargetResolver implements TargetResolver {
     return this.#byPath.get(path)
   }
 
+  /** A published object (CalendarSync), as of the last refresh. */
+  object(kind: string, namespace: string, name: string): unknown {
+    return this.#published.get(`${kind}/${namespace}/${name}`)
+  }
+
   /** Fetches the routing table once. */
   async refresh(): Promise<void> {
     const res = await bridgeCall(this.#opts.socketPath, 'GET', '/v1/targets')
@@ -135,6 +142,16 @@ export class BridgeTargetResolver implements TargetResolver {
     }
     // a path claimed twice routes nowhere, as with the Kubernetes resolver
     for (const [path, n] of claimed) if (n > 1) next.delete(path)
+    const pub = await bridgeCall(this.#opts.socketPath, 'GET', '/v1/published')
+    const pubItems = (pub.json as { items?: unknown[] } | undefined)?.items
+    if (pub.status === 200 && Array.isArray(pubItems)) {
+      const published = new Map<string, unknown>()
+      for (const o of pubItems) {
+        const m = o as { kind?: string; metadata?: { namespace?: string; name?: string } }
+        published.set(`${m.kind}/${m.metadata?.namespace}/${m.metadata?.name}`, o)
+      }
+      this.#published = published
+    }
     this.#byPath = next
     this.#loaded = true
   }

@@ -28,8 +28,9 @@ Options (defaults in brackets):
   --rate-limit N[/DURATION]  requests per webhook path per window; 0 disables [100/1s]
   --namespaces NS[,NS...]    watch only these namespaces (needs Roles there, not ClusterRoles) [all]
   --controller-socket PATH   no Kubernetes credentials: ask the controller of this pod (its
-                             --webhook-bridge-socket) for routing, webhook secrets and reconciles;
-                             rejected deliveries record no Event and callback data is not written
+                             --webhook-bridge-socket) for routing, webhook secrets, reconciles and
+                             the published CalendarSyncs; rejected deliveries record no Event and
+                             callback data is not written
   --log-level LEVEL          trace, debug, info, warn, error [info]
   -h, --help                 show this help
 `
@@ -91,7 +92,7 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
     // the container facing the internet holds no credentials; the controller of its pod answers
     const bridge = new BridgeTargetResolver({ socketPath: socket, logger })
     resolver = bridge
-    watched = { object: () => undefined }
+    watched = bridge
     requester = new CoalescingRequester({
       patch: bridgePatcher(socket),
       logger,

@@ -9,6 +9,8 @@
  * - `GET /v1/secrets?kind=&namespace=&name=`: the webhook secrets of one object that has a webhook
  *   path, and only the keys its provider declares (never an API credential); 404 for an object
  *   without a path, so no other Secret can be read through the bridge;
+ * - `GET /v1/published`: the objects whose status the webhook server publishes (the CalendarSync
+ *   feeds and free/busy documents), as cached; they name Secrets but hold no Secret data;
  * - `POST /v1/annotate`: a reconcile request, `{kind, namespace, name, annotations}`, limited to
  *   the requested-at and requested-streams annotations of an object with a webhook path.
  *
@@ -48,6 +50,8 @@ export interface WebhookBridgeOptions {
   logger: Logger
   /** The kind table. Default {@link WEBHOOK_KINDS}. */
   kinds?: readonly WebhookKind[]
+  /** Kinds served whole on `/v1/published`. Default `CalendarSync`. */
+  publishedKinds?: readonly string[]
 }
 
 const ALLOWED_ANNOTATIONS: ReadonlySet<string> = new Set([
@@ -99,6 +103,18 @@ export function buildWebhookBridge(opts: WebhookBridgeOptions): FastifyInstance 
           spec,
           status: { webhook, conditions: ready },
         })
+      }
+    }
+    return { items }
+  })
+
+  app.get('/v1/published', async () => {
+    const items: unknown[] = []
+    for (const kind of opts.publishedKinds ?? ['CalendarSync']) {
+      for (const obj of opts.source.objects(kind) ?? []) {
+        const { metadata, ...rest } = obj as { metadata?: Record<string, unknown> }
+        const { managedFields: _managed, ...meta } = metadata ?? {}
+        items.push({ kind, ...rest, metadata: meta })
       }
     }
     return { items }

@@ -5,9 +5,10 @@
  * bridge no Secret can be read that no webhook path points to, nor any key that is not a
  * webhook secret.
  */
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   buildWebhookBridge,
@@ -25,7 +26,7 @@ import {
   buildApp,
   CoalescingRequester,
 } from '../../webhooks/index.ts'
-import { buildSandbox, casinoRequest, type Sandbox } from '../sandbox/index.ts'
+import { buildSandbox, casinoRequest, type Sandbox, send } from '../sandbox/index.ts'
 import {
   type Clients,
   capturedLogger,
@@ -179,6 +180,84 @@ describe('the webhook bridge', () => {
       await requester.close({ timeoutMs: 2_000 })
       await resolver.stop()
       await app.close()
+    }
+  })
+
+  it('runs as `switchboard webhooks --controller-socket` with no kubeconfig and no token anywhere', async () => {
+    const ns = await createNamespace(c.core, 'bridge-proc')
+    await createSecret(c.core, ns, 'cdp', { writeKey: 'bridge-proc-write-key' })
+    await createSecret(c.core, ns, 'platform', { ...credentials, webhookSecret: WEBHOOK_SECRET })
+    await createResource(c, 'Destination', ns, 'cdp', {
+      credentialsSecretRef: { name: 'cdp' },
+      segment: { host: sandbox.url },
+    })
+    await createResource(c, 'CasinoIntegration', ns, 'casino', {
+      provider: 'softswiss',
+      softswiss: { casinoId: 'br' },
+      endpoint: sandbox.casinoEndpoint('softswiss'),
+      credentialsSecretRef: { name: 'platform' },
+      streams: [{ name: 'players', interval: '6h' }],
+      destinationRefs: [{ name: 'cdp' }],
+    })
+    const ready = await waitForCondition(
+      c,
+      'casinointegrations',
+      ns,
+      'casino',
+      'WebhookReady',
+      'True',
+      undefined,
+      30_000,
+    )
+    const hook = ready.status?.webhook as { path: string; url: string }
+    const port = 20_000 + Math.floor(Math.random() * 20_000)
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir }
+    delete env.KUBECONFIG
+    delete env.KUBERNETES_SERVICE_HOST
+    const child = spawn(
+      process.execPath,
+      [
+        resolve(import.meta.dirname, '../../bin/switchboard.ts'),
+        'webhooks',
+        '--controller-socket',
+        socket,
+        '--bind-address',
+        `127.0.0.1:${port}`,
+        '--public-url',
+        PUBLIC_URL,
+        '--log-level',
+        'warn',
+      ],
+      { env, stdio: ['ignore', 'ignore', 'inherit'] },
+    )
+    try {
+      const base = `http://127.0.0.1:${port}`
+      await waitFor(
+        'the webhook process to be ready',
+        async () => ((await fetch(`${base}/readyz`).catch(() => undefined))?.ok ? true : undefined),
+        {
+          timeoutMs: 30_000,
+          intervalMs: 200,
+        },
+      )
+      const res = await waitFor('the delivery to be accepted', async () => {
+        const r = await send(
+          casinoRequest({ url: hook.url, secret: WEBHOOK_SECRET, body: { stream: 'players' } }),
+          { baseUrl: base },
+        )
+        return r.status === 204 ? r : undefined
+      })
+      expect(res.status).toBe(204)
+      await waitFor('the annotation', async () => {
+        const o = await getObj(c.custom, 'casinointegrations', ns, 'casino')
+        return (o.metadata as { annotations?: Record<string, string> }).annotations?.[
+          REQUESTED_STREAMS_ANNOTATION
+        ]?.startsWith('players=')
+          ? true
+          : undefined
+      })
+    } finally {
+      child.kill('SIGTERM')
     }
   })
 })
