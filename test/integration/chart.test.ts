@@ -252,10 +252,12 @@ describe('Helm chart', () => {
     expect(verbsOn(controllerRole, 'casinointegrations/status')).toEqual(['get', 'patch', 'update'])
     expect(verbsOn(controllerRole, 'destinations/finalizers')).toEqual(['update'])
     expect(verbsOn(controllerRole, 'events')).toEqual(['create', 'patch'])
-    const webhooksRole = one(objs, 'ClusterRole', 'sb-switchboard-webhooks')
+    // the webhook sidecar holds no token, so it has no role of its own
+    expect(find(objs, 'ClusterRole').map((r) => r.metadata.name)).not.toContain('sb-switchboard-webhooks')
+    const webhooksRole = one(render(SHAPES.separateWebhooks), 'ClusterRole', 'sb-switchboard-webhooks')
     expect(verbsOn(webhooksRole, 'secrets')).toEqual(['get'])
     expect(verbsOn(webhooksRole, 'casinointegrations')).toEqual(['get', 'list', 'patch', 'watch'])
-    // both bound to the pod's one account
+    // bound to the pod's one account
     for (const b of find(objs, 'ClusterRoleBinding')) {
       expect((b as unknown as { subjects: Array<{ name: string }> }).subjects[0]?.name).toBe('sb-switchboard')
     }
@@ -321,7 +323,7 @@ describe('Helm chart', () => {
     expect(verbsOn(viewer, 'destinations/status')).toEqual(['get'])
     expect(
       find(render({ rbac: { aggregateClusterRoles: false } }), 'ClusterRole').map((r) => r.metadata.name),
-    ).toEqual(['sb-switchboard-controller', 'sb-switchboard-webhooks'])
+    ).toEqual(['sb-switchboard-controller'])
   })
 
   it('separateDeployment: a webhook Deployment with its own replicas, account, Service selector and PDB', () => {
@@ -361,9 +363,7 @@ describe('Helm chart', () => {
     expect(roles.sort()).toEqual([
       'switchboard-system/sb-switchboard-leader-election',
       'team-a/sb-switchboard-controller',
-      'team-a/sb-switchboard-webhooks',
       'team-b/sb-switchboard-controller',
-      'team-b/sb-switchboard-webhooks',
     ])
     const [controller, webhooks] = podSpec(one(objs, 'Deployment')).containers as [Container, Container]
     expect(controller.args).toContain('--namespaces=team-a,team-b')
