@@ -176,6 +176,8 @@ export async function runCasinoBench(opts: {
           '0',
           '--log-level',
           'warn',
+          // the platform and Segment are the sandbox, on loopback
+          '--allow-loopback-endpoints',
         ],
         { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: IMAGE_NODE_OPTIONS } },
       )

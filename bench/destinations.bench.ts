@@ -181,6 +181,8 @@ async function spawnController(
       String(concurrency),
       '--log-level',
       'warn',
+      // the Destinations point at a loopback Segment host
+      '--allow-loopback-endpoints',
       ...extra,
     ],
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: controllerNodeOptions } },
@@ -436,7 +438,12 @@ async function heapScenario(count: number, concurrency: number) {
   const gc = (globalThis as { gc?: () => void }).gc
   if (!gc) return { skipped: 'run with node --expose-gc to measure the heap per object' }
   return withControlPlane(async (_cp, kc) => {
-    const operator = createOperator({ kubeConfig: kc, logger: pino({ level: 'silent' }), concurrency })
+    const operator = createOperator({
+      kubeConfig: kc,
+      logger: pino({ level: 'silent' }),
+      concurrency,
+      endpoints: { allowLoopback: true },
+    })
     await operator.start()
     try {
       const heap = async () => {

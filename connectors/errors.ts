@@ -17,6 +17,8 @@ export const Reason = {
   CalendarNotFound: 'CalendarNotFound',
   /** A saved stream cursor that cannot be read (corrupt, or from another provider or stream). */
   InvalidCursor: 'InvalidCursor',
+  /** A base URL that may not receive the provider's credentials (connectors/endpoints.ts). */
+  EndpointNotAllowed: 'EndpointNotAllowed',
   // provider / destination outcomes
   Unauthorized: 'Unauthorized',
   RateLimited: 'RateLimited',

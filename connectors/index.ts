@@ -47,6 +47,13 @@ export {
   type StatusErrorContext,
   validateRecords,
 } from './delivery.ts'
+export {
+  checkEndpoint,
+  type EndpointPolicy,
+  isLoopbackHost,
+  PROVIDER_HOSTS,
+  parseAllowedHosts,
+} from './endpoints.ts'
 export * from './errors.ts'
 export * from './facebook/index.ts'
 export * from './google-calendar/index.ts'

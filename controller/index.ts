@@ -1,4 +1,10 @@
 export * from './api/index.ts'
+export {
+  buildWebhookBridge,
+  listenWebhookBridge,
+  managerBridgeSource,
+  type WebhookBridgeSource,
+} from './bridge/index.ts'
 export { CredentialsValid, DeliveryRegistry, destinationReconciler } from './destination/index.ts'
 export { runController } from './main.ts'
 export { createOperator, type Operator, type OperatorOptions } from './operator.ts'

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { KubeConfig } from '@kubernetes/client-node'
-import { createLogger } from '../connectors/index.ts'
+import { createLogger, parseAllowedHosts } from '../connectors/index.ts'
+import { buildWebhookBridge, listenWebhookBridge, managerBridgeSource } from './bridge/index.ts'
 import { createOperator } from './operator.ts'
 import { parseDuration, shardSelector } from './runtime/index.ts'
 
@@ -25,6 +26,13 @@ Options (defaults in brackets):
   --checkpoint-pages N              a long sync writes its cursor at least every N pages [10]
   --checkpoint-interval DURATION    ... and at the first page after DURATION since the last write [2s];
                                     after a crash at most N pages are sent again
+  --allowed-hosts P=H[,H][;P=H...]  more hosts a provider's credentials may be sent to, e.g.
+                                    softswiss=proxy.example.com;segment=cdp.example.com [none:
+                                    the providers' own hosts only, https only]
+  --webhook-bridge-socket PATH      answer the webhook server of this pod (its --controller-socket)
+                                    on this Unix socket, so that it needs no credentials [off]
+  --allow-loopback-endpoints        let spec endpoints point to localhost / 127.0.0.1 (tests,
+                                    the demo, the provider sandbox) [off]
   --log-level LEVEL                 trace, debug, info, warn, error [info]
   -h, --help                        show this help
 `
@@ -45,6 +53,9 @@ export async function runController(argv: string[]): Promise<number> {
       concurrency: { type: 'string', default: '4' },
       'checkpoint-pages': { type: 'string', default: '10' },
       'checkpoint-interval': { type: 'string', default: '2s' },
+      'allowed-hosts': { type: 'string', default: '' },
+      'allow-loopback-endpoints': { type: 'boolean', default: false },
+      'webhook-bridge-socket': { type: 'string' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -76,6 +87,13 @@ export async function runController(argv: string[]): Promise<number> {
     checkpointMs = parseDuration(values['checkpoint-interval'], '--checkpoint-interval')
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`)
+    return 2
+  }
+  let allowedHosts: Record<string, string[]>
+  try {
+    allowedHosts = parseAllowedHosts(values['allowed-hosts'])
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`)
     return 2
   }
   const metricsAddress = parseAddress(values['metrics-bind-address'])
@@ -114,6 +132,7 @@ export async function runController(argv: string[]): Promise<number> {
     concurrency,
     checkpoints: { everyPages: checkpointPages, everyMs: checkpointMs },
     metricsAddress,
+    endpoints: { allowLoopback: values['allow-loopback-endpoints'], hosts: allowedHosts },
     ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
     ...(shard ? { shard } : {}),
     namespaces: values.namespaces
@@ -145,7 +164,16 @@ export async function runController(argv: string[]): Promise<number> {
   process.once('SIGINT', () => shutdown('SIGINT'))
 
   await operator.start()
+  const socket = values['webhook-bridge-socket']
+  const bridge = socket
+    ? buildWebhookBridge({ source: managerBridgeSource(operator.manager), logger })
+    : undefined
+  if (bridge && socket) {
+    await listenWebhookBridge(bridge, socket)
+    logger.info({ socket }, 'answering the webhook server on the bridge socket')
+  }
   await done
+  await bridge?.close()
   await operator.stop({ timeoutMs: 25_000 })
   return exitCode
 }

@@ -1,6 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
-import type { RetryPolicy } from '../connectors/index.ts'
+import type { EndpointPolicy, RetryPolicy } from '../connectors/index.ts'
 import { calendarReconciler } from './calendar/index.ts'
 import { casinoReconciler } from './casino/index.ts'
 import { DeliveryRegistry, destinationReconciler } from './destination/index.ts'
@@ -32,6 +32,11 @@ export interface OperatorOptions {
   publicUrl?: string
   /** HTTP tuning for provider connectors (tests shorten timeouts). */
   providerHttp?: { timeoutMs?: number; retry?: RetryPolicy }
+  /**
+   * Where credentials may be sent: more hosts per provider, and loopback (tests, the demo, the
+   * sandbox). Default: the providers' own hosts, https only (connectors/endpoints.ts).
+   */
+  endpoints?: EndpointPolicy
   /** Delay before delivery counters are written to a Destination's status (default 2 s). */
   statusFlushDelayMs?: number
   /** How often a long integration sync writes its cursor (default every 10 pages or 2 s). */
@@ -65,7 +70,7 @@ export function createOperator(opts: OperatorOptions): Operator {
     onActivity: (namespace, name) => destinationController.enqueue(namespace, name, flushDelay),
   })
   const destinationController = manager.add({
-    ...destinationReconciler({ registry: destinations, logger: opts.logger }),
+    ...destinationReconciler({ registry: destinations, logger: opts.logger, endpoints: opts.endpoints }),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   })
   const syncMetrics = new SyncMetrics(manager.metrics.registry)
@@ -78,12 +83,14 @@ export function createOperator(opts: OperatorOptions): Operator {
       jitter: opts.jitter,
       http: opts.providerHttp,
       publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
+      endpoints: opts.endpoints,
       ...(opts.checkpoints ? { checkpoints: opts.checkpoints } : {}),
     }),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   })
   manager.add({
     ...calendarReconciler({
+      endpoints: opts.endpoints,
       metrics: syncMetrics,
       registry: manager.metrics.registry,
       logger: opts.logger,

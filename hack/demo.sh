@@ -56,6 +56,7 @@ for f in examples/*.yaml; do sed "s/127.0.0.1:18600/127.0.0.1:$SANDBOX_PORT/g" "
 
 echo "demo: starting the controller (metrics on http://127.0.0.1:$METRICS_PORT/metrics)"
 node bin/switchboard.ts controller --metrics-bind-address "127.0.0.1:$METRICS_PORT" --public-url "$PUBLIC_URL" \
+  --allow-loopback-endpoints \
   >"$WORK/controller.log" 2>&1 &
 PIDS+=($!)
 

@@ -57,6 +57,28 @@ describe('webhook server', () => {
     expect(await h.count('switchboard_webhook_requests_total', { reason: 'rate_limited' })).toBe(3)
   })
 
+  it('refuses percent-encoded spellings of a path, so they neither route nor get a budget of their own', async () => {
+    const h = harness({ rateLimit: { max: 3, timeWindowMs: 60_000 } })
+    const a = h.addTarget('softswiss', secrets)
+    const token = a.path.split('/').pop() ?? ''
+    const hex = (c: string) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`
+    const variants = [
+      a.path.replace('softswiss', `soft${hex('s')}wiss`),
+      a.path.replace('/hooks/', `/${hex('h')}ooks/`),
+      a.path.replace(token, `${hex(token[0] ?? 'A')}${token.slice(1)}`),
+      a.path.replace(token, `${token.slice(0, -1)}${hex(token.at(-1) ?? 'A').toLowerCase()}`),
+    ]
+    for (const [i, path] of variants.entries()) {
+      const res = await h.send(delivery(`https://hooks.example.com${path}`, 100 + i))
+      expect(res.statusCode, path).toBe(404)
+    }
+    expect(h.requester.requests).toHaveLength(0)
+    // the exact path still has its whole budget, and only that
+    const codes: number[] = []
+    for (let i = 0; i < 4; i++) codes.push((await h.send(delivery(a.url, i))).statusCode)
+    expect(codes).toEqual([204, 204, 204, 429])
+  })
+
   it('counts unknown paths as not_found under a bounded provider label', async () => {
     const h = harness()
     expect((await h.app.inject({ method: 'POST', url: '/nope', payload: 'x' })).statusCode).toBe(404)

@@ -4,12 +4,17 @@
  * (main.ts, tests, the benchmark), so the app is tested with `inject()` as well as on a port.
  */
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyRequest,
+} from 'fastify'
 import type { Logger } from 'pino'
 import { createLogger } from '../connectors/index.ts'
 import { HOOKS_PREFIX, isProvider, type ProviderId } from '../controller/api/index.ts'
 import { type CallbackSink, discardCallbacks } from './callbacks.ts'
-import { DeliveryDedupe, type DeliveryDedupeOptions } from './dedupe.ts'
+import { DedupeStores, type DeliveryDedupeOptions } from './dedupe.ts'
 import { WebhookMetrics } from './metrics.ts'
 import { reject, type WebhookContext } from './pipeline.ts'
 import { providerPlugins } from './providers/index.ts'
@@ -51,8 +56,8 @@ export interface BuildAppOptions {
   bodyLimit?: number
   /** Per-path rate limit for webhook routes (429 beyond it); false disables. Default 100/s. */
   rateLimit?: RateLimitSetting | false
-  /** Delivery-id memory (a shared instance, or options for a new one). */
-  dedupe?: DeliveryDedupe | DeliveryDedupeOptions
+  /** Delivery-id memory, one store per provider (a shared instance, or options for new ones). */
+  dedupe?: DedupeStores | DeliveryDedupeOptions
   metrics?: WebhookMetrics
   /** Providers to serve. Default: all. */
   providers?: readonly ProviderId[]
@@ -77,16 +82,13 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
       : {
           max: rl.max,
           timeWindow: rl.timeWindowMs,
-          // one bucket per path: each resource has its own budget, whoever calls it
-          keyGenerator: (req) => {
-            const url = req.url
-            const q = url.indexOf('?')
-            return q < 0 ? url : url.slice(0, q)
-          },
+          // one bucket per resource: keyed on the provider and token as the router decoded them,
+          // so percent-encoded spellings of a path share its budget (they are refused as well)
+          keyGenerator: rateLimitKey,
         }
   const ctx: WebhookContext = {
     resolver: opts.resolver,
-    dedupe: opts.dedupe instanceof DeliveryDedupe ? opts.dedupe : new DeliveryDedupe(opts.dedupe),
+    dedupe: opts.dedupe instanceof DedupeStores ? opts.dedupe : new DedupeStores(opts.dedupe),
     requester: opts.requester,
     callbacks: opts.callbacks ?? discardCallbacks,
     metrics,
@@ -191,6 +193,13 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   }
   for (const routes of opts.publicRoutes ?? []) void app.register(routes)
   return app
+}
+
+/** The rate-limit bucket of a webhook request: `<provider>/<token>`, decoded. */
+export function rateLimitKey(req: FastifyRequest): string {
+  const provider = req.routeOptions.config?.provider ?? 'unknown'
+  const token = (req.params as { token?: unknown } | undefined)?.token
+  return `${provider}/${typeof token === 'string' ? token : ''}`
 }
 
 function reasonForStatus(status: number): RejectReason {

@@ -100,4 +100,54 @@ describe('StatusCallbackSink', () => {
     await closing
     expect(calls).toHaveLength(1)
   })
+
+  it('orders by meaning across batches: a late "sent" never overwrites "delivered"', async () => {
+    const { api, calls } = fakeApi()
+    const sink = new StatusCallbackSink({ custom: api, fields: { MessageCampaign: 'callbacks' } })
+    const ranked = (status: string, rank: number, at: string) => ({ ...ev('SM1', status, at), rank })
+    sink.deliver(target, ranked('delivered', 5, '2030-01-01T00:00:03Z'))
+    await vi.advanceTimersByTimeAsync(1000)
+    // arrives later (so a later arrival time) but is an earlier state
+    sink.deliver(target, ranked('sent', 3, '2030-01-01T00:00:09Z'))
+    await vi.advanceTimersByTimeAsync(5000)
+    expect(calls.map((c) => JSON.stringify(c.body))).toEqual([
+      JSON.stringify({
+        status: {
+          callbacks: {
+            SM1: { type: 'message-status', occurredAt: '2030-01-01T00:00:03Z', status: 'delivered' },
+          },
+        },
+      }),
+    ])
+  })
+
+  it('compares timestamps of mixed precision as instants', async () => {
+    const { api, calls } = fakeApi()
+    const sink = new StatusCallbackSink({ custom: api, fields: { TwitchIntegration: 'streams' } })
+    const t = { ...target, kind: 'TwitchIntegration' }
+    const stream = (live: boolean, at: string): CallbackEvent => ({
+      provider: 'twitch',
+      type: live ? 'stream.online' : 'stream.offline',
+      key: '1337',
+      deliveryId: `${live}`,
+      occurredAt: at,
+      data: { live },
+    })
+    // as strings "00Z" sorts after "00.5Z" ('Z' > '.'), though it is half a second earlier
+    sink.deliver(t, stream(false, '2030-01-01T10:00:00.500000000Z'))
+    sink.deliver(t, stream(true, '2030-01-01T10:00:00Z'))
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(calls[0]?.body).toEqual({
+      status: {
+        streams: {
+          1337: { type: 'stream.offline', occurredAt: '2030-01-01T10:00:00.500000000Z', live: false },
+        },
+      },
+    })
+    const { compareInstants } = await import('./callbacks.ts')
+    expect(
+      compareInstants('2030-01-01T10:00:00.000000002Z', '2030-01-01T10:00:00.000000001Z'),
+    ).toBeGreaterThan(0)
+    expect(compareInstants('2030-01-01T11:00:00+01:00', '2030-01-01T10:00:00.5Z')).toBeLessThan(0)
+  })
 })

@@ -26,6 +26,12 @@ export interface CallbackEvent {
   occurredAt: string
   /** A few scalar fields; never credentials, and no personal data the kind does not need. */
   data: Readonly<Record<string, CallbackValue>>
+  /**
+   * How far along the entity's life this event is (Twilio: queued < sent < delivered). A higher
+   * rank wins over a lower one whatever the times say, so a late `sent` never undoes `delivered`.
+   * Events without one are ordered by time alone.
+   */
+  rank?: number
 }
 
 export interface CallbackSink {
@@ -62,6 +68,8 @@ export interface StatusCallbackSinkOptions {
   maxBatch?: number
   /** Attempts for one batch when the API server fails. Default 3. */
   maxAttempts?: number
+  /** Entities whose last accepted event is remembered, to order later batches. Default 50 000. */
+  maxRemembered?: number
   onPatch?(result: 'patched' | 'failed' | 'gone', target: TargetRef): void
 }
 
@@ -78,8 +86,8 @@ interface Batch {
  * Writes `status.<field>.<key> = { type, occurredAt, ...data }` with a JSON merge patch on the
  * status subresource. Per resource, events are batched (one patch per interval); within a batch
  * the newest event per key wins. The write is idempotent: a redelivered event writes the same
- * value again. Ordering across batches is the provider's arrival order; a kind that needs a
- * monotonic state (delivered never going back to sent) implements its own sink.
+ * value again. Events are ordered by meaning (`rank`), then time, against the last event taken
+ * for the same entity, also across batches: a late `sent` never overwrites `delivered`.
  */
 export class StatusCallbackSink implements CallbackSink {
   readonly #custom: CustomObjectsApi
@@ -90,9 +98,13 @@ export class StatusCallbackSink implements CallbackSink {
   readonly #maxAttempts: number
   readonly #onPatch: StatusCallbackSinkOptions['onPatch']
   readonly #batches = new Map<string, Batch>()
+  /** `<resource>|<entity>` → the last event taken for it (insertion order: oldest first). */
+  readonly #latest = new Map<string, CallbackEvent>()
+  readonly #maxRemembered: number
   #closed = false
 
   constructor(opts: StatusCallbackSinkOptions) {
+    this.#maxRemembered = opts.maxRemembered ?? 50_000
     this.#custom = opts.custom
     this.#fields = opts.fields
     this.#log = opts.logger
@@ -115,8 +127,17 @@ export class StatusCallbackSink implements CallbackSink {
       this.#batches.set(key, batch)
     }
     batch.target = target
-    const prev = batch.entries.get(event.key)
-    if (!prev || prev.occurredAt <= event.occurredAt) batch.entries.set(event.key, event)
+    // ordered against what was taken before, also in batches already written
+    const entity = `${key}|${event.key}`
+    const prev = this.#latest.get(entity)
+    if (prev && supersedes(prev, event)) return
+    this.#latest.delete(entity)
+    this.#latest.set(entity, event)
+    if (this.#latest.size > this.#maxRemembered) {
+      const oldest = this.#latest.keys().next().value
+      if (oldest !== undefined) this.#latest.delete(oldest)
+    }
+    batch.entries.set(event.key, event)
     const full = batch.entries.size >= this.#maxBatch
     if (!batch.inFlight && (full || this.#closed)) {
       if (batch.timer) clearTimeout(batch.timer)
@@ -176,7 +197,7 @@ export class StatusCallbackSink implements CallbackSink {
           // put them back unless newer ones arrived meanwhile
           for (const [k, e] of entries) {
             const newer = batch.entries.get(k)
-            if (!newer || newer.occurredAt < e.occurredAt) batch.entries.set(k, e)
+            if (!newer || supersedes(e, newer)) batch.entries.set(k, e)
           }
         },
       )
@@ -214,6 +235,34 @@ export class StatusCallbackSink implements CallbackSink {
     for (const b of this.#batches.values()) if (b.timer) clearTimeout(b.timer)
     this.#batches.clear()
   }
+}
+
+/**
+ * Whether `a` wins over `b` for the same entity: it is further along (`rank`), or, at the same
+ * rank, it happened later (as instants, so Twitch's
+ * nanosecond `2030-01-01T10:00:00.123456789Z` and a whole-second `2030-01-01T10:00:01Z` compare
+ * by time, not as strings).
+ */
+export function supersedes(a: CallbackEvent, b: CallbackEvent): boolean {
+  if (a.rank !== undefined && b.rank !== undefined && a.rank !== b.rank) return a.rank > b.rank
+  return compareInstants(a.occurredAt, b.occurredAt) > 0
+}
+
+/**
+ * Compares two RFC 3339 timestamps as instants, to the nanosecond (Date.parse keeps milliseconds
+ * only). An unparseable one sorts first.
+ */
+export function compareInstants(a: string, b: string): number {
+  const ia = instant(a)
+  const ib = instant(b)
+  return ia[0] - ib[0] || ia[1] - ib[1]
+}
+
+function instant(t: string): [number, number] {
+  const m = /^(.*T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(.*)$/.exec(t)
+  const seconds = Date.parse(m ? `${m[1]}${m[3]}` : t)
+  if (Number.isNaN(seconds)) return [Number.NEGATIVE_INFINITY, 0]
+  return [seconds, Number((m?.[2] ?? '').padEnd(9, '0'))]
 }
 
 /** `nest('a.b', v)` → `{ a: { b: v } }`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DeliveryDedupe } from './dedupe.ts'
+import { DedupeStores, DeliveryDedupe, dedupeKey } from './dedupe.ts'
 
 describe('DeliveryDedupe', () => {
   it('remembers an id for the TTL', () => {
@@ -34,5 +34,30 @@ describe('DeliveryDedupe', () => {
     now = 50
     d.add('new')
     expect(d.size).toBe(1)
+  })
+
+  it('is bounded by bytes as well as entries', () => {
+    const d = new DeliveryDedupe({ maxBytes: 10_000 })
+    for (let i = 0; i < 1000; i++) d.add(`${i}-${'x'.repeat(500)}`)
+    expect(d.bytes).toBeLessThanOrEqual(10_000)
+    expect(d.size).toBeGreaterThan(0)
+    expect(d.has(`999-${'x'.repeat(500)}`)).toBe(true)
+    expect(d.has(`0-${'x'.repeat(500)}`)).toBe(false)
+  })
+})
+
+describe('DedupeStores', () => {
+  it('keeps one store per provider: a flood of one cannot push out the ids of another', () => {
+    const stores = new DedupeStores({ maxEntries: 100 })
+    expect(stores.of('twilio').add(dedupeKey('/hooks/twilio/t', 'SM1:delivered'))).toBe(true)
+    for (let i = 0; i < 10_000; i++) stores.of('softswiss').add(dedupeKey('/hooks/softswiss/t', `d-${i}`))
+    expect(stores.of('twilio').add(dedupeKey('/hooks/twilio/t', 'SM1:delivered'))).toBe(false)
+    expect(stores.sizes()).toEqual({ twilio: 1, softswiss: 100 })
+  })
+
+  it('stores a fixed-length digest whatever the id, and keeps resources apart', () => {
+    const long = dedupeKey('/hooks/calendly/t', `invitee.created|2030|${'u'.repeat(500_000)}`)
+    expect(long).toHaveLength(43)
+    expect(dedupeKey('/hooks/x/a', 'id')).not.toBe(dedupeKey('/hooks/x/b', 'id'))
   })
 })

@@ -8,6 +8,12 @@ export {
   type RateLimitSetting,
 } from './app.ts'
 export {
+  BridgeTargetResolver,
+  type BridgeTargetResolverOptions,
+  bridgeCall,
+  bridgePatcher,
+} from './bridge-resolver.ts'
+export {
   type CallbackEvent,
   type CallbackSink,
   type CallbackValue,
@@ -16,7 +22,7 @@ export {
   StatusCallbackSink,
   type StatusCallbackSinkOptions,
 } from './callbacks.ts'
-export { DeliveryDedupe, type DeliveryDedupeOptions } from './dedupe.ts'
+export { DedupeStores, DeliveryDedupe, type DeliveryDedupeOptions, dedupeKey } from './dedupe.ts'
 export {
   KubernetesTargetResolver,
   type KubernetesTargetResolverOptions,

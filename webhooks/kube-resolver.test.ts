@@ -87,4 +87,12 @@ describe('mapSecretKeys', () => {
       ),
     ).toEqual({ signingSecret: 'a' })
   })
+
+  it('reads as the controller does: a trailing newline trimmed, a blank key skipped', () => {
+    // the controller opens Google channels with the trimmed token; the server must compare that
+    expect(
+      mapSecretKeys({ channelToken: 'google-channel-token-0001\n' }, { channelToken: ['channelToken'] }),
+    ).toEqual({ channelToken: 'google-channel-token-0001' })
+    expect(mapSecretKeys({ webhookSecret: ' \n' }, { signingSecret: ['webhookSecret'] })).toEqual({})
+  })
 })

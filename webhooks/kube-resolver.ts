@@ -10,9 +10,13 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject } f
 import type { Logger } from 'pino'
 import {
   fieldAt,
+  type ProviderSecretKeys,
   parseWebhookPath,
+  readWebhookSecrets,
+  secretNameOf,
   WEBHOOK_KINDS,
   WEBHOOK_READY,
+  type WebhookChannel,
   type WebhookKind,
 } from '../controller/api/index.ts'
 import {
@@ -198,41 +202,16 @@ export class KubernetesTargetResolver implements TargetResolver {
   #index(kind: WebhookKind, obj: Obj): void {
     const { namespace, name } = obj.metadata
     const key = `${kind.kind}.${kind.group}/${namespace}/${name}`
-    const path = fieldAt(obj, 'status.webhook.path')
-    const parsed = typeof path === 'string' ? parseWebhookPath(path) : undefined
-    const secretKeys = parsed ? kind.providers[parsed.provider] : undefined
-    const providerMatches =
-      !kind.providerField || !parsed || fieldAt(obj, kind.providerField) === parsed.provider
-    if (!parsed || !secretKeys || !providerMatches || typeof path !== 'string') {
+    const secrets = this.#secrets
+    const target = webhookTargetOf(kind, obj, async (secretName, secretKeys) => {
+      const data = await secrets.get(namespace, secretName)
+      return data ? mapSecretKeys(data, secretKeys) : {}
+    })
+    if (!target) {
       this.#unindex(key)
       return
     }
-    const secretName = secretNameOf(kind, obj)
-    const conditions = fieldAt(obj, 'status.conditions')
-    const url = fieldAt(obj, 'status.webhook.url')
-    const channels = fieldAt(obj, 'status.webhook.channels')
-    const secrets = this.#secrets
-    const target: WebhookTarget = {
-      apiVersion: `${kind.group}/${kind.version}`,
-      kind: kind.kind,
-      plural: kind.plural,
-      namespace,
-      name,
-      uid: obj.metadata.uid,
-      provider: parsed.provider,
-      path,
-      url: typeof url === 'string' ? url : undefined,
-      suspended: fieldAt(obj, 'spec.suspend') === true,
-      ready: findCondition(Array.isArray(conditions) ? conditions : [], WEBHOOK_READY)?.status === 'True',
-      channelIds: Array.isArray(channels)
-        ? channels.map((c) => fieldAt(c, 'id')).filter((id): id is string => typeof id === 'string')
-        : [],
-      async secrets() {
-        if (typeof secretName !== 'string' || !secretName) return {}
-        const data = await secrets.get(namespace, secretName)
-        return data ? mapSecretKeys(data, secretKeys) : {}
-      },
-    }
+    const path = target.path
     const prev = this.#pathOf.get(key)
     if (prev !== undefined && prev !== path) this.#unindex(key)
     let entries = this.#byPath.get(path)
@@ -260,22 +239,74 @@ export class KubernetesTargetResolver implements TargetResolver {
   }
 }
 
-/** Logical name → value, taking the first Secret key present for each name. */
+/**
+ * The routing entry of one object of a webhook kind, or undefined when it has no (valid) webhook
+ * path for a provider of its kind. `read` fetches the webhook secrets from the Secret the object
+ * names (only the keys of its provider); it is called per request, so it should cache.
+ */
+export function webhookTargetOf(
+  kind: WebhookKind,
+  obj: unknown,
+  read: (secretName: string, keys: ProviderSecretKeys) => Promise<Record<string, string>>,
+  /** The Secret is found by whoever `read` asks (the webhook bridge), not from the object's spec. */
+  secretByObject = false,
+): WebhookTarget | undefined {
+  const meta = fieldAt(obj, 'metadata') as { name?: unknown; namespace?: unknown; uid?: unknown } | undefined
+  const namespace = meta?.namespace
+  const name = meta?.name
+  if (typeof namespace !== 'string' || typeof name !== 'string') return undefined
+  const path = fieldAt(obj, 'status.webhook.path')
+  const parsed = typeof path === 'string' ? parseWebhookPath(path) : undefined
+  const secretKeys = parsed ? kind.providers[parsed.provider] : undefined
+  const providerMatches =
+    !kind.providerField || !parsed || fieldAt(obj, kind.providerField) === parsed.provider
+  if (!parsed || !secretKeys || !providerMatches || typeof path !== 'string') return undefined
+  const secretName = secretNameOf(kind, obj)
+  const conditions = fieldAt(obj, 'status.conditions')
+  const url = fieldAt(obj, 'status.webhook.url')
+  const channels = fieldAt(obj, 'status.webhook.channels')
+  const channelList: WebhookChannel[] = (Array.isArray(channels) ? channels : []).flatMap((c) => {
+    const id = fieldAt(c, 'id')
+    const resourceId = fieldAt(c, 'resourceId')
+    const expiration = fieldAt(c, 'expiration')
+    return typeof id === 'string'
+      ? [
+          {
+            id,
+            ...(typeof resourceId === 'string' ? { resourceId } : {}),
+            ...(typeof expiration === 'string' ? { expiration } : {}),
+          },
+        ]
+      : []
+  })
+  return {
+    apiVersion: `${kind.group}/${kind.version}`,
+    kind: kind.kind,
+    plural: kind.plural,
+    namespace,
+    name,
+    uid: typeof meta?.uid === 'string' ? meta.uid : undefined,
+    provider: parsed.provider,
+    path,
+    url: typeof url === 'string' ? url : undefined,
+    suspended: fieldAt(obj, 'spec.suspend') === true,
+    ready: findCondition(Array.isArray(conditions) ? conditions : [], WEBHOOK_READY)?.status === 'True',
+    channelIds: channelList.map((c) => c.id),
+    channels: channelList,
+    async secrets() {
+      if (secretByObject) return read('', secretKeys)
+      if (typeof secretName !== 'string' || !secretName) return {}
+      return read(secretName, secretKeys)
+    },
+  }
+}
+
+/** Logical name → value: the controller's reader, so both sides trim and skip empty keys alike. */
 export function mapSecretKeys(
   data: Readonly<Record<string, string>>,
   keys: Readonly<Record<string, readonly string[]>>,
 ): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [logical, candidates] of Object.entries(keys)) {
-    for (const k of candidates) {
-      const v = data[k]
-      if (v !== undefined && v !== '') {
-        out[logical] = v
-        break
-      }
-    }
-  }
-  return out
+  return readWebhookSecrets(data, keys)
 }
 
 interface CacheEntry {
@@ -375,10 +406,4 @@ export class SecretCache {
   }
 }
 
-/** The name of the Secret holding a resource's webhook keys: the first of the kind's fields that is set. */
-export function secretNameOf(kind: Pick<WebhookKind, 'secretRefField'>, obj: unknown): string | undefined {
-  const refFields = kind.secretRefField ?? 'spec.credentialsSecretRef.name'
-  return (typeof refFields === 'string' ? [refFields] : refFields)
-    .map((f) => fieldAt(obj, f))
-    .find((v): v is string => typeof v === 'string' && v !== '')
-}
+export { secretNameOf }

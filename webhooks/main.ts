@@ -12,10 +12,12 @@ import {
   withSharedConnections,
 } from '../controller/runtime/index.ts'
 import { buildApp, DEFAULT_BODY_LIMIT, type RateLimitSetting } from './app.ts'
-import { StatusCallbackSink } from './callbacks.ts'
+import { BridgeTargetResolver, bridgePatcher } from './bridge-resolver.ts'
+import { type CallbackSink, StatusCallbackSink } from './callbacks.ts'
 import { KubernetesTargetResolver } from './kube-resolver.ts'
 import { WebhookMetrics } from './metrics.ts'
 import { annotationPatcher, CoalescingRequester } from './reconcile.ts'
+import type { TargetResolver } from './targets.ts'
 
 const USAGE = `Usage: switchboard webhooks [options]
 
@@ -30,6 +32,10 @@ Options (defaults in brackets):
   --body-limit SIZE          largest accepted body: bytes, or with KiB/MiB [1MiB]
   --rate-limit N[/DURATION]  requests per webhook path per window; 0 disables [100/1s]
   --namespaces NS[,NS...]    watch only these namespaces (needs Roles there, not ClusterRoles) [all]
+  --controller-socket PATH   no Kubernetes credentials: ask the controller of this pod (its
+                             --webhook-bridge-socket) for routing, webhook secrets, reconciles and
+                             the published CalendarSyncs; rejected deliveries record no Event and
+                             callback data is not written
   --log-level LEVEL          trace, debug, info, warn, error [info]
   -h, --help                 show this help
 `
@@ -80,50 +86,70 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
   }
 
   const logger = createLogger({ level: values['log-level'], name: 'webhooks' })
-  const loaded = new KubeConfig()
-  if (values.kubeconfig) loaded.loadFromFile(values.kubeconfig)
-  else loaded.loadFromDefault()
-  // One connection pool for every API call and watch of the process.
-  const kubeConfig = withSharedConnections(loaded)
-  const clients = makeClients(kubeConfig)
-  const identity = `${process.env.POD_NAME || hostname()}_${randomBytes(4).toString('hex')}`
-
   const metrics = new WebhookMetrics()
-  const namespaces = values.namespaces
-    ?.split(',')
-    .map((n) => n.trim())
-    .filter(Boolean)
-  const resolver = new KubernetesTargetResolver({ kubeConfig, logger, namespaces })
-  const requester = new CoalescingRequester({
-    patch: annotationPatcher(clients.custom),
-    logger,
-    onPatch: (result) => metrics.reconcilePatches.inc({ result }),
-  })
-  const callbackFields: Record<string, string> = {}
-  for (const k of WEBHOOK_KINDS) if (k.callbackStatusField) callbackFields[k.kind] = k.callbackStatusField
-  const callbacks = new StatusCallbackSink({
-    custom: clients.custom,
-    fields: callbackFields,
-    logger,
-    onPatch: (result) => metrics.callbackPatches.inc({ result }),
-  })
-  const events = new EventRecorder({
-    core: clients.core,
-    component: 'switchboard-webhooks',
-    instance: identity,
-    logger,
-  })
+  const socket = values['controller-socket']
+  let resolver: TargetResolver & { start(): Promise<void>; stop(): Promise<void> }
+  let requester: CoalescingRequester
+  let callbacks: CallbackSink & { close(o: { timeoutMs: number }): Promise<void> }
+  let events: EventRecorder | undefined
+  let watched: WatchedObjects
+  if (socket) {
+    // the container facing the internet holds no credentials; the controller of its pod answers
+    const bridge = new BridgeTargetResolver({ socketPath: socket, logger })
+    resolver = bridge
+    watched = bridge
+    requester = new CoalescingRequester({
+      patch: bridgePatcher(socket),
+      logger,
+      onPatch: (result) => metrics.reconcilePatches.inc({ result }),
+    })
+    callbacks = { deliver() {}, close: async () => {} }
+  } else {
+    const loaded = new KubeConfig()
+    if (values.kubeconfig) loaded.loadFromFile(values.kubeconfig)
+    else loaded.loadFromDefault()
+    // One connection pool for every API call and watch of the process.
+    const kubeConfig = withSharedConnections(loaded)
+    const clients = makeClients(kubeConfig)
+    const identity = `${process.env.POD_NAME || hostname()}_${randomBytes(4).toString('hex')}`
+    const namespaces = values.namespaces
+      ?.split(',')
+      .map((n) => n.trim())
+      .filter(Boolean)
+    const kube = new KubernetesTargetResolver({ kubeConfig, logger, namespaces })
+    resolver = kube
+    watched = kube
+    requester = new CoalescingRequester({
+      patch: annotationPatcher(clients.custom),
+      logger,
+      onPatch: (result) => metrics.reconcilePatches.inc({ result }),
+    })
+    const callbackFields: Record<string, string> = {}
+    for (const k of WEBHOOK_KINDS) if (k.callbackStatusField) callbackFields[k.kind] = k.callbackStatusField
+    callbacks = new StatusCallbackSink({
+      custom: clients.custom,
+      fields: callbackFields,
+      logger,
+      onPatch: (result) => metrics.callbackPatches.inc({ result }),
+    })
+    events = new EventRecorder({
+      core: clients.core,
+      component: 'switchboard-webhooks',
+      instance: identity,
+      logger,
+    })
+  }
   const app = buildApp({
     resolver,
     requester,
     callbacks,
-    events,
+    ...(events ? { events } : {}),
     metrics,
     logger,
     publicUrl,
     bodyLimit,
     rateLimit,
-    publicRoutes: extensions.publicRoutes?.(resolver) ?? [],
+    publicRoutes: extensions.publicRoutes?.(watched) ?? [],
   })
 
   let resolveDone: () => void = () => {}
@@ -149,8 +175,14 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
     )
     // /readyz answers 503 until every installed kind has been listed
     await Promise.race([resolver.start(), done])
-    if (resolver.ready())
-      logger.info({ kinds: resolver.watching, skipped: resolver.skipped }, 'caches synced')
+    if (resolver.ready()) {
+      logger.info(
+        resolver instanceof KubernetesTargetResolver
+          ? { kinds: resolver.watching, skipped: resolver.skipped }
+          : { controllerSocket: socket },
+        'caches synced',
+      )
+    }
     await done
   } finally {
     process.off('SIGTERM', onTerm)
@@ -174,6 +206,7 @@ function parseFlags(argv: string[]) {
       'body-limit': { type: 'string', default: String(DEFAULT_BODY_LIMIT) },
       'rate-limit': { type: 'string', default: '100/1s' },
       namespaces: { type: 'string' },
+      'controller-socket': { type: 'string' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       help: { type: 'boolean', short: 'h', default: false },
     },

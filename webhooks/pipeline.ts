@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import type { Logger } from 'pino'
 import { type ProviderId, webhookPath } from '../controller/api/index.ts'
 import type { CallbackEvent, CallbackSink } from './callbacks.ts'
-import type { DeliveryDedupe } from './dedupe.ts'
+import { type DedupeStores, dedupeKey } from './dedupe.ts'
 import type { ProviderLabel, Result, WebhookMetrics } from './metrics.ts'
 import type { ReconcileRequester } from './reconcile.ts'
 import { REJECTS, type RejectReason } from './rejects.ts'
@@ -37,7 +37,8 @@ declare module 'fastify' {
 /** Everything a provider plugin needs; built once by `buildApp`. */
 export interface WebhookContext {
   resolver: TargetResolver
-  dedupe: DeliveryDedupe
+  /** One delivery-id store per provider. */
+  dedupe: DedupeStores
   requester: ReconcileRequester
   callbacks: CallbackSink
   metrics: WebhookMetrics
@@ -89,7 +90,10 @@ export function targetHook(ctx: WebhookContext, provider: ProviderId, opts: Targ
     const state: WebhookState = { provider }
     request.webhook = state
     const token = (request.params as { token?: unknown } | undefined)?.token
-    const target = typeof token === 'string' ? ctx.resolver.resolve(webhookPath(provider, token)) : undefined
+    const path = typeof token === 'string' ? webhookPath(provider, token) : undefined
+    // only the path as published routes: a percent-encoded spelling of it is another path
+    const canonical = path !== undefined && pathOfUrl(request.url) === path
+    const target = canonical ? ctx.resolver.resolve(path) : undefined
     let refusal: RejectReason | undefined
     if (!target) refusal = 'not_found'
     else if (target.suspended) refusal = 'suspended'
@@ -101,6 +105,12 @@ export function targetHook(ctx: WebhookContext, provider: ProviderId, opts: Targ
     }
     done()
   }
+}
+
+/** The path of a request URL as it arrived (no query), not decoded. */
+export function pathOfUrl(url: string): string {
+  const q = url.indexOf('?')
+  return q < 0 ? url : url.slice(0, q)
 }
 
 /** Ends the request with the reject's status; nothing else happens. */
@@ -147,6 +157,8 @@ export interface Acceptance {
   dedupeId: string | undefined
   /** Ask the controller for a reconcile (coalesced). */
   reconcile: boolean
+  /** Of this stream only (a casino delivery names one); default every stream. */
+  stream?: string
   /** Callback-only data for the sink. */
   callbacks?: readonly CallbackEvent[]
   /** Response status; default 204. */
@@ -164,11 +176,12 @@ export function accept(
 ): FastifyReply {
   const target = targetOf(request)
   const state = request.webhook as WebhookState
-  const fresh = a.dedupeId === undefined || ctx.dedupe.add(`${target.path}|${a.dedupeId}`)
+  const fresh =
+    a.dedupeId === undefined || ctx.dedupe.of(target.provider).add(dedupeKey(target.path, a.dedupeId))
   if (fresh) {
     state.result = 'accepted'
     state.reason = 'none'
-    if (a.reconcile) ctx.requester.request(target)
+    if (a.reconcile) ctx.requester.request(target, a.stream === undefined ? {} : { stream: a.stream })
     for (const cb of a.callbacks ?? []) ctx.callbacks.deliver(target, cb)
   } else {
     state.result = 'duplicate'

@@ -7,6 +7,7 @@
 import type { CustomObjectsApi } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import { rfc3339 } from '../connectors/index.ts'
+import { formatRequestedStreams, REQUESTED_STREAMS_ANNOTATION } from '../controller/api/index.ts'
 import {
   describeApiError,
   isNotFound,
@@ -16,12 +17,19 @@ import {
 import { keyOfTarget, type TargetRef } from './targets.ts'
 
 export interface ReconcileRequester {
-  /** Asks for a reconcile of `target`. Returns at once; the patch happens later. */
-  request(target: TargetRef): void
+  /**
+   * Asks for a reconcile of `target`: of every stream, or (with `stream`) of that stream only.
+   * Returns at once; the patch happens later.
+   */
+  request(target: TargetRef, opts?: { stream?: string }): void
 }
 
-/** Writes the requested-at value on the resource (the real one is {@link annotationPatcher}). */
-export type RequestPatcher = (target: TargetRef, requestedAt: string) => Promise<void>
+/**
+ * Writes the request on the resource (the real one is {@link annotationPatcher}): without
+ * `streams`, `requestedAt` as the requested-at annotation (every stream); with `streams`, that
+ * value (see `formatRequestedStreams`) as the requested-streams annotation, and nothing else.
+ */
+export type RequestPatcher = (target: TargetRef, requestedAt: string, streams?: string) => Promise<void>
 
 export type PatchResult = 'patched' | 'failed' | 'gone'
 
@@ -47,6 +55,8 @@ interface Pending {
   timer: NodeJS.Timeout | undefined
   inFlight: Promise<void> | undefined
   attempts: number
+  /** A request for every stream is pending (else only named streams are). */
+  whole: boolean
 }
 
 export class CoalescingRequester implements ReconcileRequester {
@@ -57,6 +67,13 @@ export class CoalescingRequester implements ReconcileRequester {
   readonly #onPatch: CoalescingRequesterOptions['onPatch']
   readonly #now: () => number
   readonly #state = new Map<string, Pending>()
+  /**
+   * Per resource, each named stream's latest request time. Kept beyond a burst (bounded, oldest
+   * resource first) so that a later patch still carries the streams an earlier one named, in
+   * case the controller has not synced them yet: the annotation is one value, overwritten.
+   */
+  readonly #streams = new Map<string, Map<string, number>>()
+  readonly #maxRemembered = 10_000
   #closed = false
 
   constructor(opts: CoalescingRequesterOptions) {
@@ -73,7 +90,7 @@ export class CoalescingRequester implements ReconcileRequester {
     return this.#state.size
   }
 
-  request(target: TargetRef): void {
+  request(target: TargetRef, opts: { stream?: string } = {}): void {
     const key = keyOfTarget(target)
     let st = this.#state.get(key)
     if (!st) {
@@ -85,12 +102,24 @@ export class CoalescingRequester implements ReconcileRequester {
         timer: undefined,
         inFlight: undefined,
         attempts: 0,
+        whole: false,
       }
       this.#state.set(key, st)
     }
     st.target = target
     const base = Math.max(this.#now(), st.lastValueMs + 1)
     st.pendingMs = Math.max(st.pendingMs ?? 0, base)
+    if (opts.stream === undefined) st.whole = true
+    else {
+      const times = this.#streams.get(key) ?? new Map<string, number>()
+      this.#streams.delete(key)
+      this.#streams.set(key, times)
+      times.set(opts.stream, Math.max(base, (times.get(opts.stream) ?? 0) + 1))
+      if (this.#streams.size > this.#maxRemembered) {
+        const oldest = this.#streams.keys().next().value
+        if (oldest !== undefined) this.#streams.delete(oldest)
+      }
+    }
     this.#schedule(key, st)
   }
 
@@ -112,7 +141,14 @@ export class CoalescingRequester implements ReconcileRequester {
     st.pendingMs = undefined
     st.lastPatchAt = this.#now()
     const valueMs = Math.max(value, st.lastValueMs + 1)
-    st.inFlight = this.#patch(st.target, rfc3339(valueMs, 'milliseconds')).then(
+    const whole = st.whole
+    st.whole = false
+    const times = this.#streams.get(key)
+    const streams =
+      whole || !times
+        ? undefined
+        : formatRequestedStreams(new Map([...times].map(([n, ms]) => [n, rfc3339(ms, 'milliseconds')])))
+    st.inFlight = this.#patch(st.target, rfc3339(valueMs, 'milliseconds'), streams).then(
       () => {
         st.lastValueMs = valueMs
         st.attempts = 0
@@ -123,6 +159,7 @@ export class CoalescingRequester implements ReconcileRequester {
           // the resource is gone: nothing to ask for
           st.attempts = 0
           st.pendingMs = undefined
+          this.#streams.delete(key)
           this.#onPatch?.('gone', st.target)
           return
         }
@@ -138,8 +175,10 @@ export class CoalescingRequester implements ReconcileRequester {
           },
           'could not request a reconcile',
         )
-        if (retry) st.pendingMs = Math.max(st.pendingMs ?? 0, valueMs)
-        else st.attempts = 0
+        if (retry) {
+          st.pendingMs = Math.max(st.pendingMs ?? 0, valueMs)
+          st.whole ||= whole
+        } else st.attempts = 0
       },
     )
     void st.inFlight.finally(() => {
@@ -190,10 +229,14 @@ export class CoalescingRequester implements ReconcileRequester {
   }
 }
 
-/** Merge-patches the requested-at annotation on the resource through the API server. */
+/** Merge-patches the requested-at (or requested-streams) annotation on the resource. */
 export function annotationPatcher(custom: CustomObjectsApi): RequestPatcher {
-  return async (target, requestedAt) => {
+  return async (target, requestedAt, streams) => {
     const [group, version] = splitApiVersion(target.apiVersion)
+    const annotations =
+      streams === undefined
+        ? { [REQUESTED_AT_ANNOTATION]: requestedAt }
+        : { [REQUESTED_STREAMS_ANNOTATION]: streams }
     await custom.patchNamespacedCustomObject(
       {
         group,
@@ -201,7 +244,7 @@ export function annotationPatcher(custom: CustomObjectsApi): RequestPatcher {
         namespace: target.namespace,
         plural: target.plural,
         name: target.name,
-        body: { metadata: { annotations: { [REQUESTED_AT_ANNOTATION]: requestedAt } } },
+        body: { metadata: { annotations } },
       },
       mergePatch,
     )

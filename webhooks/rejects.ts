@@ -14,8 +14,10 @@ export const REJECTS = {
   missing_signature: { status: 401, text: 'the signature header is missing' },
   bad_signature: { status: 401, text: 'the signature does not match' },
   stale: { status: 401, text: 'the signed timestamp is too old (or too far in the future)' },
-  unknown_channel: { status: 401, text: 'the push channel id or token is not one this resource opened' },
-  verify_token_mismatch: { status: 403, text: 'the subscription verify token does not match' },
+  unknown_channel: {
+    status: 401,
+    text: 'the push channel is not one this resource opened, is for another resource, or has expired',
+  },
   body_too_large: { status: 413, text: 'the body is larger than the body limit' },
   unsupported_media_type: { status: 415, text: 'the content type is not the one this provider sends' },
   rate_limited: { status: 429, text: 'too many requests for this path' },

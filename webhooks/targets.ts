@@ -1,4 +1,4 @@
-import type { ProviderId } from '../controller/api/index.ts'
+import type { ProviderId, WebhookChannel } from '../controller/api/index.ts'
 
 /** Enough of a resource to patch it and to record events on it. */
 export interface TargetRef {
@@ -25,6 +25,8 @@ export interface WebhookTarget extends TargetRef {
   ready: boolean
   /** Google Calendar: ids of the push channels the resource opened. */
   channelIds: readonly string[]
+  /** Google Calendar: the push channels the resource opened, with resource id and expiry when known. */
+  channels: readonly WebhookChannel[]
   /**
    * The provider's webhook secrets by logical name (`authToken`, `signingSecret`, ...; see
    * `WEBHOOK_KINDS` in controller/api). A key the Secret lacks is absent. Cached by the resolver: call it per request.
@@ -68,7 +70,8 @@ export class MemoryTargetResolver implements TargetResolver {
       url: input.url,
       suspended: input.suspended ?? false,
       ready: input.ready ?? true,
-      channelIds: input.channelIds ?? [],
+      channelIds: input.channels?.map((c) => c.id) ?? input.channelIds ?? [],
+      channels: input.channels ?? (input.channelIds ?? []).map((id) => ({ id })),
       secrets: async () => {
         this.secretReads++
         return secrets
@@ -104,5 +107,7 @@ export interface MemoryTargetInput {
   suspended?: boolean
   ready?: boolean
   channelIds?: string[]
+  /** Channels with resource id and expiry (wins over `channelIds`). */
+  channels?: WebhookChannel[]
   secrets: Record<string, string>
 }

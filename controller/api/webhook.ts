@@ -135,6 +135,72 @@ export function webhookSecretKeys(provider: ProviderId): ProviderSecretKeys {
   return allProviders.find((p) => p.id === provider)?.webhook?.secrets ?? {}
 }
 
+/**
+ * The annotation by which a webhook asks for a sync of named streams only (a casino delivery
+ * names the stream it is about): `players=<RFC 3339>,transactions=<RFC 3339>`. A stream is due
+ * when its time is after its last sync; the other streams keep their interval. The generic
+ * `switchboard.dev/requested-at` still means every stream.
+ */
+export const REQUESTED_STREAMS_ANNOTATION = 'switchboard.dev/requested-streams'
+
+/** Streams and request times → the annotation value (sorted, so equal sets give equal values). */
+export function formatRequestedStreams(streams: ReadonlyMap<string, string>): string {
+  return [...streams]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, at]) => `${name}=${at}`)
+    .join(',')
+}
+
+/** The annotation value → stream name → epoch ms; malformed parts are skipped. */
+export function parseRequestedStreams(value: string | undefined): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const part of (value ?? '').split(',')) {
+    const eq = part.indexOf('=')
+    if (eq < 1) continue
+    const ms = Date.parse(part.slice(eq + 1))
+    if (!Number.isNaN(ms)) out.set(part.slice(0, eq).trim(), ms)
+  }
+  return out
+}
+
+/**
+ * One webhook secret as both sides read it: decoded, surrounding whitespace trimmed (a Secret made
+ * with `--from-file` ends in a newline), undefined when nothing is left. The controller opens
+ * channels and reports `WebhookReady` from this value, and the webhook server verifies with it,
+ * so the two can never disagree about a trailing newline or an empty key.
+ */
+export function webhookSecretValue(
+  raw: string | undefined,
+  encoding: 'base64' | 'utf8' = 'utf8',
+): string | undefined {
+  if (raw === undefined) return undefined
+  const value = (encoding === 'base64' ? Buffer.from(raw, 'base64').toString('utf8') : raw).trim()
+  return value === '' ? undefined : value
+}
+
+/**
+ * A provider's webhook secrets by logical name, from a Secret's `data` (base64, as the API server
+ * returns it) or its decoded values: for each name, the first of its keys with a non-empty
+ * {@link webhookSecretValue}. A name with none is absent.
+ */
+export function readWebhookSecrets(
+  data: Readonly<Record<string, string>> | undefined,
+  keys: ProviderSecretKeys,
+  encoding: 'base64' | 'utf8' = 'utf8',
+): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [logical, candidates] of Object.entries(keys)) {
+    for (const k of candidates) {
+      const v = webhookSecretValue(data?.[k], encoding)
+      if (v !== undefined) {
+        out[logical] = v
+        break
+      }
+    }
+  }
+  return out
+}
+
 /** A kind that receives webhooks, and where its objects keep what the webhook server needs. */
 export interface WebhookKind {
   group: string
@@ -205,4 +271,12 @@ export function fieldAt(obj: unknown, path: string): unknown {
     cur = (cur as Record<string, unknown>)[part]
   }
   return cur
+}
+
+/** The name of the Secret holding a resource's webhook keys: the first of the kind's fields that is set. */
+export function secretNameOf(kind: Pick<WebhookKind, 'secretRefField'>, obj: unknown): string | undefined {
+  const refFields = kind.secretRefField ?? 'spec.credentialsSecretRef.name'
+  return (typeof refFields === 'string' ? [refFields] : refFields)
+    .map((f) => fieldAt(obj, f))
+    .find((v): v is string => typeof v === 'string' && v !== '')
 }

@@ -12,9 +12,11 @@ import {
   CALENDAR_SCOPE,
   type CalendlyClient,
   calendlyCredentialsSchema,
+  checkEndpoint,
   createCalendlyClient,
   createFacebookClient,
   createGoogleCalendarClient,
+  type EndpointPolicy,
   type FacebookClient,
   facebookCredentialsSchema,
   type GoogleCalendarClient,
@@ -40,6 +42,8 @@ export interface ClientSettings {
   registry: Registry
   http?: { timeoutMs?: number; retry?: RetryPolicy } | undefined
   budgets?: BudgetRegistry | undefined
+  /** Where credentials may be sent (connectors/endpoints.ts). Default: the providers' own hosts. */
+  endpoints?: EndpointPolicy | undefined
 }
 
 export interface GoogleHandle {
@@ -68,6 +72,11 @@ export class CalendarClients {
     for (const v of googleCredentialValues(credentials)) ctx.addSecretValue(v)
     const version = ctx.secret(secretName).metadata?.resourceVersion ?? ''
     const endpoints = ctx.spec.endpoints ?? {}
+    const policy = this.settings.endpoints ?? {}
+    if (endpoints.googleCalendar)
+      checkEndpoint(policy, 'google-calendar', 'spec.endpoints.googleCalendar', endpoints.googleCalendar)
+    if (endpoints.googleToken)
+      checkEndpoint(policy, 'google-calendar', 'spec.endpoints.googleToken', endpoints.googleToken)
     const scope = write ? CALENDAR_SCOPE : CALENDAR_READONLY_SCOPE
     const inputs = [version, endpoints.googleCalendar, endpoints.googleToken]
     return ctx.memo(`google|${secretName}|${scope}`, inputs, () => {
@@ -99,6 +108,8 @@ export class CalendarClients {
     ctx.addSecretValue(credentials.personalAccessToken)
     const version = ctx.secret(secretName).metadata?.resourceVersion ?? ''
     const endpoint = ctx.spec.endpoints?.calendly
+    if (endpoint)
+      checkEndpoint(this.settings.endpoints ?? {}, 'calendly', 'spec.endpoints.calendly', endpoint)
     return ctx.memo('calendly', [secretName, version, endpoint], () => {
       const s = this.settings
       return createCalendlyClient({
@@ -120,6 +131,8 @@ export class CalendarClients {
     if (credentials.appSecret) ctx.addSecretValue(credentials.appSecret)
     const version = ctx.secret(secretName).metadata?.resourceVersion ?? ''
     const endpoint = ctx.spec.endpoints?.facebook
+    if (endpoint)
+      checkEndpoint(this.settings.endpoints ?? {}, 'facebook', 'spec.endpoints.facebook', endpoint)
     return ctx.memo('facebook', [secretName, version, endpoint], () => {
       const s = this.settings
       return createFacebookClient({

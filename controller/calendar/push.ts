@@ -22,7 +22,12 @@ import {
   type SwitchboardError,
   toSwitchboardError,
 } from '../../connectors/index.ts'
-import { ensureWebhookStatus, type WebhookChannel, webhookSecretKeys } from '../api/index.ts'
+import {
+  ensureWebhookStatus,
+  type WebhookChannel,
+  webhookSecretKeys,
+  webhookSecretValue,
+} from '../api/index.ts'
 import { ConditionType } from '../runtime/index.ts'
 import { type CalendarClients, type Ctx, digest, secretFor } from './clients.ts'
 
@@ -64,10 +69,8 @@ export function webhookSecretName(ctx: Ctx): string | undefined {
 }
 
 function secretKey(ctx: Ctx, secretName: string, key: string): string | undefined {
-  const raw = ctx.secret(secretName).data?.[key]
-  if (raw === undefined) return undefined
-  const value = Buffer.from(raw, 'base64').toString('utf8').trim()
-  return value === '' ? undefined : value
+  // the webhook server reads it the same way (webhookSecretValue), so a trailing newline agrees
+  return webhookSecretValue(ctx.secret(secretName).data?.[key], 'base64')
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client'
 import {
   type BudgetRegistry,
   type CalendarEvent,
+  type EndpointPolicy,
   Reason,
   type RetryPolicy,
   rfc3339,
@@ -65,6 +66,8 @@ export interface CalendarReconcilerOptions {
   http?: { timeoutMs?: number; retry?: RetryPolicy } | undefined
   /** Request budgets per provider account. Default the process-wide registry. */
   budgets?: BudgetRegistry | undefined
+  /** Where credentials may be sent. Default: the providers' own hosts only. */
+  endpoints?: EndpointPolicy | undefined
   /** Lifetime asked for a push channel. Default 7 days. */
   channelTtlMs?: number | undefined
   /** Push channels are replaced this long before they expire. Default 1 day. */
@@ -112,6 +115,7 @@ export function calendarReconciler(
     registry: opts.registry,
     http: opts.http,
     budgets: opts.budgets,
+    endpoints: opts.endpoints,
   })
   const forget = (namespace: string, name: string) => opts.metrics.removeResource(KIND, namespace, name)
 

@@ -5,7 +5,9 @@ import {
   type CasinoConnector,
   type CasinoProvider,
   casinoConnectors,
+  checkEndpoint,
   type Deliverer,
+  type EndpointPolicy,
   Reason,
   type RetryPolicy,
   rfc3339,
@@ -24,7 +26,10 @@ import {
   type CasinoStreamStatus,
   defaultStreamIntervals,
   ensureWebhookStatus,
+  parseRequestedStreams,
   providerSettingsField,
+  REQUESTED_STREAMS_ANNOTATION,
+  readWebhookSecrets,
   webhookSecretKeys,
 } from '../api/index.ts'
 import type { DeliveryRegistry } from '../destination/index.ts'
@@ -66,6 +71,8 @@ export interface CasinoReconcilerOptions {
   publicUrl?: string
   /** HTTP tuning passed to the connectors (tests shorten timeouts). */
   http?: { timeoutMs?: number; retry?: RetryPolicy }
+  /** Where credentials may be sent. Default: the platform's own host only. */
+  endpoints?: EndpointPolicy
   /** How often a long sync writes its cursor (default every 10 pages or 2 s). */
   checkpoints?: Partial<CheckpointPolicy>
 }
@@ -139,13 +146,16 @@ function webhook(ctx: Ctx, publicUrl: string | undefined): void {
   } catch {
     // a missing Secret is reported by the connect step
   }
-  const key = keys.find((k) => data[k] !== undefined)
-  if (!key) {
+  // the webhook server reads the same value the same way (trimmed; an empty key is no key)
+  if (!readWebhookSecrets(data, { signingSecret: keys }, 'base64').signingSecret) {
+    const empty = keys.filter((k) => data[k] !== undefined)
     ctx.setCondition(
       ConditionType.WebhookReady,
       'False',
       Reason.WebhookSecretMissing,
-      `Secret "${secretName}" has no key ${keys.map((k) => `"${k}"`).join(' or ')} to verify webhooks; syncs run on their interval only`,
+      empty.length > 0
+        ? `Secret "${secretName}" key ${empty.map((k) => `"${k}"`).join(' and ')} is empty; webhooks cannot be verified; syncs run on their interval only`
+        : `Secret "${secretName}" has no key ${keys.map((k) => `"${k}"`).join(' or ')} to verify webhooks; syncs run on their interval only`,
     )
     return
   }
@@ -185,7 +195,14 @@ async function connect(ctx: Ctx, opts: CasinoReconcilerOptions): Promise<void> {
     const settings: unknown = settingsOf(spec)
     const credentials = ctx.credentials(spec.credentialsSecretRef.name, connector.credentials)
     const secret = ctx.secret(spec.credentialsSecretRef.name)
-    const endpoint = spec.endpoint ?? connector.defaultEndpoint(settings)
+    const defaultEndpoint = connector.defaultEndpoint(settings)
+    const endpoint = spec.endpoint ?? defaultEndpoint
+    // the credentials go to this host: the platform's own, or one the controller allows
+    if (spec.endpoint) {
+      checkEndpoint(opts.endpoints ?? {}, spec.provider, 'spec.endpoint', spec.endpoint, [
+        new URL(defaultEndpoint).host,
+      ])
+    }
     // A new client (credentials to verify again) when the settings, the endpoint or the Secret changed.
     const inputs = { p: spec.provider, s: settings, e: endpoint, v: secret.metadata?.resourceVersion }
     const entry = ctx.memo<ClientEntry>('client', inputs, () => ({
@@ -238,6 +255,9 @@ function isDue(ctx: Ctx, st: CasinoStreamStatus | undefined, name: CasinoStreamN
   const requested = ctx.obj.metadata.annotations?.[REQUESTED_AT_ANNOTATION]
   if (generationChanged || (requested !== undefined && requested !== ctx.status.lastHandledRequestAt))
     return true
+  // a webhook named this stream after its last sync (the other streams keep their interval)
+  const named = parseRequestedStreams(ctx.obj.metadata.annotations?.[REQUESTED_STREAMS_ANNOTATION]).get(name)
+  if (named !== undefined && named > Date.parse(st.lastSyncTime)) return true
   // Due a little early rather than a little late: the requeue already carries jitter.
   return now + 1_000 >= Date.parse(st.lastSyncTime) + streamInterval(ctx, name)
 }

@@ -1,9 +1,11 @@
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import {
+  checkEndpoint,
   createHttpDeliverer,
   createSegmentDeliverer,
   type Deliverer,
+  type EndpointPolicy,
   Reason,
   StallingError,
   SwitchboardError,
@@ -42,6 +44,8 @@ export const CredentialsValid = ConditionType.CredentialsValid
 export interface DestinationReconcilerOptions {
   registry: DeliveryRegistry
   logger: Logger
+  /** Where a Segment write key may be sent. Default: Segment's own hosts only. */
+  endpoints?: EndpointPolicy
 }
 
 /**
@@ -65,7 +69,7 @@ export function destinationReconciler(
     readyMessage: { reason: Reason.Succeeded, message: 'Destination is ready to receive records' },
     init: () => ({}),
     steps: [
-      { name: 'configure', run: (ctx) => configure(ctx, registry, opts.logger) },
+      { name: 'configure', run: (ctx) => configure(ctx, registry, opts.logger, opts.endpoints ?? {}) },
       { name: 'report', run: (ctx) => report(ctx, registry) },
     ],
     statusWritten: (ctx) => {
@@ -78,7 +82,12 @@ export function destinationReconciler(
   }
 }
 
-async function configure(ctx: Ctx, registry: DeliveryRegistry, logger: Logger): Promise<void> {
+async function configure(
+  ctx: Ctx,
+  registry: DeliveryRegistry,
+  logger: Logger,
+  endpoints: EndpointPolicy,
+): Promise<void> {
   const { spec } = ctx
   const { namespace, name } = ctx.obj.metadata
   const secretName = spec.credentialsSecretRef.name
@@ -92,6 +101,8 @@ async function configure(ctx: Ctx, registry: DeliveryRegistry, logger: Logger): 
     if (err instanceof SwitchboardError) ctx.setCondition(CredentialsValid, 'False', err.reason, err.message)
     throw err
   }
+  // the write key goes to this host: Segment's own, or one the controller allows
+  if (spec.segment?.host) checkEndpoint(endpoints, 'segment', 'spec.segment.host', spec.segment.host)
   const secret = ctx.secret(secretName)
   // A new deliverer when the spec or the Secret changed; the registry closes the one it replaces
   // once its batches finished, and drops it when the Destination goes.

@@ -41,6 +41,12 @@ export interface ControlPlane {
   logDir: string
   /** Stops kube-apiserver then etcd (SIGTERM, SIGKILL after a grace period) and removes dataDir. */
   stop(): Promise<void>
+  /**
+   * Stops kube-apiserver and etcd and starts them again on the same ports with the same data and
+   * serving certificate (so the kubeconfig stays valid); resolves once /readyz answers ok again.
+   * `downMs` keeps them down that long in between.
+   */
+  restart(opts?: { downMs?: number }): Promise<void>
 }
 
 export interface StartControlPlaneOptions {
@@ -401,7 +407,21 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
           reaper,
         })
         opts.logger?.info(`control plane ready at ${server} in ${Date.now() - started} ms`)
-        return makeHandle({ server, dataDir, logDir, entry, reaper, graceMs, keepLogsOnFailure })
+        const again = (): Promise<string> =>
+          startOnce({
+            binaries,
+            dataDir,
+            logDir,
+            certDir,
+            secrets,
+            etcdPort,
+            peerPort,
+            apiPort,
+            deadline: Date.now() + readyTimeoutMs,
+            entry,
+            reaper,
+          })
+        return makeHandle({ server, dataDir, logDir, entry, reaper, graceMs, keepLogsOnFailure, again })
       } catch (err) {
         for (const c of [...entry.components].reverse()) await terminate(c, 2_000)
         entry.components = []
@@ -529,6 +549,8 @@ interface HandleArgs {
   reaper: { release(): void }
   graceMs: number
   keepLogsOnFailure: boolean
+  /** Starts both components again with the first start's ports, data and certificate. */
+  again(): Promise<string>
 }
 
 function makeHandle(h: HandleArgs): ControlPlane {
@@ -562,6 +584,15 @@ function makeHandle(h: HandleArgs): ControlPlane {
         }
       })()
       return stopping
+    },
+    async restart(opts = {}) {
+      if (stopping) throw new Error('the control plane was stopped')
+      const [etcd, apiserver] = h.entry.components
+      if (apiserver) await terminate(apiserver, h.graceMs)
+      if (etcd) await terminate(etcd, h.graceMs)
+      h.entry.components = []
+      if (opts.downMs) await new Promise((r) => setTimeout(r, opts.downMs))
+      await h.again()
     },
   }
 }

@@ -42,7 +42,12 @@ describe('examples/30-calendars.yaml', () => {
     await installCrds(c.kc)
     sandbox = await buildSandbox()
     await sandbox.listen()
-    operator = createOperator({ kubeConfig: c.kc, logger: logs.logger, providerHttp: { timeoutMs: 2_000 } })
+    operator = createOperator({
+      endpoints: { allowLoopback: true },
+      kubeConfig: c.kc,
+      logger: logs.logger,
+      providerHttp: { timeoutMs: 2_000 },
+    })
     await operator.start()
   })
 

@@ -52,6 +52,7 @@ describe('CalendarSync against the real API server and the sandbox', () => {
 
   const start = () => {
     operator = createOperator({
+      endpoints: { allowLoopback: true },
       kubeConfig: c.kc,
       logger: logs.logger,
       publicUrl: PUBLIC_URL,

@@ -85,6 +85,7 @@ describe('CasinoIntegration against the real API server and the sandbox', () => 
     })
     await sandbox.listen()
     operator = createOperator({
+      endpoints: { allowLoopback: true },
       kubeConfig: c.kc,
       logger: logs.logger,
       statusFlushDelayMs: 200,

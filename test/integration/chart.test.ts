@@ -160,15 +160,20 @@ describe('Helm chart', () => {
       expect(r.output).toMatch(/deployment\.apps\/\S+ serverside-applied \(server dry run\)/)
     })
 
-    it('runs every container restricted, read-only, with /tmp as the only writable path', () => {
+    it('runs every container restricted, read-only, with /tmp (and the bridge socket) the only writable paths', () => {
       for (const d of find(render(values), 'Deployment')) {
         const pod = podSpec(d)
+        const sidecar = pod.containers.length === 2
         expect(pod.securityContext).toMatchObject({
           runAsNonRoot: true,
           runAsUser: 65532,
           seccompProfile: { type: 'RuntimeDefault' },
         })
-        expect(pod.volumes).toEqual([{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }])
+        const tmp = { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }
+        const bridge = { name: 'bridge', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }
+        expect(pod.volumes?.filter((v) => v.name !== 'kube-api-access')).toEqual(
+          sidecar ? [tmp, bridge] : [tmp],
+        )
         for (const ct of pod.containers) {
           expect(ct.securityContext).toEqual({
             allowPrivilegeEscalation: false,
@@ -177,7 +182,16 @@ describe('Helm chart', () => {
             privileged: false,
             capabilities: { drop: ['ALL'] },
           })
-          expect(ct.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }])
+          const mounts = [{ name: 'tmp', mountPath: '/tmp' }]
+          if (sidecar && ct.name === 'controller') {
+            mounts.push({
+              name: 'kube-api-access',
+              mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+              readOnly: true,
+            } as never)
+          }
+          if (sidecar) mounts.push({ name: 'bridge', mountPath: '/var/run/switchboard' })
+          expect(ct.volumeMounts).toEqual(mounts)
           expect(ct.livenessProbe?.httpGet?.path).toBe('/healthz')
           expect(ct.readinessProbe?.httpGet?.path).toBe('/readyz')
           expect(ct.env?.map((e) => `${e.name}=${e.valueFrom?.fieldRef?.fieldPath}`)).toEqual([
@@ -238,10 +252,12 @@ describe('Helm chart', () => {
     expect(verbsOn(controllerRole, 'casinointegrations/status')).toEqual(['get', 'patch', 'update'])
     expect(verbsOn(controllerRole, 'destinations/finalizers')).toEqual(['update'])
     expect(verbsOn(controllerRole, 'events')).toEqual(['create', 'patch'])
-    const webhooksRole = one(objs, 'ClusterRole', 'sb-switchboard-webhooks')
+    // the webhook sidecar holds no token, so it has no role of its own
+    expect(find(objs, 'ClusterRole').map((r) => r.metadata.name)).not.toContain('sb-switchboard-webhooks')
+    const webhooksRole = one(render(SHAPES.separateWebhooks), 'ClusterRole', 'sb-switchboard-webhooks')
     expect(verbsOn(webhooksRole, 'secrets')).toEqual(['get'])
     expect(verbsOn(webhooksRole, 'casinointegrations')).toEqual(['get', 'list', 'patch', 'watch'])
-    // both bound to the pod's one account
+    // bound to the pod's one account
     for (const b of find(objs, 'ClusterRoleBinding')) {
       expect((b as unknown as { subjects: Array<{ name: string }> }).subjects[0]?.name).toBe('sb-switchboard')
     }
@@ -307,7 +323,7 @@ describe('Helm chart', () => {
     expect(verbsOn(viewer, 'destinations/status')).toEqual(['get'])
     expect(
       find(render({ rbac: { aggregateClusterRoles: false } }), 'ClusterRole').map((r) => r.metadata.name),
-    ).toEqual(['sb-switchboard-controller', 'sb-switchboard-webhooks'])
+    ).toEqual(['sb-switchboard-controller'])
   })
 
   it('separateDeployment: a webhook Deployment with its own replicas, account, Service selector and PDB', () => {
@@ -347,13 +363,52 @@ describe('Helm chart', () => {
     expect(roles.sort()).toEqual([
       'switchboard-system/sb-switchboard-leader-election',
       'team-a/sb-switchboard-controller',
-      'team-a/sb-switchboard-webhooks',
       'team-b/sb-switchboard-controller',
-      'team-b/sb-switchboard-webhooks',
     ])
-    for (const ct of podSpec(one(objs, 'Deployment')).containers) {
-      expect(ct.args).toContain('--namespaces=team-a,team-b')
+    const [controller, webhooks] = podSpec(one(objs, 'Deployment')).containers as [Container, Container]
+    expect(controller.args).toContain('--namespaces=team-a,team-b')
+    // the sidecar sees only what the controller (watching those namespaces) hands it
+    expect(webhooks.args).toContain('--controller-socket=/var/run/switchboard/bridge.sock')
+  })
+
+  it('the sidecar holds no token: only the controller container mounts it; they talk over the bridge socket', () => {
+    const pod = podSpec(one(render(), 'Deployment', 'sb-switchboard')) as PodSpec & {
+      automountServiceAccountToken?: boolean
     }
+    expect(pod.automountServiceAccountToken).toBe(false)
+    const [controller, webhooks] = pod.containers as [Container, Container]
+    expect(controller.args).toContain('--webhook-bridge-socket=/var/run/switchboard/bridge.sock')
+    expect(webhooks.args).toContain('--controller-socket=/var/run/switchboard/bridge.sock')
+    const tokenMounts = (ct: Container) =>
+      (ct.volumeMounts ?? []).filter((m) => m.mountPath.startsWith('/var/run/secrets'))
+    expect(tokenMounts(controller).map((m) => m.name)).toEqual(['kube-api-access'])
+    expect(tokenMounts(webhooks)).toEqual([])
+    // the separate Deployment keeps its own account and token (get on Secrets only)
+    const separate = render(SHAPES.separateWebhooks)
+    const own = podSpec(one(separate, 'Deployment', 'sb-switchboard-webhooks')) as PodSpec & {
+      automountServiceAccountToken?: boolean
+    }
+    expect(own.automountServiceAccountToken).toBe(true)
+    expect(own.containers[0]?.args?.some((a) => a.startsWith('--controller-socket'))).toBe(false)
+  })
+
+  it('passes the endpoint allowlist to the controller; loopback only when asked', () => {
+    const controllerArgs = (values: Record<string, unknown>) =>
+      podSpec(one(render(values), 'Deployment', 'sb-switchboard')).containers.find(
+        (x) => x.name === 'controller',
+      )?.args ?? []
+    const defaults = controllerArgs({})
+    expect(defaults.filter((a) => a.startsWith('--allow'))).toEqual([])
+    const set = controllerArgs({
+      controller: {
+        allowedHosts: { softswiss: ['proxy.example.com'], segment: ['cdp.example.com', '*.corp.example'] },
+        allowLoopbackEndpoints: true,
+      },
+    })
+    expect(set).toContain(
+      '--allowed-hosts=segment=cdp.example.com,*.corp.example;softswiss=proxy.example.com',
+    )
+    expect(set).toContain('--allow-loopback-endpoints')
   })
 
   it('the Ingress routes only the webhook path prefix, with TLS, and sets the public URL', () => {
@@ -446,6 +501,7 @@ describe('Helm chart', () => {
       const workNs = await createNamespace(c.core, 'chart-work')
       const { logger, text } = capturedLogger('info')
       const operator = createOperator({
+        endpoints: { allowLoopback: true },
         kubeConfig: controllerKc,
         logger,
         leaderElection: { enabled: true, namespace: releaseNs, name: `${fullname}-controller` },

@@ -39,7 +39,12 @@ describe('records handed to a Segment Destination', () => {
     await installCrds(c.kc)
     sandbox = await buildSandbox({ segment: { writeKeys: [writeKey] } })
     await sandbox.listen()
-    operator = createOperator({ kubeConfig: c.kc, logger: logs.logger, statusFlushDelayMs: 200 })
+    operator = createOperator({
+      endpoints: { allowLoopback: true },
+      kubeConfig: c.kc,
+      logger: logs.logger,
+      statusFlushDelayMs: 200,
+    })
     await operator.start()
   })
 

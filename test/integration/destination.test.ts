@@ -27,7 +27,12 @@ describe('Destination lifecycle against a real API server', () => {
   beforeAll(async () => {
     c = clients()
     await installCrds(c.kc)
-    operator = createOperator({ kubeConfig: c.kc, logger: logs.logger, jitter: 0 })
+    operator = createOperator({
+      endpoints: { allowLoopback: true },
+      kubeConfig: c.kc,
+      logger: logs.logger,
+      jitter: 0,
+    })
     await operator.start()
   })
 
@@ -82,6 +87,33 @@ describe('Destination lifecycle against a real API server', () => {
     expect(condition(ready, 'Stalled')).toBeUndefined()
     expect(condition(ready, 'CredentialsValid')?.status).toBe('True')
     expect(ready.status?.type).toBe('segment')
+  })
+
+  it("refuses to send a write key to a host that is not Segment's, naming the field and host", async () => {
+    const ns = await createNamespace(c.core, 'dest-host')
+    const writeKey = 'wk-planted-host-0001'
+    await createSecret(c.core, ns, 'cdp', { writeKey })
+    // an editor (no Secret access) points the Destination elsewhere
+    await createDestination(ns, 'cdp', {
+      credentialsSecretRef: { name: 'cdp' },
+      segment: { host: 'https://collector.attacker.example' },
+    })
+    const refused = await waitForCondition(c, PLURAL, ns, 'cdp', 'Ready', 'False', 'EndpointNotAllowed')
+    expect(condition(refused, 'Stalled')).toMatchObject({ status: 'True', reason: 'EndpointNotAllowed' })
+    expect(condition(refused, 'Ready')?.message).toContain(
+      'spec.segment.host host "collector.attacker.example" is not allowed for segment',
+    )
+    expect(JSON.stringify(refused.status)).not.toContain(writeKey)
+    expect(operator.destinations.has(ns, 'cdp')).toBe(false)
+    // plain http to a public host is refused too; loopback is allowed because this operator asked
+    await patchDestination(ns, 'cdp', { spec: { segment: { host: 'http://api.segment.io' } } })
+    await waitFor('the https refusal', async () => {
+      const o = await getObj(c.custom, PLURAL, ns, 'cdp')
+      return condition(o, 'Ready')?.message?.includes('must use https') ? o : undefined
+    })
+    await patchDestination(ns, 'cdp', { spec: { segment: { host: 'http://127.0.0.1:9' } } })
+    await waitForCondition(c, PLURAL, ns, 'cdp', 'Ready', 'True')
+    expect(logs.text()).not.toContain(writeKey)
   })
 
   it('names a missing key, and never shows a malformed value in status, events or logs', async () => {

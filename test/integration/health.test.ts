@@ -71,6 +71,7 @@ describe('Argo CD and kstatus health of real Switchboard objects', () => {
     })
     await sandbox.listen()
     operator = createOperator({
+      endpoints: { allowLoopback: true },
       kubeConfig: c.kc,
       logger: capturedLogger('warn').logger,
       providerHttp: { timeoutMs: 1_000, retry: { limit: 0 } },

@@ -28,6 +28,7 @@ describe('controller metrics and health', () => {
     c = clients()
     await installCrds(c.kc)
     operator = createOperator({
+      endpoints: { allowLoopback: true },
       kubeConfig: c.kc,
       logger: capturedLogger('info').logger,
       metricsAddress: { host: '127.0.0.1', port: 0 },

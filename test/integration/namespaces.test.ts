@@ -86,6 +86,7 @@ describe('a controller watching only listed namespaces', () => {
       currentContext: 'switchboard',
     })
     operator = createOperator({
+      endpoints: { allowLoopback: true },
       kubeConfig: kc,
       logger: capturedLogger('info').logger,
       namespaces: [watched],

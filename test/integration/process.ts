@@ -20,7 +20,9 @@ export interface ControllerProcess {
 
 /** Runs `switchboard controller` as its own process (for leader election and crash tests). */
 export function spawnController(args: string[], env: Record<string, string> = {}): ControllerProcess {
-  const child = spawn(process.execPath, [resolve(ROOT, 'bin/switchboard.ts'), 'controller', ...args], {
+  // the tests' providers are the sandbox on 127.0.0.1: opted in here, as a test must
+  const argv = [resolve(ROOT, 'bin/switchboard.ts'), 'controller', '--allow-loopback-endpoints', ...args]
+  const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

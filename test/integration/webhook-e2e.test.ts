@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { resolve } from 'node:path'
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createOperator, type Operator } from '../../controller/index.ts'
 import { installCrds } from '../../crds/index.ts'
@@ -20,6 +21,12 @@ import {
 } from './helpers.ts'
 
 const PUBLIC_URL = 'https://hooks.switchboard.example'
+const WEBHOOK_SECRET = 'e2e-webhook-secret-0001'
+
+function streamStatus(obj: { status?: Record<string, unknown> }, name: string) {
+  const streams = (obj.status?.streams ?? []) as Array<{ name: string; lastSyncTime?: string }>
+  return streams.find((s) => s.name === name)
+}
 
 async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -59,6 +66,7 @@ describe('a casino platform webhook, end to end', () => {
     })
     await sandbox.listen()
     operator = createOperator({
+      endpoints: { allowLoopback: true },
       kubeConfig: c.kc,
       logger: capturedLogger('info').logger,
       publicUrl: PUBLIC_URL,
@@ -101,7 +109,8 @@ describe('a casino platform webhook, end to end', () => {
   it('a signed delivery triggers a sync that fetches the new records; a forged one changes nothing', async () => {
     const ns = await createNamespace(c.core, 'hooks-e2e')
     await createSecret(c.core, ns, 'cdp', { writeKey: `wk-${ns}` })
-    await createSecret(c.core, ns, 'platform', credentials)
+    // an empty webhook secret first: the API works, webhooks are reported as not ready
+    await createSecret(c.core, ns, 'platform', { ...credentials, webhookSecret: '\n' })
     await createResource(c, 'Destination', ns, 'cdp', {
       credentialsSecretRef: { name: 'cdp' },
       segment: { host: sandbox.url },
@@ -112,7 +121,10 @@ describe('a casino platform webhook, end to end', () => {
       endpoint: sandbox.casinoEndpoint('softswiss'),
       credentialsSecretRef: { name: 'platform' },
       // Hours between syncs: only the webhook can explain a sync within the test.
-      streams: [{ name: 'transactions', interval: '6h' }],
+      streams: [
+        { name: 'transactions', interval: '6h' },
+        { name: 'players', interval: '6h' },
+      ],
       destinationRefs: [{ name: 'cdp' }],
     })
     const ready = await waitForCondition(
@@ -125,16 +137,26 @@ describe('a casino platform webhook, end to end', () => {
       undefined,
       30_000,
     )
-    expect(condition(ready, 'WebhookReady')?.status).toBe('True')
-    const hook = ready.status?.webhook as { path: string; url: string }
+    expect(condition(ready, 'WebhookReady')).toMatchObject({
+      status: 'False',
+      reason: 'WebhookSecretMissing',
+    })
+    expect(condition(ready, 'WebhookReady')?.message).toContain('"webhookSecret" is empty')
+    await c.core.patchNamespacedSecret(
+      { namespace: ns, name: 'platform', body: { stringData: { webhookSecret: WEBHOOK_SECRET } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    )
+    const hooked = await waitForCondition(c, 'casinointegrations', ns, 'casino', 'WebhookReady', 'True')
+    const hook = hooked.status?.webhook as { path: string; url: string }
     expect(hook.path).toMatch(/^\/hooks\/softswiss\/[A-Za-z0-9_-]{40,}$/)
     expect(hook.url).toBe(`${PUBLIC_URL}${hook.path}`)
     const writeKey = `wk-${ns}`
-    expect(sandbox.segment.uniqueMessageIds(writeKey)).toBe(40)
+    expect(sandbox.segment.uniqueMessageIds(writeKey)).toBe(45)
+    const playersSyncedAt = streamStatus(hooked, 'players')?.lastSyncTime
 
     // New records at the platform, and the platform says so.
     sandbox.casino.append('softswiss', 'e2e', 'transactions', 9)
-    const body = { event: 'transactions.updated', casino_id: 'e2e' }
+    const body = { stream: 'transactions', event: 'transactions.updated', casino_id: 'e2e' }
 
     // A forged delivery first: refused, nothing patched, nothing synced.
     const before = await getObj(c.custom, 'casinointegrations', ns, 'casino')
@@ -142,14 +164,19 @@ describe('a casino platform webhook, end to end', () => {
       baseUrl: hooksUrl,
     })
     expect(forged.status).toBe(401)
+    // signed with the platform's API secret (as a request Switchboard sends is): refused too
+    const withApiSecret = await send(casinoRequest({ url: hook.url, secret: credentials.apiSecret, body }), {
+      baseUrl: hooksUrl,
+    })
+    expect(withApiSecret.status).toBe(401)
     await sleep(1_500)
     const untouched = await getObj(c.custom, 'casinointegrations', ns, 'casino')
     expect(untouched.metadata.resourceVersion).toBe(before.metadata.resourceVersion)
-    expect(sandbox.segment.uniqueMessageIds(writeKey)).toBe(40)
+    expect(sandbox.segment.uniqueMessageIds(writeKey)).toBe(45)
 
     // The webhook server may take a moment to index the new path (it watches the kind).
     const res = await waitFor('the webhook server to accept the delivery', async () => {
-      const r = await send(casinoRequest({ url: hook.url, secret: credentials.apiSecret, body }), {
+      const r = await send(casinoRequest({ url: hook.url, secret: WEBHOOK_SECRET, body }), {
         baseUrl: hooksUrl,
       })
       return r.status === 200 || r.status === 202 || r.status === 204 ? r : undefined
@@ -157,16 +184,20 @@ describe('a casino platform webhook, end to end', () => {
     expect(res.ok).toBe(true)
     await waitFor(
       'the sync the webhook asked for',
-      () => sandbox.segment.uniqueMessageIds(writeKey) === 49 || undefined,
+      () => sandbox.segment.uniqueMessageIds(writeKey) === 54 || undefined,
       {
         timeoutMs: 20_000,
       },
     )
-    // The request the webhook server made is echoed once the reconcile has finished.
-    await waitFor('the request to be echoed in status', async () => {
+    // The delivery named the transactions stream: that one synced again, players did not.
+    const after = await waitFor('the transactions sync in status', async () => {
       const o = await getObj(c.custom, 'casinointegrations', ns, 'casino')
-      return o.status?.lastHandledRequestAt ? o : undefined
+      const t = streamStatus(o, 'transactions')?.lastSyncTime
+      return t && t !== streamStatus(hooked, 'transactions')?.lastSyncTime ? o : undefined
     })
+    expect(streamStatus(after, 'players')?.lastSyncTime).toBe(playersSyncedAt)
+    const annotations = (after.metadata as { annotations?: Record<string, string> }).annotations
+    expect(annotations?.['switchboard.dev/requested-streams']).toMatch(/^transactions=/)
     expect(sandbox.segment.duplicates(writeKey)).toBe(0)
 
     // A burst: 500 deliveries while records keep arriving. The reconciles are coalesced to a
@@ -178,7 +209,7 @@ describe('a casino platform webhook, end to end', () => {
       sandbox.casino.append('softswiss', 'e2e', 'transactions', 3)
       const answers = await Promise.all(
         Array.from({ length: 50 }, () =>
-          send(casinoRequest({ url: hook.url, secret: credentials.apiSecret, body }), { baseUrl: hooksUrl }),
+          send(casinoRequest({ url: hook.url, secret: WEBHOOK_SECRET, body }), { baseUrl: hooksUrl }),
         ),
       )
       accepted += answers.filter((r) => r.ok).length
@@ -187,7 +218,7 @@ describe('a casino platform webhook, end to end', () => {
     expect(accepted).toBeGreaterThan(0)
     await waitFor(
       'every record of the burst',
-      () => sandbox.segment.uniqueMessageIds(writeKey) === 49 + 30 || undefined,
+      () => sandbox.segment.uniqueMessageIds(writeKey) === 54 + 30 || undefined,
       {
         timeoutMs: 30_000,
       },

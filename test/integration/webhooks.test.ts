@@ -11,6 +11,8 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import {
   ensureWebhookStatus,
+  parseRequestedStreams,
+  REQUESTED_STREAMS_ANNOTATION,
   WEBHOOK_KINDS,
   WEBHOOK_READY,
   type WebhookKind,
@@ -50,6 +52,9 @@ const GROUP = 'test.switchboard.dev'
 const VERSION = 'v1alpha1'
 const PLURAL = 'webhooktargets'
 const KIND = 'WebhookTarget'
+/** The request time a requested-streams annotation gives the transactions stream (NaN: none). */
+const streamTime = (v: string | undefined) => parseRequestedStreams(v).get('transactions') ?? Number.NaN
+
 const PUBLIC_URL = 'https://hooks.example.com'
 const CASINO_SECRET = 'casino-webhook-secret-it'
 const TWILIO_TOKEN = 'twilio-auth-token-it'
@@ -262,14 +267,16 @@ describe('webhook server against a real API server', () => {
       { baseUrl: base },
     )
     expect(res.status).toBe(204)
-    const a = await waitFor('the requested-at annotation on a', async () => {
+    const a = await waitFor('the requested-streams annotation on a', async () => {
       const obj = await getTarget('a')
-      return obj.metadata.annotations?.[REQUESTED_AT_ANNOTATION] ? obj : undefined
+      return obj.metadata.annotations?.[REQUESTED_STREAMS_ANNOTATION] ? obj : undefined
     })
-    const value = a.metadata.annotations?.[REQUESTED_AT_ANNOTATION] ?? ''
-    expect(value).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/)
-    expect(Date.parse(value)).toBeGreaterThanOrEqual(before - 1000)
-    expect((await getTarget('b')).metadata.annotations?.[REQUESTED_AT_ANNOTATION]).toBeUndefined()
+    const value = a.metadata.annotations?.[REQUESTED_STREAMS_ANNOTATION] ?? ''
+    // the delivery named its stream: only that one is asked for
+    expect(value).toMatch(/^transactions=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/)
+    expect(streamTime(value)).toBeGreaterThanOrEqual(before - 1000)
+    expect(a.metadata.annotations?.[REQUESTED_AT_ANNOTATION]).toBeUndefined()
+    expect((await getTarget('b')).metadata.annotations?.[REQUESTED_STREAMS_ANNOTATION]).toBeUndefined()
   })
 
   it('patches nothing for a bad delivery, and records a Warning event on the object', async () => {
@@ -297,7 +304,7 @@ describe('webhook server against a real API server', () => {
     await sleep(1500)
     const b1 = await getTarget('b')
     expect(b1.metadata.resourceVersion).toBe(b0.metadata.resourceVersion)
-    expect(b1.metadata.annotations?.[REQUESTED_AT_ANNOTATION]).toBeUndefined()
+    expect(b1.metadata.annotations?.[REQUESTED_STREAMS_ANNOTATION]).toBeUndefined()
   })
 
   it('coalesces a burst of 500 deliveries into a bounded number of patches, the last never lost', async () => {
@@ -309,11 +316,11 @@ describe('webhook server against a real API server', () => {
       `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`,
       { fieldSelector: 'metadata.name=a', resourceVersion: start.metadata.resourceVersion },
       (type, obj: Obj) => {
-        const v = obj.metadata.annotations?.[REQUESTED_AT_ANNOTATION]
+        const v = obj.metadata.annotations?.[REQUESTED_STREAMS_ANNOTATION]
         if (
           type === 'MODIFIED' &&
           v &&
-          v !== (seen.at(-1) ?? start.metadata.annotations?.[REQUESTED_AT_ANNOTATION])
+          v !== (seen.at(-1) ?? start.metadata.annotations?.[REQUESTED_STREAMS_ANNOTATION])
         ) {
           seen.push(v)
         }
@@ -352,11 +359,11 @@ describe('webhook server against a real API server', () => {
       expect(last.status).toBe(204)
       const burstSeconds = (Date.now() - t0) / 1000
       await waitFor('a patch that covers the last delivery', () =>
-        seen.some((v) => Date.parse(v) >= lastSentAt - 5) ? true : undefined,
+        seen.some((v) => streamTime(v) >= lastSentAt - 5) ? true : undefined,
       )
       await sleep(1500) // nothing else may trail behind
       const final = await getTarget('a')
-      expect(Date.parse(final.metadata.annotations?.[REQUESTED_AT_ANNOTATION] ?? '')).toBeGreaterThanOrEqual(
+      expect(streamTime(final.metadata.annotations?.[REQUESTED_STREAMS_ANNOTATION])).toBeGreaterThanOrEqual(
         lastSentAt - 5,
       )
       // at most one patch per second (plus the immediate first and the trailing one)
@@ -404,7 +411,7 @@ describe('webhook server against a real API server', () => {
     const res = await send(req, { baseUrl: base })
     expect(res.status).toBe(503)
     await sleep(1200)
-    expect((await getTarget('b')).metadata.annotations?.[REQUESTED_AT_ANNOTATION]).toBeUndefined()
+    expect((await getTarget('b')).metadata.annotations?.[REQUESTED_STREAMS_ANNOTATION]).toBeUndefined()
   })
 
   it('does not route a path left over for another provider than spec.provider', async () => {

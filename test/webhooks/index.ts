@@ -10,7 +10,7 @@ import { newWebhookToken, type ProviderId, webhookPath } from '../../controller/
 import {
   type BuildAppOptions,
   buildApp,
-  DeliveryDedupe,
+  DedupeStores,
   type EventSink,
   MemoryCallbackSink,
   type MemoryTargetInput,
@@ -27,8 +27,11 @@ export const PUBLIC_URL = 'https://hooks.example.com'
 
 export class RecordingRequester implements ReconcileRequester {
   readonly requests: TargetRef[] = []
-  request(target: TargetRef): void {
+  /** The stream each request named (undefined: every stream), in the same order. */
+  readonly streams: Array<string | undefined> = []
+  request(target: TargetRef, opts: { stream?: string } = {}): void {
     this.requests.push(target)
+    this.streams.push(opts.stream)
   }
   names(): string[] {
     return this.requests.map((t) => `${t.namespace}/${t.name}`)
@@ -49,7 +52,7 @@ export interface Harness {
   callbacks: MemoryCallbackSink
   events: RecordingEvents
   metrics: WebhookMetrics
-  dedupe: DeliveryDedupe
+  dedupe: DedupeStores
   /** Adds a ready resource for `provider`; returns it with its public URL. */
   addTarget(
     provider: ProviderId,
@@ -69,7 +72,7 @@ export function harness(opts: Partial<BuildAppOptions> = {}): Harness {
   const callbacks = new MemoryCallbackSink()
   const events = new RecordingEvents()
   const metrics = new WebhookMetrics({ defaultMetrics: false })
-  const dedupe = new DeliveryDedupe()
+  const dedupe = new DedupeStores()
   const app = buildApp({
     resolver,
     requester,

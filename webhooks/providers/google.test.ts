@@ -78,4 +78,27 @@ describe('google channels', () => {
     expect((await h.send({ ...good, headers })).statusCode).toBe(400)
     expect(h.requester.requests).toHaveLength(0)
   })
+
+  it('refuses a notification about another resource, or for a channel past its expiry', async () => {
+    let now = Date.parse('2030-01-01T00:00:00Z')
+    const h = harness({ now: () => now })
+    const channels = [{ id: 'chan-1', resourceId: 'res-abc', expiration: '2030-01-08T00:00:00Z' }]
+    const { url } = h.addTarget('google', secrets, { channels })
+    const n = (messageNumber: number, resourceId: string) =>
+      googleNotification({
+        url,
+        channelId: 'chan-1',
+        token: secrets.channelToken,
+        resourceState: 'exists',
+        messageNumber,
+        resourceId,
+      })
+    expect((await h.send(n(2, 'res-other'))).statusCode).toBe(401)
+    expect((await h.send(n(3, 'res-abc'))).statusCode).toBe(204)
+    now = Date.parse('2030-01-08T00:00:01Z')
+    const late = await h.send(n(4, 'res-abc'))
+    expect(late.statusCode).toBe(401)
+    expect(JSON.parse(late.body)).toEqual({ error: 'unknown_channel' })
+    expect(h.requester.requests).toHaveLength(1)
+  })
 })

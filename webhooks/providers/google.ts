@@ -5,7 +5,8 @@
  * (`status.webhook.channels`) and its token matches the resource's channel token (compared in
  * constant time). `sync` (the first message of a channel) is a handshake: answered, no work.
  * Every other state (`exists`, `not_exists`) asks for a reconcile, which fetches the changes;
- * channel id + message number deduplicate.
+ * channel id + message number deduplicate. When status records the channel's resource id and
+ * expiry, a notification about another resource, or after the expiry, is refused.
  */
 import type { FastifyPluginAsync } from 'fastify'
 import {
@@ -55,7 +56,17 @@ export const googlePlugin: FastifyPluginAsync<ProviderPluginOptions> = async (ap
     const expected = await secretOf(request, reply, 'channelToken')
     if (expected === undefined) return reply
     if (!safeEqualString(token, expected)) return reject(request, reply, 'bad_signature')
-    if (!targetOf(request).channelIds.includes(channelId)) return reject(request, reply, 'unknown_channel')
+    // a genuine notification is for a channel the resource opened, about the resource it watches,
+    // and arrives before the channel expired (Google stops sending then; a late one is a replay)
+    const channel = targetOf(request).channels.find((c) => c.id === channelId)
+    const resourceId = header(request, 'x-goog-resource-id')
+    if (
+      !channel ||
+      (channel.resourceId !== undefined && resourceId !== channel.resourceId) ||
+      (channel.expiration !== undefined && !(ctx.now() < Date.parse(channel.expiration)))
+    ) {
+      return reject(request, reply, 'unknown_channel')
+    }
     if (state === 'sync') return handshake(request, reply, '')
     return accept(ctx, request, reply, { dedupeId: `${channelId}:${messageNumber}`, reconcile: true })
   })

@@ -3,7 +3,6 @@ import { allProviders, type ProviderId, type WebhookVerifier } from '../../contr
 import type { ProviderPluginOptions } from '../pipeline.ts'
 import { calendlyPlugin } from './calendly.ts'
 import { casinoPlugin } from './casino.ts'
-import { facebookPlugin } from './facebook.ts'
 import { googlePlugin } from './google.ts'
 import { patreonPlugin } from './patreon.ts'
 import { twilioPlugin } from './twilio.ts'
@@ -17,7 +16,6 @@ const VERIFIERS: Readonly<Record<WebhookVerifier, (provider: ProviderId) => Prov
   patreon: () => patreonPlugin,
   calendly: () => calendlyPlugin,
   twitch: () => twitchPlugin,
-  facebook: () => facebookPlugin,
   google: () => googlePlugin,
   casino: (provider) => casinoPlugin(provider),
 }
@@ -33,8 +31,12 @@ export const providerPlugins: ReadonlyMap<ProviderId, ProviderPlugin> = new Map(
 )
 
 export { CALENDLY_SIGNATURE_HEADER, CALENDLY_TOLERANCE_SECONDS } from './calendly.ts'
-export { CASINO_DELIVERY_HEADER, CASINO_SIGNATURE_HEADER } from './casino.ts'
-export { FACEBOOK_SIGNATURE_HEADER } from './facebook.ts'
+export {
+  CASINO_DELIVERY_HEADER,
+  CASINO_SIGNATURE_HEADER,
+  CASINO_TIMESTAMP_HEADER,
+  CASINO_TOLERANCE_SECONDS,
+} from './casino.ts'
 export { GOOGLE_HEADERS } from './google.ts'
 export { PATREON_EVENT_HEADER, PATREON_SIGNATURE_HEADER } from './patreon.ts'
 export { EMPTY_TWIML, TWILIO_IDEMPOTENCY_HEADER, TWILIO_SIGNATURE_HEADER } from './twilio.ts'

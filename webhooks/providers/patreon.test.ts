@@ -40,4 +40,21 @@ describe('patreon', () => {
     expect((await h.send(notJson)).statusCode).toBe(400)
     expect(h.requester.requests).toHaveLength(0)
   })
+
+  it('dedupes on the signature alone: a replay with another X-Patreon-Event does nothing', async () => {
+    const h = harness()
+    const { url } = h.addTarget('patreon', secrets)
+    const req = patreonRequest({
+      url,
+      secret: secrets.webhookSecret,
+      event: 'members:update',
+      body: member(7),
+    })
+    expect((await h.send(req)).statusCode).toBe(204)
+    for (const event of ['members:create', 'members:pledge:delete']) {
+      const res = await h.send({ ...req, headers: { ...req.headers, 'x-patreon-event': event } })
+      expect(res.statusCode).toBe(204)
+    }
+    expect(h.requester.requests).toHaveLength(1)
+  })
 })

@@ -41,9 +41,8 @@ export const patreonPlugin: FastifyPluginAsync<ProviderPluginOptions> = async (a
     }
     const event = header(request, 'x-patreon-event')
     if (!event || !EVENT.test(event) || !parseJsonObject(raw)) return reject(request, reply, 'malformed')
-    return accept(ctx, request, reply, {
-      dedupeId: `${event}:${signature.trim().toLowerCase()}`,
-      reconcile: true,
-    })
+    // the event header is not signed: the signature (of the body) alone is the key, so a replay
+    // with another X-Patreon-Event is a duplicate (the sync reads the member either way)
+    return accept(ctx, request, reply, { dedupeId: signature.trim().toLowerCase(), reconcile: true })
   })
 }

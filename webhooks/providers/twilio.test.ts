@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { getExpectedTwilioSignature, validateRequest } from 'twilio/lib/webhooks/webhooks.js'
 import { describe, expect, it } from 'vitest'
 import { twilioRequest, twilioStatusCallback } from '../../test/sandbox/webhooks/index.ts'
@@ -112,5 +113,46 @@ describe('twilio', () => {
     const req = twilioStatusCallback({ url, authToken: secrets.authToken, messageSid: 'SMx', status: 'sent' })
     const res = await h.send({ ...req, headers: { ...req.headers, 'content-type': 'text/plain' } })
     expect(res.statusCode).toBe(415)
+  })
+
+  it('checks a JSON callback against the hash of the bytes that arrived, not of their decoded text', async () => {
+    const h = harness()
+    const { url } = h.addTarget('twilio', secrets)
+    // two bodies that differ only in an invalid UTF-8 byte: as text both read {"a":"\uFFFD"}
+    const sent = Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xff]), Buffer.from('"}')])
+    const other = Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xfe]), Buffer.from('"}')])
+    const signedUrl = `${url}?bodySHA256=${createHash('sha256').update(sent).digest('hex')}`
+    const signature = getExpectedTwilioSignature(secrets.authToken, signedUrl, {})
+    const post = (payload: Buffer) =>
+      h.app.inject({
+        method: 'POST',
+        url: signedUrl.slice(PUBLIC_URL.length),
+        headers: { 'content-type': 'application/json', 'x-twilio-signature': signature },
+        payload,
+      })
+    expect((await post(other)).statusCode).toBe(401)
+    expect((await post(sent)).statusCode).toBe(200)
+    expect(h.requester.requests).toHaveLength(1)
+  })
+
+  it('dedupes on signed fields: a replay with a new idempotency token or header case does nothing', async () => {
+    const h = harness()
+    const { url } = h.addTarget('twilio', secrets)
+    const req = twilioStatusCallback({
+      url,
+      authToken: secrets.authToken,
+      messageSid: 'SMr',
+      status: 'delivered',
+    })
+    expect((await h.send(req)).statusCode).toBe(200)
+    for (const token of ['replay-1', 'replay-2']) {
+      const headers = { ...req.headers, 'i-twilio-idempotency-token': token }
+      expect((await h.send({ ...req, headers })).statusCode).toBe(200)
+    }
+    const upper: Record<string, string> = {}
+    for (const [k, v] of Object.entries(req.headers)) upper[k.toUpperCase()] = v
+    expect((await h.send({ ...req, headers: upper })).statusCode).toBe(200)
+    expect(h.callbacks.events).toHaveLength(1)
+    expect(await h.count('switchboard_webhook_dedupe_hits_total', { provider: 'twilio' })).toBe(3)
   })
 })

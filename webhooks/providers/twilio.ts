@@ -9,13 +9,16 @@
  * `MessageSid`; anything else (an incoming message) asks for a reconcile. The answer is an empty
  * TwiML document, which Twilio accepts for both.
  */
+
+import { createHash } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { validateRequest, validateRequestWithBody } from 'twilio/lib/webhooks/webhooks.js'
+import { validateRequest } from 'twilio/lib/webhooks/webhooks.js'
 import type { CallbackEvent } from '../callbacks.ts'
 import {
   accept,
   ENTITY_KEY,
   header,
+  hexSignatureMatches,
   mediaType,
   nowIso,
   type ProviderPluginOptions,
@@ -36,6 +39,26 @@ export const TWILIO_IDEMPOTENCY_HEADER = 'I-Twilio-Idempotency-Token'
 export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 type FormParams = Record<string, string | string[]>
+
+/**
+ * A message's statuses in the order they happen: callbacks can arrive out of order (a late `sent`
+ * after `delivered`), and the later state wins whatever the arrival. Terminal states share a rank.
+ */
+export const TWILIO_STATUS_RANK: Readonly<Record<string, number>> = {
+  accepted: 1,
+  scheduled: 1,
+  queued: 2,
+  sending: 3,
+  sent: 4,
+  receiving: 4,
+  partially_delivered: 5,
+  delivered: 6,
+  undelivered: 6,
+  failed: 6,
+  canceled: 6,
+  received: 6,
+  read: 7,
+}
 
 /** Form parameters as the SDK expects them (a repeated name becomes an array). */
 export function formParams(raw: Buffer): FormParams {
@@ -70,9 +93,13 @@ function verify(
   params?: FormParams,
 ): boolean {
   try {
-    return params
-      ? validateRequest(authToken, signature, url, params)
-      : validateRequestWithBody(authToken, signature, url, raw.toString('utf8'))
+    if (params) return validateRequest(authToken, signature, url, params)
+    // A JSON callback signs its URL, which carries `bodySHA256`: the hash of the bytes that were
+    // sent. Hash those bytes (the SDK's helper hashes decoded text, which maps every invalid
+    // UTF-8 sequence to U+FFFD, so different bodies would share a hash).
+    const given = new URL(url).searchParams.get('bodySHA256') ?? ''
+    if (!hexSignatureMatches(given, createHash('sha256').update(raw).digest())) return false
+    return validateRequest(authToken, signature, url, {})
   } catch {
     // a URL the SDK cannot parse was not signed by Twilio
     return false
@@ -97,10 +124,11 @@ export const twilioPlugin: FastifyPluginAsync<ProviderPluginOptions> = async (ap
       return reject(request, reply, 'bad_signature')
     }
     const twiml = { status: 200, contentType: 'text/xml; charset=utf-8', body: EMPTY_TWIML }
-    const idempotency = header(request, 'i-twilio-idempotency-token')
+    // Dedupe on what is signed: I-Twilio-Idempotency-Token is not, so a replay with a new one
+    // would pass. The signature covers the URL (with bodySHA256) and every parameter.
     if (!params) {
       if (!parseJsonObject(raw)) return reject(request, reply, 'malformed')
-      return accept(ctx, request, reply, { dedupeId: idempotency ?? signature, reconcile: true, ...twiml })
+      return accept(ctx, request, reply, { dedupeId: signature, reconcile: true, ...twiml })
     }
     const sid = one(params.MessageSid) ?? one(params.SmsSid)
     // status callbacks carry MessageStatus; incoming messages only SmsStatus=received
@@ -114,9 +142,10 @@ export const twilioPlugin: FastifyPluginAsync<ProviderPluginOptions> = async (ap
         provider: 'twilio',
         type: 'message-status',
         key: sid,
-        deliveryId: idempotency ?? `${sid}:${status}`,
+        deliveryId: `${sid}:${status}`,
         occurredAt: nowIso(ctx),
         data: { status, errorCode: errorCode && /^\d{1,6}$/.test(errorCode) ? Number(errorCode) : null },
+        rank: TWILIO_STATUS_RANK[status] ?? 0,
       }
       return accept(ctx, request, reply, {
         dedupeId: event.deliveryId,
@@ -126,7 +155,7 @@ export const twilioPlugin: FastifyPluginAsync<ProviderPluginOptions> = async (ap
       })
     }
     return accept(ctx, request, reply, {
-      dedupeId: idempotency ?? (sid ? `${sid}:inbound` : signature),
+      dedupeId: sid ? `${sid}:inbound` : signature,
       reconcile: true,
       ...twiml,
     })

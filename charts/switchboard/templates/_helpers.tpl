@@ -232,48 +232,58 @@ volumes:
 
 {{/* The webhook server's container, shared by the sidecar and the separate Deployment. */}}
 {{- define "switchboard.webhooksContainer" -}}
+{{- /* Called with the root context (separate Deployment) or (dict "root" . "sidecar" true). */}}
+{{- $root := .root | default . }}
+{{- $sidecar := .sidecar | default false }}
 - name: webhooks
-  image: {{ include "switchboard.image" . }}
-  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  image: {{ include "switchboard.image" $root }}
+  imagePullPolicy: {{ $root.Values.image.pullPolicy }}
   args:
     - webhooks
-    - --bind-address=0.0.0.0:{{ .Values.webhooks.port }}
-    {{- with include "switchboard.publicURL" . }}
+    - --bind-address=0.0.0.0:{{ $root.Values.webhooks.port }}
+    {{- with include "switchboard.publicURL" $root }}
     - --public-url={{ . }}
     {{- end }}
-    - --body-limit={{ .Values.webhooks.bodyLimit }}
-    - --rate-limit={{ .Values.webhooks.rateLimit }}
-    - --log-level={{ .Values.logLevel }}
-    {{- if .Values.watchNamespaces }}
-    - --namespaces={{ join "," .Values.watchNamespaces }}
+    - --body-limit={{ $root.Values.webhooks.bodyLimit }}
+    - --rate-limit={{ $root.Values.webhooks.rateLimit }}
+    - --log-level={{ $root.Values.logLevel }}
+    {{- if $sidecar }}
+    # no Kubernetes credentials: routing, webhook secrets and reconciles come from the controller
+    - --controller-socket=/var/run/switchboard/bridge.sock
+    {{- else if $root.Values.watchNamespaces }}
+    - --namespaces={{ join "," $root.Values.watchNamespaces }}
     {{- end }}
-    {{- with .Values.webhooks.extraArgs }}
+    {{- with $root.Values.webhooks.extraArgs }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
   env:
-    {{- include "switchboard.downwardEnv" . | nindent 4 }}
-    {{- with .Values.webhooks.env }}
+    {{- include "switchboard.downwardEnv" $root | nindent 4 }}
+    {{- with $root.Values.webhooks.env }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
   ports:
     - name: http
-      containerPort: {{ .Values.webhooks.port }}
+      containerPort: {{ $root.Values.webhooks.port }}
       protocol: TCP
   livenessProbe:
     httpGet:
       path: /healthz
       port: http
-    {{- toYaml .Values.webhooks.livenessProbe | nindent 4 }}
+    {{- toYaml $root.Values.webhooks.livenessProbe | nindent 4 }}
   readinessProbe:
     httpGet:
       path: /readyz
       port: http
-    {{- toYaml .Values.webhooks.readinessProbe | nindent 4 }}
+    {{- toYaml $root.Values.webhooks.readinessProbe | nindent 4 }}
   resources:
-    {{- toYaml .Values.webhooks.resources | nindent 4 }}
+    {{- toYaml $root.Values.webhooks.resources | nindent 4 }}
   securityContext:
-    {{- toYaml .Values.securityContext | nindent 4 }}
+    {{- toYaml $root.Values.securityContext | nindent 4 }}
   volumeMounts:
     - name: tmp
       mountPath: /tmp
+    {{- if $sidecar }}
+    - name: bridge
+      mountPath: /var/run/switchboard
+    {{- end }}
 {{- end }}

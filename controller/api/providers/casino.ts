@@ -27,12 +27,8 @@ export const softswiss = defineProvider({
       })
       .describe('Settings for provider softswiss. Credentials: Secret keys `apiKey` and `apiSecret`.'),
   },
-  // a dedicated `webhookSecret` wins; otherwise the platform's own signing key
-  webhook: {
-    verifier: 'casino',
-    setup: CASINO_SETUP,
-    secrets: { signingSecret: ['webhookSecret', 'apiSecret'] },
-  },
+  // a dedicated `webhookSecret` only: `apiSecret` signs the requests Switchboard sends
+  webhook: { verifier: 'casino', setup: CASINO_SETUP, secrets: { signingSecret: ['webhookSecret'] } },
   sandbox: { fixture: 'softswiss' },
 })
 
@@ -72,11 +68,8 @@ export const betsoftware = defineProvider({
       })
       .describe('Settings for provider betsoftware. Credentials: Secret keys `apiKey` and `hashKey`.'),
   },
-  webhook: {
-    verifier: 'casino',
-    setup: CASINO_SETUP,
-    secrets: { signingSecret: ['webhookSecret', 'hashKey'] },
-  },
+  // a dedicated `webhookSecret` only: `hashKey` signs the requests Switchboard sends
+  webhook: { verifier: 'casino', setup: CASINO_SETUP, secrets: { signingSecret: ['webhookSecret'] } },
   sandbox: { fixture: 'betsoftware' },
 })
 

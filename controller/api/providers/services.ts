@@ -87,11 +87,7 @@ export const facebook = defineProvider({
       .regex(/^[0-9a-f]{16,64}$/i, { message: 'appSecret must be the app secret (hex)' })
       .optional(),
   }),
-  webhook: {
-    verifier: 'facebook',
-    setup: "the app's Webhooks product: callback URL and verify token",
-    secrets: { appSecret: ['appSecret'], verifyToken: ['verifyToken'] },
-  },
+  // no webhook: Switchboard only publishes to pages, and no kind subscribes to their changes
   sandbox: { fixture: 'facebook' },
 })
 

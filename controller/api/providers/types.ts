@@ -21,7 +21,7 @@ export type ProviderKind =
   | 'TwitchIntegration'
 
 /** The webhook verification plugins of the webhook server (webhooks/providers/). */
-export type WebhookVerifier = 'casino' | 'twilio' | 'patreon' | 'calendly' | 'twitch' | 'facebook' | 'google'
+export type WebhookVerifier = 'casino' | 'twilio' | 'patreon' | 'calendly' | 'twitch' | 'google'
 
 /** Settings a provider takes in the spec of its kind, under `spec.<field>`. */
 export interface ProviderSettings<S extends z.ZodObject = z.ZodObject> {

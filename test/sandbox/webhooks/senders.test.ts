@@ -5,8 +5,6 @@ import {
   calendlyRequest,
   casinoRequest,
   deliveryUrl,
-  facebookRequest,
-  facebookVerification,
   googleNotification,
   patreonRequest,
   toInject,
@@ -27,14 +25,17 @@ describe('webhook senders sign the way the providers document', () => {
     expect(validateRequest('other', req.headers['x-twilio-signature'] ?? '', url, params)).toBe(false)
   })
 
-  it('patreon, facebook and the casino contract: HMACs of the exact body', () => {
+  it('patreon and the casino contract: HMACs of the exact body', () => {
     const p = patreonRequest({ url, secret: 's', event: 'members:create', body: { a: 1 } })
     expect(p.body).toBe('{"a":1}')
     expect(p.headers['x-patreon-signature']).toBe(hex('md5', 's', '{"a":1}'))
-    const f = facebookRequest({ url, appSecret: 's', body: 'raw body' })
-    expect(f.headers['x-hub-signature-256']).toBe(`sha256=${hex('sha256', 's', 'raw body')}`)
-    const c = casinoRequest({ url, secret: 's', body: '{}', deliveryId: 'd1' })
-    expect(c.headers).toMatchObject({ 'x-request-sign': hex('sha256', 's', '{}'), 'x-delivery-id': 'd1' })
+    const c = casinoRequest({ url, secret: 's', body: '{}', deliveryId: 'd1', timestampSeconds: 1700000000 })
+    expect(c.headers).toMatchObject({
+      'x-request-sign': hex('sha256', 's', 'd1.1700000000.{}'),
+      'x-delivery-id': 'd1',
+      'x-request-timestamp': '1700000000',
+    })
+    expect(casinoRequest({ url, secret: 's', body: { a: 1 } }).body).toBe('{"stream":"transactions","a":1}')
   })
 
   it('calendly: t=<seconds>,v1=<HMAC of "t.body">', () => {
@@ -59,14 +60,7 @@ describe('webhook senders sign the way the providers document', () => {
     expect(Date.parse(ts)).toBe(Date.parse('2030-01-02T03:04:05.678Z'))
   })
 
-  it('facebook verification and google notifications carry their data outside a body', () => {
-    const v = facebookVerification({ url, verifyToken: 'vt', challenge: '42' })
-    expect(v.method).toBe('GET')
-    expect(Object.fromEntries(new URL(v.url).searchParams)).toEqual({
-      'hub.mode': 'subscribe',
-      'hub.verify_token': 'vt',
-      'hub.challenge': '42',
-    })
+  it('google notifications carry their data outside a body', () => {
     const g = googleNotification({ url, channelId: 'c', token: 't', resourceState: 'sync', messageNumber: 1 })
     expect(g.body).toBeUndefined()
     expect(g.headers).toMatchObject({

@@ -271,49 +271,6 @@ export function twitchRevocation(opts: {
   })
 }
 
-// --- Facebook -------------------------------------------------------------------------------
-
-/** The subscription handshake: a GET with hub.mode, hub.verify_token and hub.challenge. */
-export function facebookVerification(opts: {
-  url: string
-  verifyToken: string
-  challenge: string
-}): WebhookRequest {
-  const u = new URL(opts.url)
-  u.searchParams.set('hub.mode', 'subscribe')
-  u.searchParams.set('hub.verify_token', opts.verifyToken)
-  u.searchParams.set('hub.challenge', opts.challenge)
-  return { method: 'GET', url: u.toString(), headers: {} }
-}
-
-/** A notification: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>` (app secret). */
-export function facebookRequest(opts: { url: string; appSecret: string; body: Json }): WebhookRequest {
-  const body = bodyText(opts.body)
-  return {
-    method: 'POST',
-    url: opts.url,
-    headers: {
-      'content-type': 'application/json',
-      'x-hub-signature-256': `sha256=${hmacHex('sha256', opts.appSecret, body)}`,
-    },
-    body,
-  }
-}
-
-/** A page feed change, as Facebook sends it. */
-export function facebookFeedBody(pageId: string, postId: string): Json {
-  return {
-    object: 'page',
-    entry: [
-      {
-        id: pageId,
-        time: Math.floor(Date.now() / 1000),
-        changes: [{ field: 'feed', value: { item: 'post', verb: 'add', post_id: `${pageId}_${postId}` } }],
-      },
-    ],
-  }
-}
-
 // --- Google Calendar push -------------------------------------------------------------------
 
 export interface GoogleNotificationOptions {
@@ -347,21 +304,39 @@ export function googleNotification(opts: GoogleNotificationOptions): WebhookRequ
 
 // --- Casino platforms -----------------------------------------------------------------------
 
-/** Switchboard's casino webhook contract: `X-REQUEST-SIGN` = hex HMAC-SHA256 of the body, `X-Delivery-Id`. */
+/**
+ * Switchboard's casino webhook contract: a JSON body naming its `stream`, `X-Delivery-Id`,
+ * `X-Request-Timestamp` (Unix seconds) and `X-REQUEST-SIGN` = hex HMAC-SHA256 of
+ * `<delivery id>.<timestamp>.<body>`, keyed with the resource's webhook secret. An object body
+ * without `stream` gets `stream: 'transactions'` (a string body is sent as it is).
+ */
 export function casinoRequest(opts: {
   url: string
   secret: string
   body: Json
   deliveryId?: string
+  /** Default now. */
+  timestampSeconds?: number
+  stream?: string
 }): WebhookRequest {
-  const body = bodyText(opts.body)
+  const withStream =
+    typeof opts.body === 'object' &&
+    opts.body !== null &&
+    !Array.isArray(opts.body) &&
+    !('stream' in opts.body)
+      ? { stream: opts.stream ?? 'transactions', ...opts.body }
+      : opts.body
+  const body = bodyText(withStream)
+  const deliveryId = opts.deliveryId ?? randomUUID()
+  const timestamp = String(opts.timestampSeconds ?? Math.floor(Date.now() / 1000))
   return {
     method: 'POST',
     url: opts.url,
     headers: {
       'content-type': 'application/json',
-      'x-request-sign': hmacHex('sha256', opts.secret, body),
-      'x-delivery-id': opts.deliveryId ?? randomUUID(),
+      'x-request-sign': hmacHex('sha256', opts.secret, `${deliveryId}.${timestamp}.`, body),
+      'x-delivery-id': deliveryId,
+      'x-request-timestamp': timestamp,
     },
     body,
   }

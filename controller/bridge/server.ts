@@ -1,0 +1,171 @@
+/**
+ * The webhook bridge: what the webhook server of the same pod may ask the controller, over a
+ * Unix socket in a volume only the two containers share, so that the container facing the
+ * internet needs no Kubernetes credentials at all:
+ *
+ * - `GET /v1/targets`: the routing table, the objects of the webhook kinds that the controller
+ *   has cached, reduced to what routing needs (their webhook status, `WebhookReady`, suspend and
+ *   the provider field); no Secret, no spec beyond that;
+ * - `GET /v1/secrets?kind=&namespace=&name=`: the webhook secrets of one object that has a webhook
+ *   path, and only the keys its provider declares (never an API credential); 404 for an object
+ *   without a path, so no other Secret can be read through the bridge;
+ * - `GET /v1/published`: the objects whose status the webhook server publishes (the CalendarSync
+ *   feeds and free/busy documents), as cached; they name Secrets but hold no Secret data;
+ * - `POST /v1/annotate`: a reconcile request, `{kind, namespace, name, annotations}`, limited to
+ *   the requested-at and requested-streams annotations of an object with a webhook path.
+ *
+ * What the controller knows comes through {@link WebhookBridgeSource}, so the cache behind it can
+ * change without touching the bridge.
+ */
+import { chmodSync, rmSync } from 'node:fs'
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import {
+  fieldAt,
+  parseWebhookPath,
+  REQUESTED_STREAMS_ANNOTATION,
+  readWebhookSecrets,
+  requestedAtAnnotation,
+  secretNameOf,
+  WEBHOOK_KINDS,
+  WEBHOOK_READY,
+  type WebhookKind,
+} from '../api/index.ts'
+
+/** What the bridge reads and writes; the controller's caches and client behind it. */
+export interface WebhookBridgeSource {
+  /** The cached objects of a kind (by kind name), or undefined when the controller does not watch it. */
+  objects(kind: string): readonly unknown[] | undefined
+  /** A Secret's `data` (base64 values, as the API returns them), or undefined when it is absent. */
+  secretData(namespace: string, name: string): Promise<Readonly<Record<string, string>> | undefined>
+  /** Merge-patches annotations onto an object. */
+  annotate(
+    ref: { group: string; version: string; plural: string; namespace: string; name: string },
+    annotations: Readonly<Record<string, string>>,
+  ): Promise<void>
+}
+
+export interface WebhookBridgeOptions {
+  source: WebhookBridgeSource
+  logger: Logger
+  /** The kind table. Default {@link WEBHOOK_KINDS}. */
+  kinds?: readonly WebhookKind[]
+  /** Kinds served whole on `/v1/published`. Default `CalendarSync`. */
+  publishedKinds?: readonly string[]
+}
+
+const ALLOWED_ANNOTATIONS: ReadonlySet<string> = new Set([
+  requestedAtAnnotation,
+  REQUESTED_STREAMS_ANNOTATION,
+])
+
+export function buildWebhookBridge(opts: WebhookBridgeOptions): FastifyInstance {
+  const kinds = opts.kinds ?? WEBHOOK_KINDS
+  const log = opts.logger.child({ unit: 'webhook-bridge' })
+  const app = Fastify({ logger: false, bodyLimit: 16 * 1024 })
+
+  /** The object, if it is of a webhook kind, cached, and has a valid path for its kind. */
+  const routed = (kindName: unknown, namespace: unknown, name: unknown) => {
+    const kind = kinds.find((k) => k.kind === kindName)
+    if (!kind || typeof namespace !== 'string' || typeof name !== 'string') return undefined
+    const obj = opts.source
+      .objects(kind.kind)
+      ?.find((o) => fieldAt(o, 'metadata.namespace') === namespace && fieldAt(o, 'metadata.name') === name)
+    const path = fieldAt(obj, 'status.webhook.path')
+    const parsed = typeof path === 'string' ? parseWebhookPath(path) : undefined
+    const keys = parsed ? kind.providers[parsed.provider] : undefined
+    if (!obj || !parsed || !keys) return undefined
+    if (kind.providerField && fieldAt(obj, kind.providerField) !== parsed.provider) return undefined
+    return { kind, obj, keys, namespace, name }
+  }
+
+  app.get('/v1/targets', async () => {
+    const items: unknown[] = []
+    for (const kind of kinds) {
+      for (const obj of opts.source.objects(kind.kind) ?? []) {
+        const webhook = fieldAt(obj, 'status.webhook')
+        if (!webhook) continue
+        const conditions = fieldAt(obj, 'status.conditions')
+        const ready = Array.isArray(conditions)
+          ? conditions.filter((c) => fieldAt(c, 'type') === WEBHOOK_READY)
+          : []
+        const spec: Record<string, unknown> = { suspend: fieldAt(obj, 'spec.suspend') === true }
+        if (kind.providerField?.startsWith('spec.')) {
+          spec[kind.providerField.slice(5)] = fieldAt(obj, kind.providerField)
+        }
+        items.push({
+          kind: kind.kind,
+          metadata: {
+            name: fieldAt(obj, 'metadata.name'),
+            namespace: fieldAt(obj, 'metadata.namespace'),
+            uid: fieldAt(obj, 'metadata.uid'),
+          },
+          spec,
+          status: { webhook, conditions: ready },
+        })
+      }
+    }
+    return { items }
+  })
+
+  app.get('/v1/published', async () => {
+    const items: unknown[] = []
+    for (const kind of opts.publishedKinds ?? ['CalendarSync']) {
+      for (const obj of opts.source.objects(kind) ?? []) {
+        const { metadata, ...rest } = obj as { metadata?: Record<string, unknown> }
+        const { managedFields: _managed, ...meta } = metadata ?? {}
+        items.push({ kind, ...rest, metadata: meta })
+      }
+    }
+    return { items }
+  })
+
+  app.get('/v1/secrets', async (request, reply) => {
+    const q = request.query as Record<string, unknown>
+    const found = routed(q.kind, q.namespace, q.name)
+    if (!found) return reply.code(404).send({ error: 'no webhook path' })
+    const secretName = secretNameOf(found.kind, found.obj)
+    const data = secretName ? await opts.source.secretData(found.namespace, secretName) : undefined
+    return { secrets: readWebhookSecrets(data, found.keys, 'base64') }
+  })
+
+  app.post('/v1/annotate', async (request, reply) => {
+    const b = (request.body ?? {}) as Record<string, unknown>
+    const found = routed(b.kind, b.namespace, b.name)
+    const annotations = b.annotations
+    if (!found) return reply.code(404).send({ error: 'no webhook path' })
+    if (
+      annotations === null ||
+      typeof annotations !== 'object' ||
+      Object.entries(annotations).some(
+        ([k, v]) => !ALLOWED_ANNOTATIONS.has(k) || typeof v !== 'string' || v.length > 1024,
+      )
+    ) {
+      return reply.code(400).send({ error: 'only the reconcile request annotations' })
+    }
+    await opts.source.annotate(
+      {
+        group: found.kind.group,
+        version: found.kind.version,
+        plural: found.kind.plural,
+        namespace: found.namespace,
+        name: found.name,
+      },
+      annotations as Record<string, string>,
+    )
+    return reply.code(204).send()
+  })
+
+  app.setErrorHandler((err: FastifyError, _request, reply) => {
+    log.warn({ err: err.message }, 'webhook bridge request failed')
+    return reply.code(err.statusCode && err.statusCode < 500 ? err.statusCode : 500).send({ error: 'failed' })
+  })
+  return app
+}
+
+/** Listens on a Unix socket readable by the pod's containers only (mode 0660), replacing a stale one. */
+export async function listenWebhookBridge(app: FastifyInstance, socketPath: string): Promise<void> {
+  rmSync(socketPath, { force: true })
+  await app.listen({ path: socketPath })
+  chmodSync(socketPath, 0o660)
+}
