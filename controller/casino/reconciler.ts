@@ -5,7 +5,9 @@ import {
   type CasinoConnector,
   type CasinoProvider,
   casinoConnectors,
+  comparePositions,
   type Deliverer,
+  decodeCursor,
   Reason,
   type RetryPolicy,
   rfc3339,
@@ -279,7 +281,7 @@ async function syncDueStreams(ctx: Ctx, opts: CasinoReconcilerOptions): Promise<
       status.streams.push(st)
     }
     if (rateLimited) break
-    const err = await syncStream(ctx, entry.client, deliverers, stream, st, opts)
+    const err = await syncStream(ctx, entry.client, deliverers, stream, st, opts, resyncing)
     if (err?.reason === Reason.RateLimited) rateLimited = err
     if (err) {
       if (err.reason === Reason.Unauthorized) {
@@ -332,6 +334,39 @@ async function syncDueStreams(ctx: Ctx, opts: CasinoReconcilerOptions): Promise<
   )
 }
 
+/**
+ * Where a stream's sync starts. Normally the cursor in status, which advances only once every
+ * destination acknowledged a page (at least once). When every destination commits the cursor in
+ * the same transaction as the records (Postgres), the cursor those databases committed instead,
+ * the oldest of them if there are several: a crash between a commit and the status write then
+ * re-reads nothing, and a database that has nothing (new, or emptied) gets everything from
+ * startFrom. With a full resync requested, nothing (everything is read again).
+ */
+async function resumeFrom(
+  ctx: Ctx,
+  deliverers: Deliverer[],
+  integration: string,
+  stream: CasinoStreamName,
+  st: CasinoStreamStatus,
+  resyncing: boolean,
+): Promise<string | undefined> {
+  const stores = deliverers.flatMap((d) => (d.cursors ? [d.cursors] : []))
+  if (stores.length === 0 || stores.length < deliverers.length) return st.cursor
+  if (resyncing) return undefined
+  const committed = await Promise.all(stores.map((s) => s.read(integration, stream, ctx.signal)))
+  const provider = ctx.spec.provider as CasinoProvider
+  let oldest: { cursor: string; at: ReturnType<typeof decodeCursor> } | undefined
+  for (const cursor of committed) {
+    if (cursor === undefined) return undefined
+    const at = decodeCursor(provider, stream, cursor)
+    if (!oldest || comparePositions(at, oldest.at) < 0) oldest = { cursor, at }
+  }
+  if (oldest && oldest.cursor !== st.cursor) {
+    ctx.log.info({ stream }, 'resuming from the cursor the destination database committed')
+  }
+  return oldest?.cursor
+}
+
 /** Syncs one stream; returns its error instead of throwing so the other streams still run. */
 async function syncStream(
   ctx: Ctx,
@@ -340,6 +375,7 @@ async function syncStream(
   stream: CasinoIntegrationSpec['streams'][number],
   st: CasinoStreamStatus,
   opts: CasinoReconcilerOptions,
+  resyncing: boolean,
 ): Promise<SwitchboardError | undefined> {
   const { namespace, name } = ctx.obj.metadata
   const provider = ctx.spec.provider
@@ -350,9 +386,11 @@ async function syncStream(
   let failed = 0
   let error: SwitchboardError | undefined
   const log = ctx.log.child({ stream: stream.name })
+  const integration = `${kind}/${namespace}/${name}`
   try {
+    const cursor = await resumeFrom(ctx, deliverers, integration, stream.name, st, resyncing)
     const pages = client.read(stream.name, {
-      ...(st.cursor ? { cursor: st.cursor } : {}),
+      ...(cursor ? { cursor } : {}),
       ...(stream.startFrom ? { startFrom: new Date(stream.startFrom) } : {}),
       lookbackMs: parseDuration(stream.lookback, `spec.streams[${stream.name}].lookback`),
       pageSize: stream.pageSize,
@@ -362,7 +400,9 @@ async function syncStream(
       if (page.records.length > 0) {
         const records = page.records.map((r) => toDeliveryRecord(provider as CasinoProvider, casinoKey, r))
         try {
-          await Promise.all(deliverers.map((d) => d.deliver(records, { signal: ctx.signal })))
+          // destinations that keep cursors commit the page's with its records
+          const checkpoint = { integration, stream: stream.name, cursor: page.cursor }
+          await Promise.all(deliverers.map((d) => d.deliver(records, { signal: ctx.signal, checkpoint })))
         } catch (err) {
           failed += records.length
           opts.metrics.records.inc({ kind, provider, stream: stream.name, result: 'failed' }, records.length)

@@ -50,10 +50,18 @@ export class DeliveryRegistry {
         10_000,
       )
     }
+    const { cursors } = entry.deliverer
     return {
       type: entry.deliverer.type,
       deliver: (records, opts) => this.#deliver(key, namespace, name, entry, records, opts),
       close: async () => {},
+      // the cursors of the current deliverer, even if the caller held on to an older handle
+      ...(cursors && {
+        cursors: {
+          read: (integration, stream, signal) =>
+            (this.#entries.get(key)?.deliverer.cursors ?? cursors).read(integration, stream, signal),
+        },
+      }),
     }
   }
 
