@@ -67,8 +67,15 @@ export interface StreamCheckpoint {
 
 /** The cursors a destination committed with its records. */
 export interface CursorStore {
-  /** The cursor last committed for a stream, or undefined when none was (the database has nothing of it). */
-  read(integration: string, stream: string, signal?: AbortSignal): Promise<string | undefined>
+  /**
+   * The cursor last committed for a stream with the number of records committed with it so far,
+   * or undefined when none was (the database has nothing of it).
+   */
+  read(
+    integration: string,
+    stream: string,
+    signal?: AbortSignal,
+  ): Promise<{ cursor: string; records: number } | undefined>
 }
 
 export interface Deliverer {

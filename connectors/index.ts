@@ -80,6 +80,7 @@ export {
   type PostgresSslMode,
   parsePostgresUrl,
   postgresError,
+  postgresUpsertStatements,
   TABLE_SHAPES,
 } from './postgres/index.ts'
 export { createSegmentDeliverer, type SegmentDelivererOptions } from './segment/index.ts'

@@ -375,14 +375,15 @@ export function createPostgresDeliverer(
           try {
             await withAbort(ensurePrepared(), signal, 'PostgreSQL destination')
             const res = await withAbort(
-              pool.query<{ cursor: string }>(
-                `SELECT cursor FROM ${ident(schema)}.${ident(CURSOR_TABLE)} WHERE integration = $1 AND stream = $2`,
+              pool.query<{ cursor: string; records: string }>(
+                `SELECT cursor, records FROM ${ident(schema)}.${ident(CURSOR_TABLE)} WHERE integration = $1 AND stream = $2`,
                 [integration, stream],
               ),
               signal,
               'PostgreSQL destination',
             )
-            return res.rows[0]?.cursor
+            const row = res.rows[0]
+            return row ? { cursor: row.cursor, records: Number(row.records) } : undefined
           } catch (err) {
             throw err instanceof SwitchboardError ? err : fail(err)
           }

@@ -6,4 +6,4 @@ export {
   type PostgresSslMode,
   parsePostgresUrl,
 } from './deliverer.ts'
-export { CURSOR_TABLE, TABLE_SHAPES } from './tables.ts'
+export { CURSOR_TABLE, TABLE_SHAPES, upsertStatements as postgresUpsertStatements } from './tables.ts'

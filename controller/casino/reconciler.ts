@@ -215,6 +215,7 @@ async function connect(ctx: Ctx, opts: CasinoReconcilerOptions): Promise<void> {
 function destinations(ctx: Ctx, registry: DeliveryRegistry): void {
   const { namespace } = ctx.obj.metadata
   const missing = ctx.spec.destinationRefs.filter((d) => !registry.has(namespace, d.name)).map((d) => d.name)
+  for (const d of missing) registry.notifyWhenReady(namespace, d, ctx.obj.metadata.name)
   if (missing.length > 0) {
     const message = `Destination ${missing.map((m) => `"${m}"`).join(', ')} not found or not ready in namespace "${namespace}"`
     ctx.setCondition(Synced, 'False', Reason.DestinationNotFound, message)
@@ -355,16 +356,20 @@ async function resumeFrom(
   if (resyncing) return undefined
   const committed = await Promise.all(stores.map((s) => s.read(integration, stream, ctx.signal)))
   const provider = ctx.spec.provider as CasinoProvider
-  let oldest: { cursor: string; at: ReturnType<typeof decodeCursor> } | undefined
-  for (const cursor of committed) {
-    if (cursor === undefined) return undefined
-    const at = decodeCursor(provider, stream, cursor)
-    if (!oldest || comparePositions(at, oldest.at) < 0) oldest = { cursor, at }
+  let oldest: { cursor: string; records: number; at: ReturnType<typeof decodeCursor> } | undefined
+  for (const c of committed) {
+    if (c === undefined) return undefined
+    const at = decodeCursor(provider, stream, c.cursor)
+    if (!oldest || comparePositions(at, oldest.at) < 0) oldest = { ...c, at }
   }
-  if (oldest && oldest.cursor !== st.cursor) {
+  if (!oldest) return undefined
+  if (oldest.cursor !== st.cursor) {
     ctx.log.info({ stream }, 'resuming from the cursor the destination database committed')
   }
-  return oldest?.cursor
+  // the database's count of the records it committed: a page committed just before a crash, and
+  // never checkpointed in status, is counted once
+  st.totalRecordsSynced = oldest.records
+  return oldest.cursor
 }
 
 /** Syncs one stream; returns its error instead of throwing so the other streams still run. */

@@ -238,6 +238,54 @@ describe('Postgres Destination against a real PostgreSQL, the API server and the
     expect(Number(count?.n)).toBe(dataset.distinct('players'))
   }, 180_000)
 
+  it('Postgres beside Segment: Segment at least once from the status cursor, the table complete', async () => {
+    const a = ACCOUNTS[2] as Account
+    sandbox.casino.reset()
+    const db = await database('mixed')
+    const ns = await createNamespace(c.core, 'pg-mixed')
+    const writeKey = `wk-${ns}`
+    await createSecret(c.core, ns, 'cdp', { writeKey })
+    await createResource(c, 'Destination', ns, 'cdp', {
+      credentialsSecretRef: { name: 'cdp' },
+      segment: { host: sandbox.url },
+    })
+    await createSecret(c.core, ns, 'warehouse', { url: db.url })
+    await createResource(c, 'Destination', ns, 'warehouse', {
+      credentialsSecretRef: { name: 'warehouse' },
+      postgres: { sslMode: 'disable' },
+    })
+    await createSecret(c.core, ns, 'platform', a.credentials)
+    await createResource(c, 'CasinoIntegration', ns, 'casino', {
+      provider: a.provider,
+      [a.settingsField]: a.settings,
+      endpoint: sandbox.casinoEndpoint(a.provider),
+      credentialsSecretRef: { name: 'platform' },
+      streams: [{ name: 'transactions', pageSize: 50 }],
+      destinationRefs: [{ name: 'cdp' }, { name: 'warehouse' }],
+    })
+    await waitForCondition(c, CASINOS, ns, 'casino', 'Ready', 'True', undefined, 60_000)
+    const count = async () =>
+      Number((await rows<{ n: string }>(db.pool, 'SELECT count(*) AS n FROM switchboard.transactions'))[0]?.n)
+    expect(await count()).toBe(SIZES.transactions)
+    expect(sandbox.segment.uniqueMessageIds(writeKey)).toBe(SIZES.transactions)
+    // With another destination beside it, the sync resumes from status, not from the database:
+    // forgetting the database's cursor re-reads nothing.
+    await db.pool.query('DELETE FROM switchboard.switchboard_cursors')
+    const served = sandbox.casino.stats(a.provider, a.casinoKey).served.transactions
+    sandbox.casino.append(a.provider, a.casinoKey, 'transactions', 5)
+    const at = new Date().toISOString()
+    await annotate(c, CASINOS, ns, 'casino', { [REQUESTED_AT_ANNOTATION]: at })
+    await waitFor(
+      'the five new transactions in the table',
+      async () => ((await count()) === SIZES.transactions + 5 ? true : undefined),
+      {
+        timeoutMs: 30_000,
+      },
+    )
+    expect(sandbox.casino.stats(a.provider, a.casinoKey).served.transactions - served).toBe(5)
+    expect(sandbox.segment.uniqueMessageIds(writeKey)).toBe(SIZES.transactions + 5)
+  }, 90_000)
+
   it('an unreachable database: Ready=False DestinationUnavailable, retried until it answers', async () => {
     const port = await freePort()
     const ns = await createNamespace(c.core, 'pg-down')
