@@ -94,8 +94,14 @@ export const TABLE_SHAPES: Record<TableShape['stream'], TableShape> = {
 const NOT_EXTRA = new Set(['transactionId', 'gameSessionId'])
 
 /** Everything a record carries that has no column of its own (and its event name), or null. */
+const takenByShape = new WeakMap<TableShape, Set<string>>()
+
 export function extraOf(shape: TableShape, r: DeliveryRecord): string | null {
-  const taken = new Set(shape.columns.map((c) => c.from).filter((f): f is string => !!f))
+  let taken = takenByShape.get(shape)
+  if (!taken) {
+    taken = new Set(shape.columns.map((c) => c.from).filter((f): f is string => !!f))
+    takenByShape.set(shape, taken)
+  }
   const extra: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(r.properties)) {
     if (!taken.has(k) && !NOT_EXTRA.has(k) && v !== undefined) extra[k] = v

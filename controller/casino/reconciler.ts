@@ -372,6 +372,9 @@ async function resumeFrom(
   return oldest.cursor
 }
 
+/** How often a sync into destinations that keep their own cursors writes its progress to status. */
+const PROGRESS_EVERY_MS = 2_000
+
 /** Syncs one stream; returns its error instead of throwing so the other streams still run. */
 async function syncStream(
   ctx: Ctx,
@@ -392,6 +395,10 @@ async function syncStream(
   let error: SwitchboardError | undefined
   const log = ctx.log.child({ stream: stream.name })
   const integration = `${kind}/${namespace}/${name}`
+  // When every destination commits the cursor with its records, status only reports progress:
+  // it is written every few seconds rather than after every page.
+  const ownCursors = deliverers.length > 0 && deliverers.every((d) => d.cursors)
+  let checkpointed = performance.now()
   try {
     const cursor = await resumeFrom(ctx, deliverers, integration, stream.name, st, resyncing)
     const pages = client.read(stream.name, {
@@ -416,11 +423,15 @@ async function syncStream(
         synced += records.length
         opts.metrics.records.inc({ kind, provider, stream: stream.name, result: 'delivered' }, records.length)
       }
-      // Every destination acknowledged the page: commit its cursor, durably.
+      // Every destination acknowledged the page: commit its cursor, durably (in status; or, when
+      // the destinations committed it themselves, in status every few seconds).
       st.cursor = page.cursor
       st.totalRecordsSynced = (st.totalRecordsSynced ?? 0) + page.records.length
       st.recordsSynced = synced
-      if (page.records.length > 0) await ctx.checkpoint()
+      if (page.records.length > 0 && (!ownCursors || performance.now() - checkpointed >= PROGRESS_EVERY_MS)) {
+        await ctx.checkpoint()
+        checkpointed = performance.now()
+      }
       if (ctx.signal.aborted) break
     }
   } catch (err) {
