@@ -238,6 +238,31 @@ describe('Postgres Destination against a real PostgreSQL, the API server and the
     expect(Number(count?.n)).toBe(dataset.distinct('players'))
   }, 180_000)
 
+  it('the database is the truth of where a stream stands: an emptied database is filled again', async () => {
+    const a = ACCOUNTS[3] as Account
+    const db = await database('refill')
+    const ns = await createNamespace(c.core, 'pg-refill')
+    await createSecret(c.core, ns, 'warehouse', { url: db.url })
+    await createResource(c, 'Destination', ns, 'warehouse', {
+      credentialsSecretRef: { name: 'warehouse' },
+      postgres: { sslMode: 'disable' },
+    })
+    await casino(ns, a, 'warehouse')
+    await waitForCondition(c, CASINOS, ns, a.provider, 'Ready', 'True', undefined, 60_000)
+    const count = async () =>
+      Number((await rows<{ n: string }>(db.pool, 'SELECT count(*) AS n FROM switchboard.transactions'))[0]?.n)
+    const expected = sandbox.casino.dataset(a.provider, a.casinoKey).distinct('transactions')
+    expect(await count()).toBe(expected)
+    // status still has its cursor; the database has nothing: the next sync reads everything again
+    await db.pool.query('TRUNCATE switchboard.transactions')
+    await db.pool.query(`DELETE FROM switchboard.switchboard_cursors WHERE stream = 'transactions'`)
+    const at = new Date().toISOString()
+    await annotate(c, CASINOS, ns, a.provider, { [REQUESTED_AT_ANNOTATION]: at })
+    await waitFor('the table filled again', async () => ((await count()) === expected ? true : undefined), {
+      timeoutMs: 30_000,
+    })
+  }, 90_000)
+
   it('Postgres beside Segment: Segment at least once from the status cursor, the table complete', async () => {
     const a = ACCOUNTS[2] as Account
     sandbox.casino.reset()
