@@ -3,7 +3,12 @@
  * its cursor only once `deliver` resolved: resolving means the destination acknowledged every
  * record of the batch. Failures reject with a `SwitchboardError` whose kind tells the controller
  * what to do (stall, wait, back off). Implementations: `connectors/segment`,
- * `connectors/signed-http`.
+ * `connectors/signed-http`, `connectors/postgres`.
+ *
+ * A destination that can commit a stream's cursor in the same transaction as the page's records
+ * (Postgres) has `cursors`: the sync hands it the page's cursor in `deliver` (`opts.checkpoint`)
+ * and, when every destination of an integration is such a one, resumes from the cursor it
+ * committed instead of the one in status. That makes the delivery exactly once.
  */
 import { pino } from 'pino'
 import { abortError, raceAbort } from './abort.ts'
@@ -29,6 +34,10 @@ export interface DeliveryRecord {
   properties: Record<string, unknown>
   /** ISO 8601. */
   timestamp: string
+  /** The stream the record comes from (`players`, `transactions`, `games`): a table destination's table. */
+  stream?: string
+  /** The record's id within its stream (player id, transaction id, game-session id): its natural key. */
+  key?: string
 }
 
 export interface DeliveryResult {
@@ -40,10 +49,44 @@ export interface DeliveryResult {
 export interface DeliverOptions {
   /** Aborting stops waiting: `deliver` rejects with a `TransientError(Reason.Timeout)`. */
   signal?: AbortSignal
+  /**
+   * Where the stream stands once this page is in: a destination with `cursors` commits it in the
+   * same transaction as the records; the others ignore it.
+   */
+  checkpoint?: StreamCheckpoint
+}
+
+/** A stream's position, as a destination that keeps cursors stores it. */
+export interface StreamCheckpoint {
+  /** The integration the stream belongs to (`<Kind>/<namespace>/<name>`). */
+  integration: string
+  stream: string
+  /** Opaque: the sync reads from it again. */
+  cursor: string
+}
+
+/** The cursors a destination committed with its records. */
+export interface CursorStore {
+  /**
+   * The cursor last committed for a stream with the number of records committed with it so far,
+   * or undefined when none was (the database has nothing of it).
+   */
+  read(
+    integration: string,
+    stream: string,
+    signal?: AbortSignal,
+  ): Promise<{ cursor: string; records: number } | undefined>
 }
 
 export interface Deliverer {
-  readonly type: 'segment' | 'http'
+  readonly type: 'segment' | 'http' | 'postgres'
+  /** Present when the destination commits each page's cursor with its records (see above). */
+  readonly cursors?: CursorStore
+  /**
+   * Present when the destination can be checked before records arrive (connects, prepares its
+   * tables). Rejects as `deliver` does.
+   */
+  check?(signal?: AbortSignal): Promise<void>
   /**
    * Resolves once the destination acknowledged every record of `records`. Safe to call
    * concurrently. Rejects with `StallingError` (DestinationRejected, Unauthorized),

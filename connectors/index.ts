@@ -12,6 +12,7 @@ export {
   type CreateClientOptions,
   type CursorPosition,
   casinoConnectors,
+  comparePositions,
   currencyExponent,
   decimalToMinor,
   decodeCursor,
@@ -35,6 +36,7 @@ export {
 } from './casino/index.ts'
 export { parseSecretKeys } from './credentials.ts'
 export {
+  type CursorStore,
   DEFAULT_RATE_LIMIT_WAIT_MS,
   type Deliverer,
   type DeliverOptions,
@@ -45,6 +47,7 @@ export {
   MAX_MESSAGE_ID_LENGTH,
   parseRetryAfter,
   type StatusErrorContext,
+  type StreamCheckpoint,
   validateRecords,
 } from './delivery.ts'
 export {
@@ -76,6 +79,17 @@ export {
   type RetryPolicy,
 } from './http/index.ts'
 export * from './log.ts'
+export {
+  CURSOR_TABLE,
+  createPostgresDeliverer,
+  type PostgresConnection,
+  type PostgresDelivererOptions,
+  type PostgresSslMode,
+  parsePostgresUrl,
+  postgresError,
+  postgresUpsertStatements,
+  TABLE_SHAPES,
+} from './postgres/index.ts'
 export { createSegmentDeliverer, type SegmentDelivererOptions } from './segment/index.ts'
 export {
   batchIdFor,

@@ -68,13 +68,14 @@ export function createOperator(opts: OperatorOptions): Operator {
   const flushDelay = opts.statusFlushDelayMs ?? 2_000
   const destinations = new DeliveryRegistry({
     onActivity: (namespace, name) => destinationController.enqueue(namespace, name, flushDelay),
+    onInstalled: (namespace, name) => casinoController.enqueue(namespace, name),
   })
   const destinationController = manager.add({
     ...destinationReconciler({ registry: destinations, logger: opts.logger, endpoints: opts.endpoints }),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   })
   const syncMetrics = new SyncMetrics(manager.metrics.registry)
-  manager.add({
+  const casinoController = manager.add({
     ...casinoReconciler({
       destinations,
       metrics: syncMetrics,

@@ -113,8 +113,8 @@ describe('buildCrd', () => {
     expect(spec?.required).toEqual(['credentialsSecretRef'])
     expect(spec?.['x-kubernetes-validations']).toEqual([
       {
-        rule: '[has(self.segment), has(self.http)].filter(x, x).size() == 1',
-        message: 'exactly one of spec.segment or spec.http must be set',
+        rule: '[has(self.segment), has(self.http), has(self.postgres)].filter(x, x).size() == 1',
+        message: 'exactly one of spec.segment, spec.http or spec.postgres must be set',
       },
     ])
     expect(spec?.properties?.credentialsSecretRef?.properties).not.toHaveProperty('namespace')

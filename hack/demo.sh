@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 CHECK=false
 [ "${1:-}" = "--check" ] && CHECK=true
 SANDBOX_PORT="${SANDBOX_PORT:-18600}"
+PG_PORT="${PG_PORT:-18632}"
+PG_PASSWORD=switchboard-demo # the examples' Secret holds it; a throwaway server on loopback
 METRICS_PORT="${METRICS_PORT:-18080}"
 WEBHOOKS_PORT="${WEBHOOKS_PORT:-18443}"
 PUBLIC_URL="http://127.0.0.1:$WEBHOOKS_PORT"
@@ -47,12 +49,21 @@ node test/sandbox/cli.ts --port "$SANDBOX_PORT" --config hack/demo-sandbox.json 
 PIDS+=($!)
 wait_for_line "$WORK/sandbox.log" '^SANDBOX_URL=' 30 "the sandbox"
 
+echo "demo: starting PostgreSQL on 127.0.0.1:$PG_PORT (the casino-db Destination's tables)"
+node test/postgres/cli.ts --port "$PG_PORT" --password "$PG_PASSWORD" >"$WORK/postgres.log" 2>&1 &
+PIDS+=($!)
+wait_for_line "$WORK/postgres.log" '^PG_URL=' 60 "PostgreSQL"
+
 echo "demo: installing the CRDs"
 node crds/install.ts >/dev/null
 
 echo "demo: applying examples/"
-# The examples point at the sandbox's default address; follow SANDBOX_PORT if it was moved.
-for f in examples/*.yaml; do sed "s/127.0.0.1:18600/127.0.0.1:$SANDBOX_PORT/g" "$f"; echo "---"; done | kubectl apply -f - >/dev/null
+# The examples point at the sandbox's and PostgreSQL's default addresses; follow SANDBOX_PORT
+# and PG_PORT if they were moved.
+for f in examples/*.yaml; do
+  sed -e "s/127.0.0.1:18600/127.0.0.1:$SANDBOX_PORT/g" -e "s/127.0.0.1:18632/127.0.0.1:$PG_PORT/g" "$f"
+  echo "---"
+done | kubectl apply -f - >/dev/null
 
 echo "demo: starting the controller (metrics on http://127.0.0.1:$METRICS_PORT/metrics)"
 node bin/switchboard.ts controller --metrics-bind-address "127.0.0.1:$METRICS_PORT" --public-url "$PUBLIC_URL" \
@@ -68,6 +79,15 @@ PIDS+=($!)
 kubectl wait --for=condition=Ready --timeout=120s -n switchboard-demo destinations,casinointegrations,calendarsyncs --all >/dev/null
 echo
 kubectl get switchboard -n switchboard-demo
+echo
+PSQL=(env PGPASSWORD="$PG_PASSWORD" psql -h 127.0.0.1 -p "$PG_PORT" -U switchboard -d postgres -X -q)
+echo "demo: the casino tables in PostgreSQL (rows per casino, and the latest transactions)"
+"${PSQL[@]}" -c "SELECT casino, (SELECT count(*) FROM casino.players p WHERE p.casino = c.casino) AS players,
+  (SELECT count(*) FROM casino.transactions t WHERE t.casino = c.casino) AS transactions,
+  (SELECT count(*) FROM casino.game_sessions g WHERE g.casino = c.casino) AS game_sessions
+  FROM (SELECT casino FROM casino.players UNION SELECT casino FROM casino.transactions
+        UNION SELECT casino FROM casino.game_sessions) c ORDER BY casino"
+"${PSQL[@]}" -c "SELECT casino, id, player_id, type, status, amount_minor, currency, updated_at FROM casino.transactions ORDER BY updated_at DESC, id LIMIT 5"
 echo
 FEED="$PUBLIC_URL/feeds/switchboard-demo/programme/events.json"
 if $CHECK; then
@@ -85,6 +105,7 @@ Switchboard is running.
   feeds:     $FEED  (and next.json, today.json)
   free/busy: $PUBLIC_URL/freebusy/switchboard-demo/venue.json
   sandbox:   http://127.0.0.1:$SANDBOX_PORT/_sandbox/segment/events?writeKey=demo-write-key
+  postgres:  PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p $PG_PORT -U switchboard -d postgres  (schema casino)
   logs:      $WORK/controller.log
 Press Ctrl-C to stop.
 MSG

@@ -3,7 +3,8 @@
 #   - Node.js >= 22.19 (Node 24 from the npm registry when the system Node is older),
 #   - the npm packages (npm ci, only when package-lock.json changed),
 #   - the local control plane binaries (kube-apiserver + etcd, built once from the Go module proxy),
-#   - promtool (Debian's prometheus package), used to check the metrics we export.
+#   - promtool (Debian's prometheus package), used to check the metrics we export,
+#   - PostgreSQL 15 (Debian's postgresql package): the Postgres destination's tests, demo and bench.
 # Idempotent; prints what it does. Run through `make setup`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,7 +70,19 @@ if ! command -v promtool >/dev/null 2>&1; then
     exit 1
   fi
 fi
-# 5. helm (built once from the Go module proxy), Lua (Argo CD health tests), kubectl (demo, chart dry runs)
+# 5. PostgreSQL server binaries (test/postgres starts a throwaway server from them)
+PG_BIN="${SWITCHBOARD_PG_BIN:-/usr/lib/postgresql/15/bin}"
+if [ ! -x "$PG_BIN/postgres" ] || [ ! -x "$PG_BIN/initdb" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing PostgreSQL (Debian package postgresql)"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >&2
+  else
+    say "PostgreSQL server binaries not found in $PG_BIN: install Debian's postgresql package or set SWITCHBOARD_PG_BIN"
+    exit 1
+  fi
+fi
+# 6. helm (built once from the Go module proxy), Lua (Argo CD health tests), kubectl (demo, chart dry runs)
 bash hack/ship/install-helm.sh >/dev/null
 missing=()
 command -v lua5.1 >/dev/null 2>&1 || missing+=(lua5.1)

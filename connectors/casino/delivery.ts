@@ -48,6 +48,7 @@ export function toDeliveryRecord(
 ): DeliveryRecord {
   const messageId = messageIdFor(provider, casinoKey, rec)
   const origin = { provider, casino: casinoKey }
+  const source = { stream: rec.stream, key: rec.record.id }
   switch (rec.stream) {
     case 'players': {
       const p = rec.record
@@ -65,6 +66,7 @@ export function toDeliveryRecord(
           ...origin,
         }),
         timestamp: p.updatedAt,
+        ...source,
       }
     }
     case 'transactions': {
@@ -86,6 +88,7 @@ export function toDeliveryRecord(
           ...origin,
         }),
         timestamp: t.updatedAt,
+        ...source,
       }
     }
     case 'games': {
@@ -110,6 +113,7 @@ export function toDeliveryRecord(
           ...origin,
         }),
         timestamp: g.updatedAt,
+        ...source,
       }
     }
   }

@@ -18,10 +18,24 @@ export const segmentWriteKeyKey = 'writeKey'
 /** Secret key holding the HMAC-SHA256 signing secret of an HTTP destination. */
 export const httpSigningSecretKey = 'signingSecret'
 
-export const destinationTypes = ['segment', 'http'] as const
+/** Secret keys of a Postgres destination: a connection URL, or its parts. */
+export const postgresUrlKey = 'url'
+export const postgresSecretKeys = {
+  url: postgresUrlKey,
+  host: 'host',
+  port: 'port',
+  database: 'database',
+  user: 'user',
+  password: 'password',
+  /** PEM bundle of the certificate authorities the server's certificate must chain to. */
+  ca: 'ca.crt',
+} as const
+
+export const destinationTypes = ['segment', 'http', 'postgres'] as const
 export type DestinationType = (typeof destinationTypes)[number]
 
-export const exactlyOneDestinationMessage = 'exactly one of spec.segment or spec.http must be set'
+export const exactlyOneDestinationMessage =
+  'exactly one of spec.segment, spec.http or spec.postgres must be set'
 
 const maxRetries = z
   .int()
@@ -84,6 +98,65 @@ export const httpDestination = z
       `The signing secret is read from the \`${httpSigningSecretKey}\` key of the credentials Secret.`,
   )
 
+/** A PostgreSQL identifier Switchboard creates: lower case, digits and underscores, at most 63 bytes. */
+const sqlIdentifier = (description: string) =>
+  z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/)
+    .max(63)
+    .describe(description)
+
+export const postgresSslModes = ['disable', 'require', 'verify-ca', 'verify-full'] as const
+
+export const postgresDestination = z
+  .object({
+    schema: sqlIdentifier(
+      'Schema the tables (and the cursor table `switchboard_cursors`) live in; created when missing. ' +
+        'Defaults to `switchboard`.',
+    ).default('switchboard'),
+    tables: z
+      .object({
+        players: sqlIdentifier('Table of the players stream. Defaults to `players`.').default('players'),
+        transactions: sqlIdentifier('Table of the transactions stream. Defaults to `transactions`.').default(
+          'transactions',
+        ),
+        games: sqlIdentifier(
+          'Table of the games stream (game sessions). Defaults to `game_sessions`.',
+        ).default('game_sessions'),
+      })
+      .prefault({})
+      .describe(
+        'Table name per stream. Tables are created with typed columns for the known fields, a jsonb ' +
+          'column `extra` for the rest, and the primary key (casino, id). An existing table is used ' +
+          'when its columns match; one that does not is reported and never dropped or altered.',
+      ),
+    sslMode: z
+      .enum(postgresSslModes)
+      .default('verify-full')
+      .describe(
+        'TLS to the server, as libpq names it: `disable` (plain TCP), `require` (encrypted, the ' +
+          'certificate not checked), `verify-ca` (signed by a trusted CA), `verify-full` (and issued ' +
+          `for the host). The CA bundle is the \`${postgresSecretKeys.ca}\` key of the Secret when ` +
+          'present, else the system roots. Defaults to `verify-full`.',
+      ),
+    maxConnections: z
+      .int()
+      .min(1)
+      .max(64)
+      .default(4)
+      .describe('Largest number of pooled connections to the database. Defaults to 4.'),
+    timeout: duration(
+      'How long connecting, or writing one page in its transaction, may take before it is abandoned ' +
+        'and retried, as a Go-style duration. Defaults to `30s`.',
+    ).default('30s'),
+  })
+  .describe(
+    'Write records into PostgreSQL tables, upserted by their natural key, each page and the ' +
+      "stream's cursor in one transaction: exactly once. The connection comes from the credentials " +
+      `Secret: a \`${postgresUrlKey}\` (postgres://user:password@host:port/database), or the keys ` +
+      `\`host\`, \`port\` (default 5432), \`database\`, \`user\` and \`password\`.`,
+  )
+
 export const destinationSpec = exactlyOneOf(
   z
     .object({
@@ -92,12 +165,13 @@ export const destinationSpec = exactlyOneOf(
       interval: interval('10m', 'How often the settings and credentials are checked again'),
       segment: segmentDestination.optional(),
       http: httpDestination.optional(),
+      postgres: postgresDestination.optional(),
     })
     .describe(
-      'Where records are delivered. Set exactly one of segment or http. Integrations refer to a ' +
+      'Where records are delivered. Set exactly one of segment, http or postgres. Integrations refer to a ' +
         'Destination by name, in the same namespace.',
     ),
-  ['segment', 'http'],
+  ['segment', 'http', 'postgres'],
   exactlyOneDestinationMessage,
 )
 
@@ -125,7 +199,10 @@ export const deliveryStatus = z
 export const destinationStatus = z
   .object({
     ...commonStatusFields,
-    type: z.enum(destinationTypes).describe('Which kind of destination this is: segment or http.').optional(),
+    type: z
+      .enum(destinationTypes)
+      .describe('Which kind of destination this is: segment, http or postgres.')
+      .optional(),
     delivery: deliveryStatus.optional(),
   })
   .describe('The observed state of the Destination, written by the controller.')
@@ -141,7 +218,7 @@ export const DestinationKind = defineKind({
   spec: destinationSpec,
   status: destinationStatus,
   printerColumns: [
-    { name: 'Type', type: 'string', jsonPath: '.status.type', description: 'segment or http' },
+    { name: 'Type', type: 'string', jsonPath: '.status.type', description: 'segment, http or postgres' },
     {
       name: 'Ready',
       type: 'string',
@@ -170,3 +247,4 @@ export type DestinationStatus = z.output<typeof destinationStatus>
 export type Destination = Resource<DestinationSpec, DestinationStatus>
 export type SegmentDestination = z.output<typeof segmentDestination>
 export type HttpDestination = z.output<typeof httpDestination>
+export type PostgresDestination = z.output<typeof postgresDestination>

@@ -6,7 +6,9 @@ import {
   type CasinoProvider,
   casinoConnectors,
   checkEndpoint,
+  comparePositions,
   type Deliverer,
+  decodeCursor,
   type EndpointPolicy,
   Reason,
   type RetryPolicy,
@@ -235,6 +237,7 @@ async function connect(ctx: Ctx, opts: CasinoReconcilerOptions): Promise<void> {
 function destinations(ctx: Ctx, registry: DeliveryRegistry): void {
   const { namespace } = ctx.obj.metadata
   const missing = ctx.spec.destinationRefs.filter((d) => !registry.has(namespace, d.name)).map((d) => d.name)
+  for (const d of missing) registry.notifyWhenReady(namespace, d, ctx.obj.metadata.name)
   if (missing.length > 0) {
     const message = `Destination ${missing.map((m) => `"${m}"`).join(', ')} not found or not ready in namespace "${namespace}"`
     ctx.setCondition(Synced, 'False', Reason.DestinationNotFound, message)
@@ -304,7 +307,7 @@ async function syncDueStreams(ctx: Ctx, opts: CasinoReconcilerOptions): Promise<
       status.streams.push(st)
     }
     if (rateLimited) break
-    const err = await syncStream(ctx, entry.client, deliverers, stream, st, opts)
+    const err = await syncStream(ctx, entry.client, deliverers, stream, st, opts, resyncing)
     if (err?.reason === Reason.RateLimited) rateLimited = err
     if (err) {
       if (err.reason === Reason.Unauthorized) {
@@ -357,6 +360,46 @@ async function syncDueStreams(ctx: Ctx, opts: CasinoReconcilerOptions): Promise<
   )
 }
 
+/**
+ * Where a stream's sync starts. Normally the cursor in status, which advances only once every
+ * destination acknowledged a page (at least once). When every destination commits the cursor in
+ * the same transaction as the records (Postgres), the cursor those databases committed instead,
+ * the oldest of them if there are several: a crash between a commit and the status write then
+ * re-reads nothing, and a database that has nothing (new, or emptied) gets everything from
+ * startFrom. With a full resync requested, nothing (everything is read again).
+ */
+async function resumeFrom(
+  ctx: Ctx,
+  deliverers: Deliverer[],
+  integration: string,
+  stream: CasinoStreamName,
+  st: CasinoStreamStatus,
+  resyncing: boolean,
+): Promise<string | undefined> {
+  const stores = deliverers.flatMap((d) => (d.cursors ? [d.cursors] : []))
+  if (stores.length === 0 || stores.length < deliverers.length) return st.cursor
+  if (resyncing) return undefined
+  const committed = await Promise.all(stores.map((s) => s.read(integration, stream, ctx.signal)))
+  const provider = ctx.spec.provider as CasinoProvider
+  let oldest: { cursor: string; records: number; at: ReturnType<typeof decodeCursor> } | undefined
+  for (const c of committed) {
+    if (c === undefined) return undefined
+    const at = decodeCursor(provider, stream, c.cursor)
+    if (!oldest || comparePositions(at, oldest.at) < 0) oldest = { ...c, at }
+  }
+  if (!oldest) return undefined
+  if (oldest.cursor !== st.cursor) {
+    ctx.log.info({ stream }, 'resuming from the cursor the destination database committed')
+  }
+  // the database's count of the records it committed: a page committed just before a crash, and
+  // never checkpointed in status, is counted once
+  st.totalRecordsSynced = oldest.records
+  return oldest.cursor
+}
+
+/** How often a sync into destinations that keep their own cursors writes its progress to status. */
+const PROGRESS_EVERY_MS = 2_000
+
 /** Syncs one stream; returns its error instead of throwing so the other streams still run. */
 async function syncStream(
   ctx: Ctx,
@@ -365,6 +408,7 @@ async function syncStream(
   stream: CasinoIntegrationSpec['streams'][number],
   st: CasinoStreamStatus,
   opts: CasinoReconcilerOptions,
+  resyncing: boolean,
 ): Promise<SwitchboardError | undefined> {
   const { namespace, name } = ctx.obj.metadata
   const provider = ctx.spec.provider
@@ -375,10 +419,19 @@ async function syncStream(
   let failed = 0
   let error: SwitchboardError | undefined
   const log = ctx.log.child({ stream: stream.name })
-  const checkpoints = new Checkpointer(() => ctx.checkpoint(), opts.checkpoints)
+  const integration = `${kind}/${namespace}/${name}`
+  // When every destination commits the cursor with its records, status only reports progress:
+  // it is written every few seconds, whatever the number of pages. Otherwise the status cursor is
+  // the one a sync resumes from, written every few pages or seconds (the Checkpointer's policy).
+  const ownCursors = deliverers.length > 0 && deliverers.every((d) => d.cursors)
+  const checkpoints = new Checkpointer(
+    () => ctx.checkpoint(),
+    ownCursors ? { everyPages: Number.MAX_SAFE_INTEGER, everyMs: PROGRESS_EVERY_MS } : opts.checkpoints,
+  )
   try {
+    const cursor = await resumeFrom(ctx, deliverers, integration, stream.name, st, resyncing)
     const pages = client.read(stream.name, {
-      ...(st.cursor ? { cursor: st.cursor } : {}),
+      ...(cursor ? { cursor } : {}),
       ...(stream.startFrom ? { startFrom: new Date(stream.startFrom) } : {}),
       lookbackMs: parseDuration(stream.lookback, `spec.streams[${stream.name}].lookback`),
       pageSize: stream.pageSize,
@@ -388,7 +441,9 @@ async function syncStream(
       if (page.records.length > 0) {
         const records = page.records.map((r) => toDeliveryRecord(provider as CasinoProvider, casinoKey, r))
         try {
-          await Promise.all(deliverers.map((d) => d.deliver(records, { signal: ctx.signal })))
+          // destinations that keep cursors commit the page's with its records
+          const checkpoint = { integration, stream: stream.name, cursor: page.cursor }
+          await Promise.all(deliverers.map((d) => d.deliver(records, { signal: ctx.signal, checkpoint })))
         } catch (err) {
           failed += records.length
           opts.metrics.records.inc({ kind, provider, stream: stream.name, result: 'failed' }, records.length)
@@ -397,7 +452,8 @@ async function syncStream(
         synced += records.length
         opts.metrics.records.inc({ kind, provider, stream: stream.name, result: 'delivered' }, records.length)
       }
-      // Every destination acknowledged the page: commit its cursor, durably.
+      // Every destination acknowledged the page: commit its cursor, durably (in status; or, when
+      // the destinations committed it themselves, in status every few seconds).
       st.cursor = page.cursor
       st.totalRecordsSynced = (st.totalRecordsSynced ?? 0) + page.records.length
       st.recordsSynced = synced

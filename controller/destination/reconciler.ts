@@ -3,18 +3,24 @@ import { z } from 'zod'
 import {
   checkEndpoint,
   createHttpDeliverer,
+  createPostgresDeliverer,
   createSegmentDeliverer,
   type Deliverer,
   type EndpointPolicy,
+  type PostgresConnection,
+  parsePostgresUrl,
   Reason,
   StallingError,
   SwitchboardError,
+  toSwitchboardError,
 } from '../../connectors/index.ts'
 import {
   DestinationKind,
   type DestinationSpec,
   type DestinationStatus,
   httpSigningSecretKey,
+  type PostgresDestination,
+  postgresSecretKeys,
   segmentWriteKeyKey,
 } from '../api/index.ts'
 import type { ReconcileContext, ReconcilerDefinition } from '../runtime/index.ts'
@@ -39,7 +45,44 @@ export const httpCredentials = z.object({
   [httpSigningSecretKey]: z.string().min(16, 'must be at least 16 characters long'),
 })
 
+/**
+ * Keys the Secret of a Postgres destination must have: `url`, or `host`, `database`, `user` and
+ * `password` (with an optional `port`); `ca.crt` optionally, for sslMode verify-ca / verify-full.
+ */
+export const postgresCredentials = z
+  .object({
+    [postgresSecretKeys.url]: z.string().min(1, 'must not be empty').optional(),
+    [postgresSecretKeys.host]: z.string().min(1, 'must not be empty').optional(),
+    [postgresSecretKeys.port]: z
+      .string()
+      .regex(/^[0-9]{1,5}$/, 'must be a port number')
+      .optional(),
+    [postgresSecretKeys.database]: z.string().min(1, 'must not be empty').optional(),
+    [postgresSecretKeys.user]: z.string().min(1, 'must not be empty').optional(),
+    [postgresSecretKeys.password]: z.string().optional(),
+    [postgresSecretKeys.ca]: z
+      .string()
+      .includes('-----BEGIN CERTIFICATE-----', { message: 'must be PEM' })
+      .optional(),
+  })
+  .superRefine((v, issue) => {
+    if (v.url) return
+    // Without a URL, the parts; a missing one is named (as "url" when there is nothing at all).
+    const need = v.host ? (['database', 'user', 'password'] as const) : (['url'] as const)
+    for (const key of need) {
+      if (v[key] === undefined) issue.addIssue({ code: 'custom', path: [key], message: 'is required' })
+    }
+  }) as unknown as z.ZodType<Record<string, string>>
+
 export const CredentialsValid = ConditionType.CredentialsValid
+
+interface DelivererEntry {
+  deliverer: Deliverer
+  /** Whether it is in the registry (a Postgres destination only once its check passed). */
+  installed: boolean
+  /** When its check last passed (ms). */
+  checkedAt?: number
+}
 
 export interface DestinationReconcilerOptions {
   registry: DeliveryRegistry
@@ -91,12 +134,14 @@ async function configure(
   const { spec } = ctx
   const { namespace, name } = ctx.obj.metadata
   const secretName = spec.credentialsSecretRef.name
-  ctx.status.type = spec.segment ? 'segment' : 'http'
+  ctx.status.type = spec.segment ? 'segment' : spec.http ? 'http' : 'postgres'
   let credentials: Record<string, string>
   try {
     credentials = spec.segment
       ? ctx.credentials(secretName, segmentCredentials)
-      : ctx.credentials(secretName, httpCredentials)
+      : spec.http
+        ? ctx.credentials(secretName, httpCredentials)
+        : ctx.credentials(secretName, postgresCredentials)
   } catch (err) {
     if (err instanceof SwitchboardError) ctx.setCondition(CredentialsValid, 'False', err.reason, err.message)
     throw err
@@ -106,44 +151,126 @@ async function configure(
   const secret = ctx.secret(secretName)
   // A new deliverer when the spec or the Secret changed; the registry closes the one it replaces
   // once its batches finished, and drops it when the Destination goes.
-  const inputs = { segment: spec.segment, http: spec.http, secret: secret.metadata?.resourceVersion }
-  ctx.memo('deliverer', inputs, () => {
-    const log = logger.child({ destination: `${namespace}/${name}` })
-    let deliverer: Deliverer
-    if (spec.segment) {
-      deliverer = createSegmentDeliverer({
-        writeKey: credentials[segmentWriteKeyKey] ?? '',
-        host: spec.segment.host,
-        path: spec.segment.path,
-        maxRetries: spec.segment.maxRetries,
-        timeoutMs: parseDuration(spec.segment.timeout, 'spec.segment.timeout'),
-        logger: log,
-      })
-    } else if (spec.http) {
-      deliverer = createHttpDeliverer({
-        url: spec.http.url,
-        signingSecret: credentials[httpSigningSecretKey] ?? '',
-        signatureHeader: spec.http.signatureHeader,
-        batchSize: spec.http.batchSize,
-        maxRetries: spec.http.maxRetries,
-        timeoutMs: parseDuration(spec.http.timeout, 'spec.http.timeout'),
-        logger: log,
-      })
-    } else {
-      throw new StallingError(Reason.InvalidSpec, 'exactly one of spec.segment or spec.http must be set', {
-        field: 'spec',
-      })
+  const inputs = {
+    segment: spec.segment,
+    http: spec.http,
+    postgres: spec.postgres,
+    secret: secret.metadata?.resourceVersion,
+  }
+  const connection = spec.postgres ? postgresConnection(credentials, secretName) : undefined
+  const entry = ctx.memo<DelivererEntry>(
+    'deliverer',
+    inputs,
+    () => {
+      const log = logger.child({ destination: `${namespace}/${name}` })
+      let deliverer: Deliverer
+      if (spec.segment) {
+        deliverer = createSegmentDeliverer({
+          writeKey: credentials[segmentWriteKeyKey] ?? '',
+          host: spec.segment.host,
+          path: spec.segment.path,
+          maxRetries: spec.segment.maxRetries,
+          timeoutMs: parseDuration(spec.segment.timeout, 'spec.segment.timeout'),
+          logger: log,
+        })
+      } else if (spec.http) {
+        deliverer = createHttpDeliverer({
+          url: spec.http.url,
+          signingSecret: credentials[httpSigningSecretKey] ?? '',
+          signatureHeader: spec.http.signatureHeader,
+          batchSize: spec.http.batchSize,
+          maxRetries: spec.http.maxRetries,
+          timeoutMs: parseDuration(spec.http.timeout, 'spec.http.timeout'),
+          logger: log,
+        })
+      } else if (spec.postgres && connection) {
+        deliverer = postgresDeliverer(spec.postgres, connection, credentials, log)
+      } else {
+        throw new StallingError(
+          Reason.InvalidSpec,
+          'exactly one of spec.segment, spec.http or spec.postgres must be set',
+          {
+            field: 'spec',
+          },
+        )
+      }
+      ctx.log.info({ type: ctx.status.type }, 'deliverer configured')
+      return { deliverer, installed: false }
+    },
+    (old) => {
+      // one the registry never had (its check never passed); the registry closes the ones it replaces
+      if (!old.installed) void old.deliverer.close().catch(() => {})
+    },
+  )
+  // A destination that can be checked (Postgres: connect, prepare the tables) is offered to
+  // integrations only once that passed; it is checked again every interval.
+  const { deliverer } = entry
+  if (deliverer.check) {
+    const every = parseDuration(spec.interval, 'spec.interval')
+    if (!entry.checkedAt || Date.now() - entry.checkedAt >= every || !entry.installed) {
+      try {
+        await deliverer.check(ctx.signal)
+        entry.checkedAt = Date.now()
+      } catch (err) {
+        const e = toSwitchboardError(err)
+        if (e.reason === Reason.Unauthorized) ctx.setCondition(CredentialsValid, 'False', e.reason, e.message)
+        throw e
+      }
     }
+  }
+  if (!entry.installed) {
     registry.set(namespace, name, deliverer)
-    ctx.log.info({ type: ctx.status.type }, 'deliverer configured')
-    return deliverer
-  })
+    entry.installed = true
+  }
   ctx.setCondition(
     CredentialsValid,
     'True',
     Reason.Succeeded,
     `Secret "${secretName}" has the keys this destination needs`,
   )
+}
+
+function postgresConnection(credentials: Record<string, string>, secretName: string): PostgresConnection {
+  const k = postgresSecretKeys
+  const url = credentials[k.url]
+  if (url) {
+    try {
+      return parsePostgresUrl(url)
+    } catch (err) {
+      // the parser's message describes the rule, never the value
+      throw new StallingError(
+        Reason.InvalidCredentials,
+        `Secret "${secretName}" key "${k.url}" ${err instanceof Error ? err.message : 'is invalid'}`,
+        { field: k.url },
+      )
+    }
+  }
+  return {
+    host: credentials[k.host] ?? '',
+    port: Number(credentials[k.port] ?? 5432),
+    database: credentials[k.database] ?? '',
+    user: credentials[k.user] ?? '',
+    password: credentials[k.password] ?? '',
+  }
+}
+
+function postgresDeliverer(
+  spec: PostgresDestination,
+  connection: PostgresConnection,
+  credentials: Record<string, string>,
+  logger: Logger,
+): Deliverer {
+  const ca = credentials[postgresSecretKeys.ca]
+  return createPostgresDeliverer({
+    connection,
+    sslMode: spec.sslMode,
+    ...(ca ? { ca } : {}),
+    schema: spec.schema,
+    tables: spec.tables,
+    maxConnections: spec.maxConnections,
+    timeoutMs: parseDuration(spec.timeout, 'spec.postgres.timeout'),
+    logger,
+  })
 }
 
 function report(ctx: Ctx, registry: DeliveryRegistry): void {

@@ -34,9 +34,30 @@ interface Entry {
 export class DeliveryRegistry {
   readonly #entries = new Map<string, Entry>()
   readonly #onActivity: (namespace: string, name: string) => void
+  readonly #onInstalled: (namespace: string, waiter: string) => void
+  /** `namespace/name` of a Destination → the integrations (names, same namespace) waiting for it. */
+  readonly #waiters = new Map<string, Set<string>>()
 
-  constructor(opts: { onActivity: (namespace: string, name: string) => void }) {
+  /**
+   * `onActivity`: a Destination delivered (its reconciler writes the counters). `onInstalled`:
+   * a Destination that an integration waited for (see `notifyWhenReady`) is ready now, so the
+   * integration can be reconciled at once rather than after its wait (a Destination checked
+   * before it is offered, as Postgres is, may arrive after the integrations that use it).
+   */
+  constructor(opts: {
+    onActivity: (namespace: string, name: string) => void
+    onInstalled?: (namespace: string, waiter: string) => void
+  }) {
     this.#onActivity = opts.onActivity
+    this.#onInstalled = opts.onInstalled ?? (() => {})
+  }
+
+  /** Calls `onInstalled(namespace, waiter)` once the Destination `namespace/name` is set. */
+  notifyWhenReady(namespace: string, name: string, waiter: string): void {
+    const key = `${namespace}/${name}`
+    const set = this.#waiters.get(key) ?? new Set<string>()
+    set.add(waiter)
+    this.#waiters.set(key, set)
   }
 
   /** The deliverer of a ready Destination; throws a waiting error while it is not ready. */
@@ -50,10 +71,18 @@ export class DeliveryRegistry {
         10_000,
       )
     }
+    const { cursors } = entry.deliverer
     return {
       type: entry.deliverer.type,
       deliver: (records, opts) => this.#deliver(key, namespace, name, entry, records, opts),
       close: async () => {},
+      // the cursors of the current deliverer, even if the caller held on to an older handle
+      ...(cursors && {
+        cursors: {
+          read: (integration, stream, signal) =>
+            (this.#entries.get(key)?.deliverer.cursors ?? cursors).read(integration, stream, signal),
+        },
+      }),
     }
   }
 
@@ -72,6 +101,9 @@ export class DeliveryRegistry {
       inFlight: 0,
     })
     if (old) void old.deliverer.close().catch(() => {})
+    const waiters = this.#waiters.get(key)
+    this.#waiters.delete(key)
+    for (const w of waiters ?? []) this.#onInstalled(namespace, w)
   }
 
   /** What happened since the last `commitDelta` (the reconciler adds it to status). */

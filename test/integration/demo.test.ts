@@ -10,7 +10,13 @@ describe('make demo', () => {
       cwd: root,
       encoding: 'utf8',
       timeout: 150_000,
-      env: { ...process.env, SANDBOX_PORT: '18601', METRICS_PORT: '18081', WEBHOOKS_PORT: '18444' },
+      env: {
+        ...process.env,
+        SANDBOX_PORT: '18601',
+        METRICS_PORT: '18081',
+        WEBHOOKS_PORT: '18444',
+        PG_PORT: '18633',
+      },
     })
     const output = `${run.stdout}\n${run.stderr}`
     expect(run.status, output).toBe(0)
@@ -23,6 +29,15 @@ describe('make demo', () => {
     expect(Number(feed?.[1])).toBeGreaterThan(0)
     expect(output).toMatch(/cdp\s+segment\s+True/)
     expect(output).toMatch(/warehouse\s+http\s+True/)
+    expect(output).toMatch(/casino-db\s+postgres\s+True/)
+    // the synced casino tables: one line per casino with its players, transactions, game sessions
+    for (const casino of ['royal', 'lucky', 'savanna', 'harbour']) {
+      const line = new RegExp(
+        `switchboard-demo/${casino}\\s+\\|\\s+(\\d+)\\s+\\|\\s+(\\d+)\\s+\\|\\s+(\\d+)`,
+      ).exec(output)
+      expect(line, `${casino} in the tables\n${output}`).not.toBeNull()
+      expect(Number(line?.[1]) + Number(line?.[2]) + Number(line?.[3])).toBeGreaterThan(0)
+    }
     for (const [name, provider] of [
       ['royal', 'softswiss'],
       ['lucky', 'altenar'],

@@ -44,6 +44,7 @@ kubectl -n switchboard-sandbox create configmap sandbox-config \
   --from-file=config.json=hack/demo-sandbox.json --dry-run=client -o yaml | kubectl apply -f -
 kubectl apply -f hack/ship/e2e/sandbox.yaml
 kubectl -n switchboard-sandbox rollout status deploy/sandbox --timeout=120s
+kubectl -n switchboard-sandbox rollout status deploy/postgres --timeout=180s
 
 say "installing the chart"
 helm upgrade --install switchboard charts/switchboard --namespace "$NS" --create-namespace \
@@ -52,7 +53,7 @@ kubectl -n "$NS" rollout status deploy/switchboard --timeout=120s
 
 say "applying examples/ against the in-cluster sandbox"
 for f in examples/*.yaml; do
-  sed "s#http://127.0.0.1:18600#$SANDBOX_URL#g" "$f"
+  sed -e "s#http://127.0.0.1:18600#$SANDBOX_URL#g" -e "s#@127.0.0.1:18632/#@postgres.switchboard-sandbox.svc:5432/#g" "$f"
   echo "---"
 done | kubectl apply -f -
 

@@ -65,3 +65,38 @@ describe('CasinoDataset', () => {
     }
   })
 })
+
+describe('an updated record', () => {
+  it('is served again with the same id, a later updatedAt and one changed field, ids ascending per updatedAt', () => {
+    for (const idStyle of ['numeric', 'prefixed'] as const) {
+      const d = new CasinoDataset({
+        seed: 'upd',
+        sizes: { players: 10, transactions: 10, games: 10 },
+        idStyle,
+      })
+      const before = d.recordAt('players', 4)
+      const at = d.update('players', 4)
+      expect(at % 3).toBe(0)
+      const after = d.recordAt('players', at)
+      expect(after.id).toBe(before.id)
+      expect(after.status).not.toBe(before.status)
+      expect(Date.parse(after.updatedAt)).toBeGreaterThan(Date.parse(d.recordAt('players', at - 1).updatedAt))
+      d.append('players', 2)
+      // (updatedAt, id) strictly ascending over the whole stream
+      for (let i = 1; i < d.size('players'); i++) {
+        const a = d.recordAt('players', i - 1)
+        const b = d.recordAt('players', i)
+        const order = Date.parse(a.updatedAt) - Date.parse(b.updatedAt) || d.compareIds(a.id, b.id)
+        expect(order, `${i}`).toBeLessThan(0)
+      }
+      expect(d.distinct('players')).toBe(d.size('players') - 1)
+      // reading on from the position before the update serves the new version
+      expect(
+        d.firstAfter('players', Date.parse(d.recordAt('players', at - 1).updatedAt), d.id('players', at - 1)),
+      ).toBe(at)
+      d.reset()
+      expect(d.size('players')).toBe(10)
+      expect(d.distinct('players')).toBe(10)
+    }
+  })
+})

@@ -93,6 +93,12 @@ export class CasinoDataset {
   readonly #base: DatasetSizes
   readonly #sizes: DatasetSizes
   readonly #salt: number
+  /** Per stream: index of a later version → index of the record it updates. */
+  readonly #updates: Record<StreamName, Map<number, number>> = {
+    players: new Map(),
+    transactions: new Map(),
+    games: new Map(),
+  }
 
   constructor(opts: DatasetOptions) {
     for (const [stream, n] of Object.entries(opts.sizes)) {
@@ -116,12 +122,40 @@ export class CasinoDataset {
     this.#sizes[stream] += n
   }
 
-  /** Back to the configured sizes (drops appended records). */
+  /**
+   * A new version of record `i`, as a platform serves an edited record: the same id, a later
+   * updatedAt than any record before, one changed field (a player's or transaction's status, a
+   * game session's rounds). It starts a group of records with the same updatedAt (fresh records
+   * are appended first to fill the current one), so ids stay ascending within each updatedAt.
+   * Returns the index the new version is served at.
+   */
+  update(stream: StreamName, i: number): number {
+    const of = this.#updates[stream].get(i) ?? i
+    if (!Number.isSafeInteger(of) || of < 0 || of >= this.size(stream)) {
+      throw new RangeError(`update: ${stream} record ${i} does not exist`)
+    }
+    const pad = (TIE - (this.#sizes[stream] % TIE)) % TIE
+    this.#sizes[stream] += pad
+    const at = this.#sizes[stream]
+    this.#sizes[stream] += 1
+    this.#updates[stream].set(at, of)
+    return at
+  }
+
+  /** How many different records (ids) a stream has: its size less the later versions. */
+  distinct(stream: StreamName): number {
+    return this.size(stream) - this.#updates[stream].size
+  }
+
+  /** Back to the configured sizes (drops appended records and updates). */
   reset(): void {
     Object.assign(this.#sizes, this.#base)
+    for (const m of Object.values(this.#updates)) m.clear()
   }
 
   id(stream: StreamName, i: number): string {
+    const of = this.#updates[stream].get(i)
+    if (of !== undefined) return this.id(stream, of)
     return this.idStyle === 'numeric'
       ? String(NUMERIC_BASE[stream] + i)
       : `${PREFIX[stream]}${String(i).padStart(9, '0')}`
@@ -173,6 +207,8 @@ export class CasinoDataset {
     if (!Number.isSafeInteger(i) || i < 0 || i >= this.size(stream)) {
       throw new RangeError(`${stream} record ${i} does not exist (size ${this.size(stream)})`)
     }
+    const of = this.#updates[stream].get(i)
+    if (of !== undefined) return this.#updated(stream, of, i)
     switch (stream) {
       case 'players':
         return this.#player(i)
@@ -180,6 +216,25 @@ export class CasinoDataset {
         return this.#transaction(i)
       case 'games':
         return this.#game(i)
+    }
+  }
+
+  /** Version `at` of record `of`: its fields, updatedAt of slot `at`, one field changed. */
+  #updated(stream: StreamName, of: number, at: number): Player | Transaction | GameSession {
+    const updatedAt = this.#iso(this.updatedAtMs(stream, at))
+    switch (stream) {
+      case 'players': {
+        const p = this.#player(of)
+        return { ...p, status: p.status === 'blocked' ? 'active' : 'blocked', updatedAt }
+      }
+      case 'transactions': {
+        const t = this.#transaction(of)
+        return { ...t, status: t.status === 'cancelled' ? 'completed' : 'cancelled', updatedAt }
+      }
+      case 'games': {
+        const g = this.#game(of)
+        return { ...g, rounds: g.rounds + 1, updatedAt }
+      }
     }
   }
 

@@ -184,6 +184,12 @@ export class CasinoSandbox {
     this.#require(provider, casinoKey).dataset.append(stream, n)
   }
 
+  /** Serves a new version of record `index` of a stream (see `CasinoDataset.update`); returns its id. */
+  update(provider: CasinoProvider, casinoKey: string, stream: StreamName, index: number): string {
+    const dataset = this.#require(provider, casinoKey).dataset
+    return dataset.id(stream, dataset.update(stream, index))
+  }
+
   stats(provider: CasinoProvider, casinoKey: string): CasinoStats {
     const s = this.#stats.get(`${provider}/${casinoKey}`) ?? emptyStats()
     return { ...s, served: { ...s.served } }

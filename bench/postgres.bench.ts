@@ -1,0 +1,244 @@
+/**
+ * Bench: N casino records (default 1,000,000 transactions) from the sandbox's SOFTSWISS plugin into
+ * PostgreSQL, two ways in one run against the same sandbox and the same throwaway server
+ * (Debian's postgresql, fsync off):
+ *
+ * - raw:      the connector reads pages; each page is written with `pg` from a pool of the same
+ *             size as the Destination's, in one transaction: the same multi-row upsert statement
+ *             (built by the same function) and the cursor upsert, then COMMIT. No operator: the floor.
+ * - operator: `switchboard controller` (its own process) syncs a CasinoIntegration into a
+ *             Postgres Destination against a real local API server: rows and cursor in one
+ *             transaction per page, and the cursor checkpointed to status after every page.
+ *
+ * Reports records/s of each, their ratio, and the controller's RSS before, after and at peak.
+ *
+ *   node bench/postgres.bench.ts [--records 1000000] [--page 1000]
+ */
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node'
+import pg from 'pg'
+import { Registry } from 'prom-client'
+import {
+  CURSOR_TABLE,
+  casinoConnectors,
+  createLogger,
+  createPostgresDeliverer,
+  postgresUpsertStatements,
+  TABLE_SHAPES,
+  toDeliveryRecord,
+} from '../connectors/index.ts'
+import { installCrds } from '../crds/index.ts'
+import { startControlPlane } from '../test/controlplane/index.ts'
+import { startPostgres } from '../test/postgres/index.ts'
+import { buildSandbox } from '../test/sandbox/index.ts'
+
+const ROOT = resolve(import.meta.dirname, '..')
+const GROUP = 'switchboard.dev'
+const VERSION = 'v1alpha1'
+const TABLES = { players: 'players', transactions: 'transactions', games: 'game_sessions' }
+const POOL = 4
+
+function rss(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0)
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 }
+}
+
+export async function runPostgresBench(opts: { records: number; pageSize: number }) {
+  const { records, pageSize } = opts
+  const casinos = ['bench-raw', 'bench-operator']
+  const sandbox = await buildSandbox({
+    casino: {
+      maxPageSize: Math.max(1000, pageSize),
+      accounts: casinos.map((casinoId) => ({
+        provider: 'softswiss' as const,
+        credentials: { apiKey: `${casinoId}-key`, apiSecret: `${casinoId}-secret` },
+        settings: { casinoId },
+        size: { players: 1, transactions: records, games: 1 },
+      })),
+    },
+  })
+  await sandbox.listen()
+  const server = await startPostgres()
+  const logger = createLogger({ level: 'warn' })
+  const connector = casinoConnectors.softswiss
+  const mark = (name: string, started: number) => {
+    const seconds = (performance.now() - started) / 1000
+    process.stderr.write(`[postgres bench] ${name}: ${records} records in ${seconds.toFixed(1)} s\n`)
+    return { seconds: Number(seconds.toFixed(2)), recordsPerSecond: Math.round(records / seconds) }
+  }
+  const connection = {
+    host: server.host,
+    port: server.port,
+    database: server.database,
+    user: server.user,
+    password: server.password,
+  }
+  try {
+    // raw: the tables prepared as the Destination prepares them (not timed), then the loop
+    const prep = createPostgresDeliverer({ connection, sslMode: 'disable', schema: 'raw', tables: TABLES })
+    await prep.check?.()
+    await prep.close()
+    const pool = new pg.Pool({ ...connection, max: POOL })
+    const client = connector.create({
+      endpoint: sandbox.casinoEndpoint('softswiss'),
+      credentials: { apiKey: 'bench-raw-key', apiSecret: 'bench-raw-secret' },
+      settings: connector.settings.parse({ casinoId: 'bench-raw' }),
+      logger,
+      metrics: new Registry(),
+    })
+    let started = performance.now()
+    for await (const page of client.read('transactions', { pageSize })) {
+      const rows = page.records.map((r) => toDeliveryRecord('softswiss', 'bench/raw', r))
+      const c = await pool.connect()
+      try {
+        await c.query('BEGIN')
+        for (const st of postgresUpsertStatements('raw', 'transactions', TABLE_SHAPES.transactions, rows)) {
+          await c.query(st)
+        }
+        await c.query(
+          `INSERT INTO raw.${CURSOR_TABLE} AS c (integration, stream, cursor, records, updated_at)
+           VALUES ($1, $2, $3, $4, now()) ON CONFLICT (integration, stream) DO UPDATE
+           SET cursor = EXCLUDED.cursor, records = c.records + EXCLUDED.records, updated_at = now()`,
+          ['raw', 'transactions', page.cursor, rows.length],
+        )
+        await c.query('COMMIT')
+      } finally {
+        c.release()
+      }
+    }
+    const raw = mark('raw', started)
+    const [check] = (await pool.query('SELECT count(*) AS n FROM raw.transactions')).rows as Array<{
+      n: string
+    }>
+    if (Number(check?.n) !== records) throw new Error(`raw: ${check?.n} rows, expected ${records}`)
+
+    // operator
+    const cp = await startControlPlane()
+    try {
+      const kc = cp.kubeConfig()
+      await installCrds(kc)
+      const core = kc.makeApiClient(CoreV1Api)
+      const custom = kc.makeApiClient(CustomObjectsApi)
+      const ns = 'bench-postgres'
+      await core.createNamespace({ body: { metadata: { name: ns } } })
+      await core.createNamespacedSecret({
+        namespace: ns,
+        body: { metadata: { name: 'db' }, stringData: { url: server.url } },
+      })
+      await core.createNamespacedSecret({
+        namespace: ns,
+        body: {
+          metadata: { name: 'platform' },
+          stringData: { apiKey: 'bench-operator-key', apiSecret: 'bench-operator-secret' },
+        },
+      })
+      await custom.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: ns,
+        plural: 'destinations',
+        body: {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: 'Destination',
+          metadata: { name: 'db' },
+          spec: {
+            credentialsSecretRef: { name: 'db' },
+            postgres: { sslMode: 'disable', schema: 'operator', maxConnections: POOL },
+          },
+        },
+      })
+      const child = spawn(
+        process.execPath,
+        [
+          resolve(ROOT, 'bin/switchboard.ts'),
+          'controller',
+          '--kubeconfig',
+          cp.kubeconfigPath,
+          '--metrics-bind-address',
+          '0',
+          '--log-level',
+          'warn',
+        ],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      )
+      try {
+        await new Promise((r) => setTimeout(r, 3_000))
+        const before = rss(child.pid as number).rss
+        started = performance.now()
+        await custom.createNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: ns,
+          plural: 'casinointegrations',
+          body: {
+            apiVersion: `${GROUP}/${VERSION}`,
+            kind: 'CasinoIntegration',
+            metadata: { name: 'casino' },
+            spec: {
+              provider: 'softswiss',
+              softswiss: { casinoId: 'bench-operator' },
+              endpoint: sandbox.casinoEndpoint('softswiss'),
+              credentialsSecretRef: { name: 'platform' },
+              streams: [{ name: 'transactions', pageSize, interval: '24h' }],
+              destinationRefs: [{ name: 'db' }],
+            },
+          },
+        })
+        let peak = before
+        for (;;) {
+          const o = (await custom.getNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace: ns,
+            plural: 'casinointegrations',
+            name: 'casino',
+          })) as { status?: { streams?: Array<{ name: string; totalRecordsSynced?: number }> } }
+          peak = Math.max(peak, rss(child.pid as number).rss)
+          if (o.status?.streams?.find((s) => s.name === 'transactions')?.totalRecordsSynced === records) break
+          await new Promise((r) => setTimeout(r, 250))
+        }
+        const operator = mark('operator', started)
+        const after = rss(child.pid as number)
+        const [rows] = (await pool.query('SELECT count(*) AS n FROM operator.transactions')).rows as Array<{
+          n: string
+        }>
+        if (Number(rows?.n) !== records) throw new Error(`operator: ${rows?.n} rows, expected ${records}`)
+        return {
+          records,
+          pageSize,
+          raw,
+          operator: {
+            ...operator,
+            ratioToRaw: Number((operator.recordsPerSecond / raw.recordsPerSecond).toFixed(2)),
+          },
+          controllerRssMiB: {
+            before: Math.round(before),
+            after: Math.round(after.rss),
+            peak: Math.round(Math.max(peak, after.hwm)),
+          },
+        }
+      } finally {
+        child.kill('SIGTERM')
+        await new Promise((r) => child.once('exit', r))
+        await pool.end()
+      }
+    } finally {
+      await cp.stop()
+    }
+  } finally {
+    await server.stop()
+    await sandbox.close()
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: { records: { type: 'string', default: '1000000' }, page: { type: 'string', default: '1000' } },
+  })
+  const result = await runPostgresBench({ records: Number(values.records), pageSize: Number(values.page) })
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
+}
