@@ -108,6 +108,7 @@ const SHAPES: Record<string, Record<string, unknown>> = {
     podDisruptionBudget: { enabled: false },
     networkPolicy: { enabled: true },
   },
+  sharded: { sharding: { shards: ['a', 'b'] }, webhooks: { separateDeployment: true } },
   everything: {
     replicaCount: 2,
     watchNamespaces: ['team-a'],
@@ -324,6 +325,44 @@ describe('Helm chart', () => {
     expect(
       find(render({ rbac: { aggregateClusterRoles: false } }), 'ClusterRole').map((r) => r.metadata.name),
     ).toEqual(['sb-switchboard-controller'])
+  })
+
+  it('sharding: one controller Deployment per shard with --shard and its own selector; the main one takes the unlabelled objects', () => {
+    const objs = render(SHAPES.sharded)
+    const deployments = find(objs, 'Deployment').map((d) => d.metadata.name)
+    expect(deployments).toEqual([
+      'sb-switchboard',
+      'sb-switchboard-shard-a',
+      'sb-switchboard-shard-b',
+      'sb-switchboard-webhooks',
+    ])
+    const argsOf = (name: string) => podSpec(one(objs, 'Deployment', name)).containers[0]?.args ?? []
+    expect(argsOf('sb-switchboard')).toContain('--default-shard')
+    expect(argsOf('sb-switchboard').some((a) => a.startsWith('--shard='))).toBe(false)
+    expect(argsOf('sb-switchboard-shard-a')).toContain('--shard=a')
+    expect(argsOf('sb-switchboard-shard-b')).toContain('--shard=b')
+    for (const name of ['sb-switchboard-shard-a', 'sb-switchboard-shard-b']) {
+      const d = one(objs, 'Deployment', name) as unknown as {
+        spec: {
+          selector: { matchLabels: Record<string, string> }
+          template: { metadata: { labels: Record<string, string> } }
+        }
+      }
+      const shard = name.slice(-1)
+      expect(d.spec.selector.matchLabels['switchboard.dev/shard']).toBe(shard)
+      expect(d.spec.template.metadata.labels['switchboard.dev/shard']).toBe(shard)
+      // controller pods all the same: metrics, NetworkPolicy and the PDB see them
+      expect(d.spec.template.metadata.labels['app.kubernetes.io/component']).toBe('controller')
+      expect(podSpec(one(objs, 'Deployment', name)).containers.map((x) => x.name)).toEqual(['controller'])
+    }
+    // unsharded, nothing changes: no shard flags at all
+    const plain =
+      podSpec(one(render(SHAPES.default), 'Deployment', 'sb-switchboard')).containers[0]?.args ?? []
+    expect(plain.some((a) => a.includes('shard'))).toBe(false)
+    // the sidecar would only know its own shard's objects: refused with the reason
+    expect(() => render({ sharding: { shards: ['a'] } })).toThrow(
+      /sharding.shards needs webhooks.separateDeployment=true/,
+    )
   })
 
   it('separateDeployment: a webhook Deployment with its own replicas, account, Service selector and PDB', () => {
