@@ -162,6 +162,8 @@ export async function runPostgresBench(opts: { records: number; pageSize: number
           '0',
           '--log-level',
           'warn',
+          // the platform is the sandbox, on loopback
+          '--allow-loopback-endpoints',
         ],
         { stdio: ['ignore', 'ignore', 'inherit'] },
       )

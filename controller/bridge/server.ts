@@ -86,8 +86,12 @@ export function buildWebhookBridge(opts: WebhookBridgeOptions): FastifyInstance 
         const webhook = fieldAt(obj, 'status.webhook')
         if (!webhook) continue
         const conditions = fieldAt(obj, 'status.conditions')
+        // the condition's status alone: its message may name a Secret or a key, which the
+        // container facing the internet has no need to know
         const ready = Array.isArray(conditions)
-          ? conditions.filter((c) => fieldAt(c, 'type') === WEBHOOK_READY)
+          ? conditions
+              .filter((c) => fieldAt(c, 'type') === WEBHOOK_READY)
+              .map((c) => ({ type: WEBHOOK_READY, status: fieldAt(c, 'status') }))
           : []
         const spec: Record<string, unknown> = { suspend: fieldAt(obj, 'spec.suspend') === true }
         if (kind.providerField?.startsWith('spec.')) {

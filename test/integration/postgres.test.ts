@@ -101,6 +101,8 @@ describe('Postgres Destination against a real PostgreSQL, the API server and the
       logger: logs.logger,
       statusFlushDelayMs: 200,
       providerHttp: { timeoutMs: 2_000, retry: { maxRetryAfterMs: 3_000 } },
+      // the platforms are the sandbox, on loopback
+      endpoints: { allowLoopback: true },
     })
     await operator.start()
   })
