@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import { KubeConfig } from '@kubernetes/client-node'
 import { createLogger } from '../connectors/index.ts'
 import { createOperator } from './operator.ts'
+import { parseDuration } from './runtime/index.ts'
 
 const USAGE = `Usage: switchboard controller [options]
 
@@ -17,6 +18,7 @@ Options (defaults in brackets):
   --namespaces NS[,NS...]           watch only these namespaces (needs Roles there, not ClusterRoles) [all]
   --public-url URL                  public base URL of the webhook server, published in status [$SWITCHBOARD_PUBLIC_URL]
   --concurrency N                   workers per controller [4]
+  --provider-timeout DURATION       timeout of each provider request, e.g. 15s [each connector's own]
   --log-level LEVEL                 trace, debug, info, warn, error [info]
   -h, --help                        show this help
 `
@@ -33,6 +35,7 @@ export async function runController(argv: string[]): Promise<number> {
       namespaces: { type: 'string' },
       'public-url': { type: 'string', default: process.env.SWITCHBOARD_PUBLIC_URL },
       concurrency: { type: 'string', default: '4' },
+      'provider-timeout': { type: 'string' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -52,6 +55,17 @@ export async function runController(argv: string[]): Promise<number> {
     process.stderr.write(`--concurrency must be a positive integer, got "${values.concurrency}"\n`)
     return 2
   }
+  let providerTimeoutMs: number | undefined
+  if (values['provider-timeout'] !== undefined) {
+    try {
+      providerTimeoutMs = parseDuration(values['provider-timeout'], '--provider-timeout')
+    } catch {
+      process.stderr.write(
+        `--provider-timeout must be a duration such as 15s, got "${values['provider-timeout']}"\n`,
+      )
+      return 2
+    }
+  }
   const metricsAddress = parseAddress(values['metrics-bind-address'])
   if (metricsAddress === null) {
     process.stderr.write(
@@ -70,6 +84,7 @@ export async function runController(argv: string[]): Promise<number> {
     logger,
     concurrency,
     metricsAddress,
+    ...(providerTimeoutMs === undefined ? {} : { providerHttp: { timeoutMs: providerTimeoutMs } }),
     ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
     namespaces: values.namespaces
       ?.split(',')

@@ -2,6 +2,7 @@ import type { KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import type { RetryPolicy } from '../connectors/index.ts'
 import { calendarReconciler } from './calendar/index.ts'
+import { campaignReconciler } from './campaign/index.ts'
 import { casinoReconciler } from './casino/index.ts'
 import { DeliveryRegistry, destinationReconciler } from './destination/index.ts'
 import { Manager, type ManagerOptions, SyncMetrics } from './runtime/index.ts'
@@ -24,6 +25,8 @@ export interface OperatorOptions {
   publicUrl?: string
   /** HTTP tuning for provider connectors (tests shorten timeouts). */
   providerHttp?: { timeoutMs?: number; retry?: RetryPolicy }
+  /** MessageCampaign tuning (tests shorten the settle time and fix the clock). */
+  campaign?: { settleMs?: number; sliceMs?: number; now?: () => Date }
   /** Delay before delivery counters are written to a Destination's status (default 2 s). */
   statusFlushDelayMs?: number
   onLostLeadership?(): void
@@ -77,6 +80,16 @@ export function createOperator(opts: OperatorOptions): Operator {
       logger: opts.logger,
       http: opts.providerHttp,
       publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
+    }),
+    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+  })
+  manager.add({
+    ...campaignReconciler({
+      core: manager.clients.core,
+      logger: opts.logger,
+      publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
+      timeoutMs: opts.providerHttp?.timeoutMs,
+      ...opts.campaign,
     }),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   })

@@ -1,5 +1,6 @@
 // Twilio sandbox: the public face.
 
+export { twilioConfigSchema } from './config.ts'
 export { TWILIO_PATH_PREFIX, twilioPlugin } from './plugin.ts'
 export {
   messageResource,

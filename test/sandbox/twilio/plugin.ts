@@ -162,7 +162,7 @@ export function twilioPlugin(state: TwilioSandbox, inst: Instrumentation) {
               return fail(reply, 400, 21623, 'Number of media files exceeds allowed limit.')
             const whatsapp = to.startsWith('whatsapp:')
             const address = to.replace(/^whatsapp:/, '')
-            if (!E164.test(address))
+            if (!E164.test(address) || state.invalidNumbers.has(address))
               return fail(reply, 400, 21211, `The 'To' number ${to} is not a valid phone number.`)
             if (
               from &&

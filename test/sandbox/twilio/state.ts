@@ -24,6 +24,8 @@ export interface TwilioSandboxOptions {
   optedOut?: string[]
   /** WhatsApp users with an open 24-hour session (freeform bodies allowed). */
   openSessions?: string[]
+  /** Well-formed numbers Twilio still refuses as not a valid phone number (21211). */
+  invalidNumbers?: string[]
   /** Recipients whose messages end `undelivered` (30003) instead of `delivered`. */
   unreachable?: string[]
   /** WhatsApp recipients who read their messages (`read` after `delivered`). */
@@ -71,6 +73,7 @@ export class TwilioSandbox {
   optedOut = new Set<string>()
   openSessions = new Set<string>()
   unreachable = new Set<string>()
+  invalidNumbers = new Set<string>()
   readers = new Set<string>()
   callbacks: SentCallback[] = []
   /** The next n creates are stored, then the connection is dropped (the response is lost). */
@@ -97,6 +100,7 @@ export class TwilioSandbox {
     this.optedOut = new Set(this.#opts.optedOut ?? [])
     this.openSessions = new Set(this.#opts.openSessions ?? [])
     this.unreachable = new Set(this.#opts.unreachable ?? [])
+    this.invalidNumbers = new Set(this.#opts.invalidNumbers ?? [])
     this.readers = new Set(this.#opts.readers ?? [])
     this.callbacks = []
     this.loseResponses = 0
