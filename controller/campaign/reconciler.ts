@@ -62,6 +62,8 @@ export interface CampaignReconcilerOptions {
 /** Messages sent between two commits of the progress records, at most. */
 const MAX_BATCH = 500
 const RECENT_FAILURES = 10
+/** Delivery statuses after which only `read` may follow. */
+const FINAL = new Set<Delivery>(['delivered', 'undelivered', 'failed', 'read'])
 /** After the last send, how long the inbox is looked at every few seconds (then every 5 minutes). */
 const CALLBACK_WATCH_MS = 30 * 60_000
 /** Twilio error codes that skip a recipient for good. */
@@ -533,6 +535,9 @@ function drainInbox(
         fail(byId.get(id), code !== undefined && SKIP_CODES[code] ? (SKIP_CODES[code] as string) : next, code)
       }
     }
+    // Only final statuses leave the inbox: removing an interim one could drop the final one the
+    // webhook server writes over it meanwhile (the removal is a merge patch, not a test-and-set).
+    if (next !== undefined && !FINAL.has(next) && Date.parse(cb.occurredAt) > cutoff) keep[sid] = cb
   }
   if (Object.keys(keep).length > 0) ctx.status.deliveryInbox = keep
   else delete ctx.status.deliveryInbox

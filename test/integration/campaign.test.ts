@@ -169,10 +169,19 @@ describe('MessageCampaign against the Twilio sandbox', () => {
     expect(m?.body).toBe('Hey Ada17, your course starts soon: https://learn.example/c/17')
     expect(m?.statusCallback).toBe((done.status?.webhook as { url?: string } | undefined)?.url)
     // every delivered callback reaches the campaign's totals
+    let seen: Totals | undefined
     const delivered = await waitFor(
       'the delivered callbacks to be counted',
       async () => {
         const o = await getObj(c.custom, 'messagecampaigns', ns, 'course')
+        if (JSON.stringify(totalsOf(o)) !== JSON.stringify(seen)) {
+          seen = totalsOf(o)
+          const refused = sandbox.twilio.callbacks.filter((x) => x.status !== 200).length
+          const inbox = Object.keys((o.status?.deliveryInbox as object | undefined) ?? {}).length
+          process.stderr.write(
+            `[campaign] delivered ${seen?.delivered}, inbox ${inbox}, callbacks refused ${refused}\n`,
+          )
+        }
         return totalsOf(o)?.delivered === N ? o : undefined
       },
       { timeoutMs: 240_000, intervalMs: 500 },
