@@ -319,8 +319,9 @@ async function sendWith(
     const wait = ctx.state.publishedAt + PUBLISH_DELAY_MS - Date.now()
     if (wait > 0) await new Promise((r) => setTimeout(r, wait))
   }
-  // 1. Status callbacks the webhook server left in the inbox.
-  drainInbox(ctx, progress, byId, fail)
+  // 1. Status callbacks the webhook server left in the inbox (removed from it only once the
+  // progress records that hold them are committed: the status is written even if a commit fails).
+  const drained = drainInbox(ctx, progress, byId, fail)
 
   // 2. Sends whose outcome is unknown (a crash, a timeout, a 5xx): ask Twilio's message list.
   let unsettled = 0
@@ -344,6 +345,7 @@ async function sendWith(
     }
   }
   await progress.commit()
+  drained()
 
   // 3. Send in batches, each committed before (intents) and after (outcomes).
   // evenly spaced: one message every 1/rate seconds, never a burst of a second's worth
@@ -514,9 +516,9 @@ function drainInbox(
   progress: Progress,
   byId: ReadonlyMap<string, Recipient>,
   fail: (r: Recipient | undefined, reason: string, code?: number) => void,
-): void {
+): () => void {
   const inbox = ctx.status.deliveryInbox
-  if (!inbox) return
+  if (!inbox) return () => {}
   const keep: NonNullable<MessageCampaignStatus['deliveryInbox']> = {}
   const cutoff = Date.now() - 3_600_000
   for (const [sid, cb] of Object.entries(inbox)) {
@@ -539,8 +541,10 @@ function drainInbox(
     // webhook server writes over it meanwhile (the removal is a merge patch, not a test-and-set).
     if (next !== undefined && !FINAL.has(next) && Date.parse(cb.occurredAt) > cutoff) keep[sid] = cb
   }
-  if (Object.keys(keep).length > 0) ctx.status.deliveryInbox = keep
-  else delete ctx.status.deliveryInbox
+  return () => {
+    if (Object.keys(keep).length > 0) ctx.status.deliveryInbox = keep
+    else delete ctx.status.deliveryInbox
+  }
 }
 
 function writeSummary(

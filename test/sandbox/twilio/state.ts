@@ -163,20 +163,23 @@ export class TwilioSandbox {
       if (whatsapp && this.readers.has(address)) steps.push(['read', null])
     }
     const delay = this.#opts.callbackDelayMs ?? 5
-    let at = delay
-    for (const [status, code] of steps) {
+    // one message's callbacks go out one after the other, each once the previous was answered
+    const next = (i: number) => {
+      const step = steps[i]
+      if (!step) return
       const t = setTimeout(() => {
         this.#timers.delete(t)
+        const [status, code] = step
         msg.status = status
         msg.errorCode = code
         msg.dateUpdated = this.now()
         if (status === 'sent') msg.dateSent = this.now()
-        void this.#callback(msg)
-      }, at)
+        void this.#callback(msg).then(() => next(i + 1))
+      }, delay)
       t.unref()
       this.#timers.add(t)
-      at += delay
     }
+    next(0)
   }
 
   /** Sends a status callback again (a provider retry: same parameters, same signature). */
