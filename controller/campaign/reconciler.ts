@@ -541,9 +541,10 @@ function drainInbox(
     // webhook server writes over it meanwhile (the removal is a merge patch, not a test-and-set).
     if (next !== undefined && !FINAL.has(next) && Date.parse(cb.occurredAt) > cutoff) keep[sid] = cb
   }
+  // Never the whole map: removing it would also remove what the webhook server wrote since the
+  // object was read. An emptied map makes the status write null each drained SID, one by one.
   return () => {
-    if (Object.keys(keep).length > 0) ctx.status.deliveryInbox = keep
-    else delete ctx.status.deliveryInbox
+    ctx.status.deliveryInbox = keep
   }
 }
 
