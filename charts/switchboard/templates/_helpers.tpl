@@ -142,10 +142,6 @@ finalizers, record Events. Never create or delete a resource, never write a Secr
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch"]
-{{- /* MessageCampaign progress records: Secrets the campaign owns (<campaign>-progress-<n>) */}}
-- apiGroups: [""]
-  resources: ["secrets"]
-  verbs: ["create", "update"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
