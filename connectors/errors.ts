@@ -28,6 +28,12 @@ export const Reason = {
   Timeout: 'Timeout',
   DestinationRejected: 'DestinationRejected',
   DestinationUnavailable: 'DestinationUnavailable',
+  /** The provider account is suspended or closed. */
+  AccountInactive: 'AccountInactive',
+  /** Some lines of a recipient list cannot be read (each named by its line). */
+  RecipientsMalformed: 'RecipientsMalformed',
+  /** More recipients than a campaign takes. */
+  TooManyRecipients: 'TooManyRecipients',
   // runtime
   Internal: 'Internal',
 
@@ -60,6 +66,14 @@ export const Reason = {
   ChannelOpen: 'ChannelOpen',
   /** No public URL is configured for the webhook server: no push channel. */
   NoPublicUrl: 'NoPublicUrl',
+  /** A campaign waits for its start time or its sending window. */
+  Scheduled: 'Scheduled',
+  /** A campaign is sending. */
+  Sending: 'Sending',
+  /** Every recipient of a campaign was messaged or skipped. */
+  Completed: 'Completed',
+  /** A campaign still has recipients to message. */
+  NotCompleted: 'NotCompleted',
   /** The Secret has no key to verify webhooks with; syncs run on their interval only. */
   WebhookSecretMissing: 'WebhookSecretMissing',
 

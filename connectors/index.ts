@@ -107,3 +107,4 @@ export {
   verifySignature,
 } from './signed-http/index.ts'
 export { rfc3339 } from './time.ts'
+export * from './twilio/index.ts'

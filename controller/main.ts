@@ -33,6 +33,7 @@ Options (defaults in brackets):
                                     on this Unix socket, so that it needs no credentials [off]
   --allow-loopback-endpoints        let spec endpoints point to localhost / 127.0.0.1 (tests,
                                     the demo, the provider sandbox) [off]
+  --provider-timeout DURATION       timeout of each provider request, e.g. 15s [each connector's own]
   --log-level LEVEL                 trace, debug, info, warn, error [info]
   -h, --help                        show this help
 `
@@ -56,6 +57,7 @@ export async function runController(argv: string[]): Promise<number> {
       'allowed-hosts': { type: 'string', default: '' },
       'allow-loopback-endpoints': { type: 'boolean', default: false },
       'webhook-bridge-socket': { type: 'string' },
+      'provider-timeout': { type: 'string' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -96,6 +98,17 @@ export async function runController(argv: string[]): Promise<number> {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`)
     return 2
   }
+  let providerTimeoutMs: number | undefined
+  if (values['provider-timeout'] !== undefined) {
+    try {
+      providerTimeoutMs = parseDuration(values['provider-timeout'], '--provider-timeout')
+    } catch {
+      process.stderr.write(
+        `--provider-timeout must be a duration such as 15s, got "${values['provider-timeout']}"\n`,
+      )
+      return 2
+    }
+  }
   const metricsAddress = parseAddress(values['metrics-bind-address'])
   if (metricsAddress === null) {
     process.stderr.write(
@@ -133,6 +146,7 @@ export async function runController(argv: string[]): Promise<number> {
     checkpoints: { everyPages: checkpointPages, everyMs: checkpointMs },
     metricsAddress,
     endpoints: { allowLoopback: values['allow-loopback-endpoints'], hosts: allowedHosts },
+    ...(providerTimeoutMs === undefined ? {} : { providerHttp: { timeoutMs: providerTimeoutMs } }),
     ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
     ...(shard ? { shard } : {}),
     namespaces: values.namespaces

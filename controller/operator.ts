@@ -2,6 +2,7 @@ import type { KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import type { EndpointPolicy, RetryPolicy } from '../connectors/index.ts'
 import { calendarReconciler } from './calendar/index.ts'
+import { campaignReconciler } from './campaign/index.ts'
 import { casinoReconciler } from './casino/index.ts'
 import { DeliveryRegistry, destinationReconciler } from './destination/index.ts'
 import {
@@ -37,6 +38,8 @@ export interface OperatorOptions {
    * sandbox). Default: the providers' own hosts, https only (connectors/endpoints.ts).
    */
   endpoints?: EndpointPolicy
+  /** MessageCampaign tuning (tests shorten the settle time and fix the clock). */
+  campaign?: { settleMs?: number; sliceMs?: number; now?: () => Date }
   /** Delay before delivery counters are written to a Destination's status (default 2 s). */
   statusFlushDelayMs?: number
   /** How often a long integration sync writes its cursor (default every 10 pages or 2 s). */
@@ -97,6 +100,16 @@ export function createOperator(opts: OperatorOptions): Operator {
       logger: opts.logger,
       http: opts.providerHttp,
       publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
+    }),
+    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+  })
+  manager.add({
+    ...campaignReconciler({
+      core: manager.clients.core,
+      logger: opts.logger,
+      publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
+      timeoutMs: opts.providerHttp?.timeoutMs,
+      ...opts.campaign,
     }),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   })

@@ -1,12 +1,14 @@
 import { CalendarSyncKind } from './calendar-sync.ts'
 import { CasinoIntegrationKind } from './casino-integration.ts'
 import { DestinationKind } from './destination.ts'
+import { MessageCampaignKind } from './message-campaign.ts'
 import type { KindDefinition } from './types.ts'
 
 export * from './calendar-sync.ts'
 export * from './casino-integration.ts'
 export * from './common.ts'
 export * from './destination.ts'
+export * from './message-campaign.ts'
 export * from './providers/index.ts'
 export * from './types.ts'
 export * from './webhook.ts'
@@ -15,4 +17,9 @@ export * from './webhook.ts'
  * Every kind Switchboard serves. Adding a kind is one file in this folder and one entry here:
  * the CRD generator, the CRD installer and the controller all read this list.
  */
-export const allKinds: readonly KindDefinition[] = [DestinationKind, CasinoIntegrationKind, CalendarSyncKind]
+export const allKinds: readonly KindDefinition[] = [
+  DestinationKind,
+  CasinoIntegrationKind,
+  CalendarSyncKind,
+  MessageCampaignKind,
+]

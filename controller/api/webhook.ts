@@ -245,7 +245,12 @@ const ROUTING: readonly KindRouting[] = [
       'spec.credentialsSecretRef.name',
     ],
   },
-  { kind: 'MessageCampaign', plural: 'messagecampaigns' },
+  {
+    kind: 'MessageCampaign',
+    plural: 'messagecampaigns',
+    // delivery statuses exist only as callbacks: the controller drains them from this inbox
+    callbackStatusField: 'deliveryInbox',
+  },
   { kind: 'PatreonIntegration', plural: 'patreonintegrations' },
   { kind: 'TwitchIntegration', plural: 'twitchintegrations' },
 ]

@@ -33,6 +33,10 @@ export const ConditionType = {
   TargetsSynced: 'TargetsSynced',
   /** New public events are posted (CalendarSync with spec.announce). */
   Announced: 'Announced',
+  /** Every line of every recipient list could be read (MessageCampaign). */
+  RecipientsValid: 'RecipientsValid',
+  /** Every recipient was messaged or skipped (MessageCampaign). */
+  Completed: 'Completed',
 } as const
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType]
 

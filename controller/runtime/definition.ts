@@ -141,6 +141,8 @@ export interface ReconcilerDefinition<Spec, Status extends CommonStatus, State =
   finalize?(ctx: ReconcileContext<Spec, Status, State>): Promise<void> | void
   /** Called after the status of a reconcile was written (or needed no write). */
   statusWritten?(ctx: ReconcileContext<Spec, Status, State>): void
+  /** Marks the status of a suspended object (no steps run), e.g. a phase `Paused`. */
+  suspended?(status: Status): void
   /** Called once an object is gone, to drop in-memory state the memo does not hold. */
   forget?(namespace: string, name: string): void
   /** Default Ready=True reason/message when no step set them. */

@@ -116,6 +116,7 @@ export async function reconcileObject<Spec, Status extends CommonStatus, State>(
     log.debug('suspended; skipping')
     status.observedGeneration = generation
     if (requestedAt !== undefined) status.lastHandledRequestAt = requestedAt
+    def.suspended?.(status)
     await deps.writer.writeStatus(obj, handle.written(), status, log)
     return {}
   }

@@ -21,6 +21,7 @@ import { CASINO_PROVIDER_IDS } from './casino/index.ts'
 import { facebookConfigSchema } from './facebook/index.ts'
 import { googleCalendarConfigSchema } from './google-calendar/index.ts'
 import { buildSandbox, type SandboxOptions } from './sandbox.ts'
+import { twilioConfigSchema } from './twilio/index.ts'
 
 const configSchema = z
   .object({
@@ -82,6 +83,7 @@ const configSchema = z
     googleCalendar: googleCalendarConfigSchema.optional(),
     calendly: calendlyConfigSchema.optional(),
     facebook: facebookConfigSchema.optional(),
+    twilio: twilioConfigSchema.optional(),
     maxRequestLog: z.number().int().positive().optional(),
   })
   .strict()

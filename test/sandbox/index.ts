@@ -43,4 +43,5 @@ export {
   type SegmentSandboxOptions,
   segmentPlugin,
 } from './segment.ts'
+export * from './twilio/index.ts'
 export * from './webhooks/index.ts'

@@ -18,6 +18,7 @@ import {
 import { HttpReceiverSandbox, type HttpReceiverSandboxOptions, httpReceiverPlugin } from './http-receiver.ts'
 import { RequestLog } from './recording.ts'
 import { SegmentSandbox, type SegmentSandboxOptions, segmentPlugin } from './segment.ts'
+import { TWILIO_PATH_PREFIX, TwilioSandbox, type TwilioSandboxOptions, twilioPlugin } from './twilio/index.ts'
 
 export interface SandboxOptions {
   /** Fastify request logging to stdout (paths only, no queries or headers). Default false. */
@@ -32,6 +33,8 @@ export interface SandboxOptions {
   calendly?: CalendlySandboxOptions
   /** Facebook Graph: page/group feeds (under /facebook). */
   facebook?: FacebookSandboxOptions
+  /** Twilio Messaging: accounts, messages, signed status callbacks (under /twilio). */
+  twilio?: TwilioSandboxOptions
   /** Requests kept in the request log (a ring; the total is always counted). Default 10000. */
   maxRequestLog?: number
 }
@@ -53,6 +56,9 @@ export interface Sandbox {
   googleCalendar: GoogleCalendarSandbox
   calendly: CalendlySandbox
   facebook: FacebookSandbox
+  twilio: TwilioSandbox
+  /** Base URL of the Twilio plugin (a MessageCampaign's `endpoint`); needs `listen` first. */
+  readonly twilioEndpoint: string
   faults: FaultInjector
   /** Every request that reached a provider plugin. */
   requests: RequestLog
@@ -83,6 +89,7 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const googleCalendar = new GoogleCalendarSandbox(opts.googleCalendar ?? {}, requests)
   const calendly = new CalendlySandbox(opts.calendly ?? {}, requests)
   const facebook = new FacebookSandbox(opts.facebook ?? {}, requests)
+  const twilio = new TwilioSandbox(opts.twilio ?? {})
   const inst = { faults, requests }
   const reset = () => {
     faults.reset()
@@ -93,6 +100,7 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     googleCalendar.reset()
     calendly.reset()
     facebook.reset()
+    twilio.reset()
   }
 
   await app.register(segmentPlugin(segment, inst))
@@ -101,6 +109,7 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   await app.register(googleCalendarPlugin(googleCalendar, inst))
   await app.register(calendlyPlugin(calendly, inst))
   await app.register(facebookPlugin(facebook, inst))
+  await app.register(twilioPlugin(twilio, inst))
   await app.register(controlPlugin({ faults, requests, segment, http, reset }))
   await app.ready()
 
@@ -123,6 +132,7 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       return url
     },
     async close() {
+      twilio.close()
       await app.close()
       url = undefined
     },
@@ -132,6 +142,11 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     googleCalendar,
     calendly,
     facebook,
+    twilio,
+    get twilioEndpoint() {
+      if (url === undefined) throw new Error('sandbox is not listening: call listen() first')
+      return `${url}${TWILIO_PATH_PREFIX}`
+    },
     casinoEndpoint(provider: CasinoProvider) {
       if (url === undefined) throw new Error('sandbox is not listening: call listen() first')
       return `${url}${CASINO_PREFIX[provider]}`

@@ -8,5 +8,10 @@ export {
 } from './casino.ts'
 export * from './fields.ts'
 export * from './registry.ts'
-export { calendly as calendlyProvider, facebook as facebookProvider } from './services.ts'
+export {
+  calendly as calendlyProvider,
+  facebook as facebookProvider,
+  twilio as twilioProvider,
+  twilioCredentials,
+} from './services.ts'
 export * from './types.ts'

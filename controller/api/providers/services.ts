@@ -16,17 +16,51 @@ function token(name: string) {
     .regex(/^\S+$/, { message: `${name} must not contain spaces` })
 }
 
+/**
+ * Twilio's credentials: the Account SID with either its Auth Token, or an API key (SID and secret)
+ * made for Switchboard. Status callbacks are always signed with the Auth Token, so a Secret
+ * holding an API key needs `authToken` too for callbacks to be accepted.
+ */
+export const twilioCredentials = z
+  .object({
+    accountSid: z
+      .string()
+      .trim()
+      .regex(/^AC[0-9a-f]{32}$/, {
+        message: 'accountSid must be an Account SID (AC followed by 32 hex digits)',
+      }),
+    authToken: token('authToken').optional(),
+    apiKeySid: z
+      .string()
+      .trim()
+      .regex(/^SK[0-9a-f]{32}$/, {
+        message: 'apiKeySid must be an API key SID (SK followed by 32 hex digits)',
+      })
+      .optional(),
+    apiKeySecret: token('apiKeySecret').optional(),
+  })
+  .refine((c) => c.authToken !== undefined || (c.apiKeySid !== undefined && c.apiKeySecret !== undefined), {
+    message: 'authToken is missing (or give apiKeySid and apiKeySecret)',
+    path: ['authToken'],
+  })
+  .refine((c) => (c.apiKeySid === undefined) === (c.apiKeySecret === undefined), {
+    message: 'apiKeySid and apiKeySecret go together',
+    path: ['apiKeySecret'],
+  })
+
 export const twilio = defineProvider({
   id: 'twilio',
   title: 'Twilio',
   kind: 'MessageCampaign',
   protocol: 'twilio',
-  docs: 'webhooks/README.md',
+  docs: 'controller/campaign/README.md',
+  credentials: twilioCredentials,
   webhook: {
     verifier: 'twilio',
     setup: 'nothing: the status callback URL is set on each message',
     secrets: { authToken: ['authToken'] },
   },
+  sandbox: { fixture: 'twilio' },
 })
 
 export const patreon = defineProvider({

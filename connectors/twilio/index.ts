@@ -1,0 +1,12 @@
+// Twilio Messaging: the public face.
+
+export {
+  createTwilioClient,
+  type SendOutcome,
+  type SendRequest,
+  type SentMessage,
+  TWILIO_DEFAULT_ENDPOINT,
+  type TwilioClient,
+  type TwilioClientOptions,
+  type TwilioCredentials,
+} from './client.ts'

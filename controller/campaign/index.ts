@@ -1,0 +1,2 @@
+export { maskPhone } from './recipients.ts'
+export { type CampaignReconcilerOptions, campaignReconciler } from './reconciler.ts'
