@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage } from 'node:http'
-import { resolve } from 'node:path'
 import twilio from 'twilio'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createTwilioClient } from '../../../connectors/index.ts'
+import { EXTRACT_FILE, fullSpecPath } from '../../../hack/ship/extract-twilio-openapi.ts'
 import { buildSandbox, type Sandbox } from '../index.ts'
 
 const ACCOUNT = `AC${'a1'.repeat(16)}`
@@ -12,20 +12,13 @@ const KEY = `SK${'b2'.repeat(16)}`
 const KEY_SECRET = 'sandbox-api-key-secret'
 const FROM = '+15005550006'
 
-/** Twilio's published OpenAPI description (../shared/specs/twilio beside the repository). */
+/**
+ * Twilio's published OpenAPI description: the full one when it is at hand ($TWILIO_OPENAPI, or
+ * ../shared/specs beside the repository), else the extract of its Messages part kept in the
+ * repository (hack/ship/extract-twilio-openapi.ts; openapi.test.ts keeps the two equal).
+ */
 function loadSpec(): Record<string, unknown> {
-  const root = resolve(import.meta.dirname, '../../..')
-  const candidates = [
-    process.env.TWILIO_OPENAPI,
-    resolve(root, '../shared/specs/twilio/twilio_api_v2010.json'),
-    resolve(root, '../../shared/specs/twilio/twilio_api_v2010.json'),
-  ].filter((p): p is string => !!p)
-  const found = candidates.find((p) => existsSync(p))
-  if (!found)
-    throw new Error(
-      `Twilio's OpenAPI description not found (set TWILIO_OPENAPI); tried ${candidates.join(', ')}`,
-    )
-  return JSON.parse(readFileSync(found, 'utf8')) as Record<string, unknown>
+  return JSON.parse(readFileSync(fullSpecPath() ?? EXTRACT_FILE, 'utf8')) as Record<string, unknown>
 }
 
 type Schema = {
