@@ -1,6 +1,6 @@
 import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createOperator, type Operator } from '../../controller/index.ts'
+import { allKinds, createOperator, type Operator } from '../../controller/index.ts'
 import { installCrds } from '../../crds/index.ts'
 import {
   type Clients,
@@ -39,21 +39,15 @@ describe('a controller watching only listed namespaces', () => {
       body: {
         metadata: { name: 'switchboard-controller' },
         rules: [
+          // every kind the controller runs (a kind it cannot list would keep its caches unsynced)
           {
             apiGroups: [GROUP],
-            resources: ['destinations', 'casinointegrations', 'calendarsyncs'],
+            resources: allKinds.map((k) => k.plural),
             verbs: ['get', 'list', 'watch', 'patch', 'update'],
           },
           {
             apiGroups: [GROUP],
-            resources: [
-              'calendarsyncs/status',
-              'calendarsyncs/finalizers',
-              'destinations/status',
-              'destinations/finalizers',
-              'casinointegrations/status',
-              'casinointegrations/finalizers',
-            ],
+            resources: allKinds.flatMap((k) => [`${k.plural}/status`, `${k.plural}/finalizers`]),
             verbs: ['get', 'patch', 'update'],
           },
           { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
