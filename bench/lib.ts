@@ -21,9 +21,19 @@ export function imageNodeOptions(): string {
   return imageOptions
 }
 
-/** How a controller process is run: from the .ts sources, or from the production bundle. */
-export type ControllerBuild = 'ts' | 'bundle'
-export const CONTROLLER_BUILDS: readonly ControllerBuild[] = ['ts', 'bundle']
+/**
+ * How a controller process is run: from the .ts sources, or from the production bundle; and, as
+ * an experiment (not what the image sets), the bundle with glibc's malloc giving every block of
+ * 32 KiB or more its own mapping, returned to the system when freed (V8's parser and compiler
+ * zones are such blocks; by default they stay in the heap, fragmented, after start-up).
+ */
+export type ControllerBuild = 'ts' | 'bundle' | 'bundle-mmap'
+export const CONTROLLER_BUILDS: readonly ControllerBuild[] = ['ts', 'bundle', 'bundle-mmap']
+const BUILD_ENV: Record<ControllerBuild, Record<string, string>> = {
+  ts: {},
+  bundle: {},
+  'bundle-mmap': { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=32768' },
+}
 
 export function parseBuilds(list: string): ControllerBuild[] {
   const builds = list.split(',').filter(Boolean)
@@ -42,6 +52,7 @@ let bundled: Promise<string> | undefined
  */
 export async function controllerEntry(build: ControllerBuild): Promise<string> {
   if (build === 'ts') return resolve(ROOT, 'bin/switchboard.ts')
+  // every other build runs the bundle
   bundled ??= promisify(execFile)(process.execPath, [
     resolve(ROOT, 'hack/ship/bundle.ts'),
     '--out-dir',
@@ -136,7 +147,11 @@ export async function startController(opts: {
     ],
     {
       stdio: opts.stdio ?? ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, NODE_OPTIONS: opts.nodeOptions ?? imageNodeOptions() },
+      env: {
+        ...process.env,
+        NODE_OPTIONS: opts.nodeOptions ?? imageNodeOptions(),
+        ...BUILD_ENV[opts.build ?? 'ts'],
+      },
     },
   )
   const exited = new Promise<number | null>((r) => child.once('exit', r))
