@@ -251,6 +251,33 @@ async function applyScenario(count: number, concurrency: number, builds: Control
   return { count, concurrency, floorS: round(floorMs / 1000), operators }
 }
 
+/**
+ * `count` Destinations created first; then the clock starts and the controller is started: when
+ * /readyz first answered and when all were Ready (the controller is left running).
+ */
+async function startedOnExisting(
+  cp: ControlPlane,
+  kc: KubeConfig,
+  build: ControllerBuild,
+  count: number,
+  concurrency: number,
+): Promise<{ s: ControllerProcess; started: number; readyzAt: number; readyAt: number }> {
+  await createAll(kc, count)
+  const ready = allReady(kc, count)
+  const started = performance.now()
+  const s = await spawnController(cp, build, concurrency)
+  try {
+    const readyzAt = await untilReadyz(s)
+    const readyAt = await ready.done
+    return { s, started, readyzAt, readyAt }
+  } catch (err) {
+    await s.stop()
+    throw err
+  } finally {
+    ready.stop()
+  }
+}
+
 async function startScenario(count: number, concurrency: number, builds: ControllerBuild[]) {
   const floor = await withControlPlane(async (cp, kc) => {
     await createAll(kc, count)
@@ -280,17 +307,15 @@ async function startScenario(count: number, concurrency: number, builds: Control
   const operators: Record<string, unknown> = {}
   for (const build of builds) {
     const op = await withControlPlane(async (cp, kc) => {
-      await createAll(kc, count)
-      const ready = allReady(kc, count)
-      const started = performance.now()
-      const s = await spawnController(cp, build, concurrency)
+      const run = await startedOnExisting(cp, kc, build, count, concurrency)
       try {
-        const synced = await untilReadyz(s)
-        const end = await ready.done
-        ready.stop()
-        return { ms: end - started, readyzMs: synced - started, stat: procStat(s.pid) }
+        return {
+          ms: run.readyAt - run.started,
+          readyzMs: run.readyzAt - run.started,
+          stat: procStat(run.s.pid),
+        }
       } finally {
-        await s.stop()
+        await run.s.stop()
       }
     })
     operators[build] = {
@@ -363,14 +388,13 @@ async function coldScenario(count: number, concurrency: number, builds: Controll
 
 async function scaleScenario(count: number, concurrency: number, idleMs: number, build: ControllerBuild) {
   return withControlPlane(async (cp, kc) => {
-    await createAll(kc, count)
-    const ready = allReady(kc, count)
-    const started = performance.now()
-    const s = await spawnController(cp, build, concurrency)
+    const {
+      s,
+      started,
+      readyzAt: synced,
+      readyAt: end,
+    } = await startedOnExisting(cp, kc, build, count, concurrency)
     try {
-      const synced = await untilReadyz(s)
-      const end = await ready.done
-      ready.stop()
       const atReady = procStat(s.pid)
       // Idle: every object Ready, nothing changed. Count writes to Destinations and Events.
       await new Promise((r) => setTimeout(r, 5_000))
