@@ -1,8 +1,14 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { KubeConfig } from '@kubernetes/client-node'
+import { type CoreV1Api, type CustomObjectsApi, KubeConfig } from '@kubernetes/client-node'
+import type { Logger } from 'pino'
 import { createLogger, parseAllowedHosts } from '../connectors/index.ts'
-import { buildWebhookBridge, listenWebhookBridge, managerBridgeSource } from './bridge/index.ts'
+import {
+  buildWebhookBridge,
+  listenWebhookBridge,
+  managerBridgeSource,
+  type WebhookBridgeSinks,
+} from './bridge/index.ts'
 import { createOperator } from './operator.ts'
 import { parseDuration, shardSelector } from './runtime/index.ts'
 
@@ -38,7 +44,21 @@ Options (defaults in brackets):
   -h, --help                        show this help
 `
 
-export async function runController(argv: string[]): Promise<number> {
+/** What the entry point adds to the controller (bin/ wires the webhook bridge's writers in). */
+export interface ControllerExtensions {
+  /**
+   * Where the webhook bridge hands refused deliveries and callback data (the webhook server's
+   * Event and status writers, run here with the controller's clients). Without it the bridge
+   * answers both routes 404.
+   */
+  bridgeSinks?: (deps: {
+    clients: { core: CoreV1Api; custom: CustomObjectsApi }
+    logger: Logger
+    instance: string
+  }) => WebhookBridgeSinks & { close(o?: { timeoutMs?: number }): Promise<void> }
+}
+
+export async function runController(argv: string[], extensions: ControllerExtensions = {}): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -179,8 +199,20 @@ export async function runController(argv: string[]): Promise<number> {
 
   await operator.start()
   const socket = values['webhook-bridge-socket']
+  const sinks =
+    socket && extensions.bridgeSinks
+      ? extensions.bridgeSinks({
+          clients: operator.manager.clients,
+          logger,
+          instance: operator.manager.identity,
+        })
+      : undefined
   const bridge = socket
-    ? buildWebhookBridge({ source: managerBridgeSource(operator.manager), logger })
+    ? buildWebhookBridge({
+        source: managerBridgeSource(operator.manager),
+        logger,
+        ...(sinks ? { sinks } : {}),
+      })
     : undefined
   if (bridge && socket) {
     await listenWebhookBridge(bridge, socket)
@@ -188,6 +220,7 @@ export async function runController(argv: string[]): Promise<number> {
   }
   await done
   await bridge?.close()
+  await sinks?.close({ timeoutMs: 10_000 })
   await operator.stop({ timeoutMs: 25_000 })
   return exitCode
 }

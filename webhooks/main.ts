@@ -13,10 +13,12 @@ import {
 } from '../controller/runtime/index.ts'
 import { buildApp, DEFAULT_BODY_LIMIT, type RateLimitSetting } from './app.ts'
 import { BridgeTargetResolver, bridgePatcher } from './bridge-resolver.ts'
+import { BridgeCallbackForwarder, BridgeRejectForwarder } from './bridge-sinks.ts'
 import { type CallbackSink, StatusCallbackSink } from './callbacks.ts'
 import { KubernetesTargetResolver } from './kube-resolver.ts'
 import { WebhookMetrics } from './metrics.ts'
 import { annotationPatcher, CoalescingRequester } from './reconcile.ts'
+import type { RejectReporter } from './rejects.ts'
 import type { TargetResolver } from './targets.ts'
 
 const USAGE = `Usage: switchboard webhooks [options]
@@ -34,8 +36,8 @@ Options (defaults in brackets):
   --namespaces NS[,NS...]    watch only these namespaces (needs Roles there, not ClusterRoles) [all]
   --controller-socket PATH   no Kubernetes credentials: ask the controller of this pod (its
                              --webhook-bridge-socket) for routing, webhook secrets, reconciles and
-                             the published CalendarSyncs; rejected deliveries record no Event and
-                             callback data is not written
+                             the published CalendarSyncs, and hand it refused deliveries (it
+                             records the Events) and callback data (it writes them to status)
   --log-level LEVEL          trace, debug, info, warn, error [info]
   -h, --help                 show this help
 `
@@ -92,10 +94,11 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
   let requester: CoalescingRequester
   let callbacks: CallbackSink & { close(o: { timeoutMs: number }): Promise<void> }
   let events: EventRecorder | undefined
+  let rejects: (RejectReporter & { close(o: { timeoutMs: number }): Promise<void> }) | undefined
   let watched: WatchedObjects
   if (socket) {
     // the container facing the internet holds no credentials; the controller of its pod answers
-    const bridge = new BridgeTargetResolver({ socketPath: socket, logger })
+    const bridge = new BridgeTargetResolver({ endpoint: socket, logger })
     resolver = bridge
     watched = bridge
     requester = new CoalescingRequester({
@@ -103,7 +106,16 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
       logger,
       onPatch: (result) => metrics.reconcilePatches.inc({ result }),
     })
-    callbacks = { deliver() {}, close: async () => {} }
+    callbacks = new BridgeCallbackForwarder({
+      endpoint: socket,
+      logger,
+      onResult: (result) => metrics.callbackPatches.inc({ result }),
+    })
+    rejects = new BridgeRejectForwarder({
+      endpoint: socket,
+      logger,
+      onResult: (result) => metrics.events.inc({ result }),
+    })
   } else {
     const loaded = new KubeConfig()
     if (values.kubeconfig) loaded.loadFromFile(values.kubeconfig)
@@ -144,6 +156,7 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
     requester,
     callbacks,
     ...(events ? { events } : {}),
+    ...(rejects ? { rejects } : {}),
     metrics,
     logger,
     publicUrl,
@@ -189,7 +202,11 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
     process.off('SIGINT', onInt)
     // stop taking requests (in-flight ones finish), then send the pending trailing patches
     await app.close()
-    await Promise.all([requester.close({ timeoutMs: 10_000 }), callbacks.close({ timeoutMs: 10_000 })])
+    await Promise.all([
+      requester.close({ timeoutMs: 10_000 }),
+      callbacks.close({ timeoutMs: 10_000 }),
+      rejects?.close({ timeoutMs: 2_000 }),
+    ])
     await resolver.stop()
     logger.info('webhook server stopped')
   }

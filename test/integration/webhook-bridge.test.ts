@@ -119,7 +119,7 @@ describe('the webhook bridge', () => {
     const hook = ready.status?.webhook as { path: string; url: string }
 
     // the webhook server side: no KubeConfig anywhere, only the socket
-    const resolver = new BridgeTargetResolver({ socketPath: socket, logger: logs.logger, refreshMs: 200 })
+    const resolver = new BridgeTargetResolver({ endpoint: socket, logger: logs.logger, refreshMs: 200 })
     const requester = new CoalescingRequester({ patch: bridgePatcher(socket), logger: logs.logger })
     const app = buildApp({ resolver, requester, logger: logs.logger, publicUrl: PUBLIC_URL })
     await resolver.start()
