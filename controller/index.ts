@@ -4,6 +4,8 @@ export {
   type BridgeTarget,
   buildWebhookBridge,
   listenWebhookBridge,
+  listenWebhookBridgeTcp,
+  MIN_BRIDGE_TOKEN_LENGTH,
   managerBridgeSource,
   type WebhookBridgeSinks,
   type WebhookBridgeSource,

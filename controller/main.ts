@@ -6,6 +6,8 @@ import { createLogger, parseAllowedHosts } from '../connectors/index.ts'
 import {
   buildWebhookBridge,
   listenWebhookBridge,
+  listenWebhookBridgeTcp,
+  MIN_BRIDGE_TOKEN_LENGTH,
   managerBridgeSource,
   type WebhookBridgeSinks,
 } from './bridge/index.ts'
@@ -37,6 +39,10 @@ Options (defaults in brackets):
                                     the providers' own hosts only, https only]
   --webhook-bridge-socket PATH      answer the webhook server of this pod (its --controller-socket)
                                     on this Unix socket, so that it needs no credentials [off]
+  --webhook-bridge-address HOST:PORT  answer a webhook server of its own Deployment (its
+                                    --controller-url) on TCP, each request with the token of
+                                    --webhook-bridge-token-file [off]
+  --webhook-bridge-token-file PATH  the bearer token of the TCP bridge (at least 32 characters)
   --allow-loopback-endpoints        let spec endpoints point to localhost / 127.0.0.1 (tests,
                                     the demo, the provider sandbox) [off]
   --provider-timeout DURATION       timeout of each provider request, e.g. 15s [each connector's own]
@@ -77,6 +83,8 @@ export async function runController(argv: string[], extensions: ControllerExtens
       'allowed-hosts': { type: 'string', default: '' },
       'allow-loopback-endpoints': { type: 'boolean', default: false },
       'webhook-bridge-socket': { type: 'string' },
+      'webhook-bridge-address': { type: 'string' },
+      'webhook-bridge-token-file': { type: 'string' },
       'provider-timeout': { type: 'string' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -135,6 +143,34 @@ export async function runController(argv: string[], extensions: ControllerExtens
       `--metrics-bind-address must be HOST:PORT or "0", got "${values['metrics-bind-address']}"\n`,
     )
     return 2
+  }
+  let bridgeTcp: { host: string; port: number } | undefined
+  let bridgeToken: string | undefined
+  if (values['webhook-bridge-address'] !== undefined) {
+    const a = parseAddress(values['webhook-bridge-address'])
+    if (!a) {
+      process.stderr.write(
+        `--webhook-bridge-address must be HOST:PORT, got "${values['webhook-bridge-address']}"\n`,
+      )
+      return 2
+    }
+    if (!values['webhook-bridge-token-file']) {
+      process.stderr.write('--webhook-bridge-address needs --webhook-bridge-token-file\n')
+      return 2
+    }
+    try {
+      bridgeToken = readFileSync(values['webhook-bridge-token-file'], 'utf8').trim()
+    } catch (err) {
+      process.stderr.write(`--webhook-bridge-token-file: ${(err as Error).message}\n`)
+      return 2
+    }
+    if (bridgeToken.length < MIN_BRIDGE_TOKEN_LENGTH) {
+      process.stderr.write(
+        `--webhook-bridge-token-file must hold at least ${MIN_BRIDGE_TOKEN_LENGTH} characters\n`,
+      )
+      return 2
+    }
+    bridgeTcp = a
   }
 
   if (values.shard !== undefined && values['default-shard']) {
@@ -200,26 +236,35 @@ export async function runController(argv: string[], extensions: ControllerExtens
   await operator.start()
   const socket = values['webhook-bridge-socket']
   const sinks =
-    socket && extensions.bridgeSinks
+    (socket || bridgeTcp) && extensions.bridgeSinks
       ? extensions.bridgeSinks({
           clients: operator.manager.clients,
           logger,
           instance: operator.manager.identity,
         })
       : undefined
-  const bridge = socket
-    ? buildWebhookBridge({
-        source: managerBridgeSource(operator.manager),
-        logger,
-        ...(sinks ? { sinks } : {}),
-      })
-    : undefined
-  if (bridge && socket) {
+  const bridgeOf = (token?: string) =>
+    buildWebhookBridge({
+      source: managerBridgeSource(operator.manager),
+      logger,
+      ...(sinks ? { sinks } : {}),
+      ...(token === undefined ? {} : { token }),
+    })
+  const bridges = []
+  if (socket) {
+    const bridge = bridgeOf()
+    bridges.push(bridge)
     await listenWebhookBridge(bridge, socket)
     logger.info({ socket }, 'answering the webhook server on the bridge socket')
   }
+  if (bridgeTcp) {
+    const bridge = bridgeOf(bridgeToken)
+    bridges.push(bridge)
+    const port = await listenWebhookBridgeTcp(bridge, bridgeTcp)
+    logger.info({ address: `${bridgeTcp.host}:${port}` }, 'answering webhook servers on the TCP bridge')
+  }
   await done
-  await bridge?.close()
+  for (const bridge of bridges) await bridge.close()
   await sinks?.close({ timeoutMs: 10_000 })
   await operator.stop({ timeoutMs: 25_000 })
   return exitCode

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { parseArgs } from 'node:util'
 import { KubeConfig } from '@kubernetes/client-node'
@@ -12,7 +13,7 @@ import {
   withSharedConnections,
 } from '../controller/runtime/index.ts'
 import { buildApp, DEFAULT_BODY_LIMIT, type RateLimitSetting } from './app.ts'
-import { BridgeTargetResolver, bridgePatcher } from './bridge-resolver.ts'
+import { type BridgeEndpoint, BridgeTargetResolver, bridgePatcher } from './bridge-resolver.ts'
 import { BridgeCallbackForwarder, BridgeRejectForwarder } from './bridge-sinks.ts'
 import { type CallbackSink, StatusCallbackSink } from './callbacks.ts'
 import { KubernetesTargetResolver } from './kube-resolver.ts'
@@ -38,6 +39,9 @@ Options (defaults in brackets):
                              --webhook-bridge-socket) for routing, webhook secrets, reconciles and
                              the published CalendarSyncs, and hand it refused deliveries (it
                              records the Events) and callback data (it writes them to status)
+  --controller-url URL       the same over TCP, for a webhook server of its own Deployment: the
+                             controller's --webhook-bridge-address, e.g. http://sb-bridge:9444
+  --controller-token-file PATH  the bearer token for --controller-url (the Secret both mount)
   --log-level LEVEL          trace, debug, info, warn, error [info]
   -h, --help                 show this help
 `
@@ -89,7 +93,32 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
 
   const logger = createLogger({ level: values['log-level'], name: 'webhooks' })
   const metrics = new WebhookMetrics()
-  const socket = values['controller-socket']
+  let endpoint: BridgeEndpoint | undefined = values['controller-socket']
+  if (values['controller-url'] !== undefined) {
+    const url = values['controller-url']
+    const file = values['controller-token-file']
+    if (endpoint !== undefined) {
+      process.stderr.write('--controller-socket and --controller-url exclude each other\n')
+      return 2
+    }
+    if (!/^http:\/\/[^\s/?#]+\/?$/.test(url)) {
+      process.stderr.write(`--controller-url must be http://HOST:PORT, got "${url}"\n`)
+      return 2
+    }
+    if (!file) {
+      process.stderr.write('--controller-url needs --controller-token-file\n')
+      return 2
+    }
+    let token: string
+    try {
+      token = readFileSync(file, 'utf8').trim()
+    } catch (err) {
+      process.stderr.write(`--controller-token-file: ${(err as Error).message}\n`)
+      return 2
+    }
+    endpoint = { url, token }
+  }
+  const socket = endpoint
   let resolver: TargetResolver & { start(): Promise<void>; stop(): Promise<void> }
   let requester: CoalescingRequester
   let callbacks: CallbackSink & { close(o: { timeoutMs: number }): Promise<void> }
@@ -192,7 +221,9 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
       logger.info(
         resolver instanceof KubernetesTargetResolver
           ? { kinds: resolver.watching, skipped: resolver.skipped }
-          : { controllerSocket: socket },
+          : typeof socket === 'string'
+            ? { controllerSocket: socket }
+            : { controllerUrl: socket?.url },
         'caches synced',
       )
     }
@@ -224,6 +255,8 @@ function parseFlags(argv: string[]) {
       'rate-limit': { type: 'string', default: '100/1s' },
       namespaces: { type: 'string' },
       'controller-socket': { type: 'string' },
+      'controller-url': { type: 'string' },
+      'controller-token-file': { type: 'string' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       help: { type: 'boolean', short: 'h', default: false },
     },

@@ -24,7 +24,13 @@
  *
  * What the controller knows comes through {@link WebhookBridgeSource}, so the cache behind it can
  * change without touching the bridge.
+ *
+ * Where the webhook server runs as its own Deployment, the bridge listens on TCP instead
+ * ({@link listenWebhookBridgeTcp}) and every request must carry `Authorization: Bearer <token>`,
+ * the token both read from a Secret mounted into their two containers alone; the webhook
+ * server then needs no Kubernetes credentials in that layout either.
  */
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { chmodSync, rmSync } from 'node:fs'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -122,7 +128,12 @@ export interface WebhookBridgeOptions {
   kinds?: readonly WebhookKind[]
   /** Kinds served whole on `/v1/published`. Default `CalendarSync`. */
   publishedKinds?: readonly string[]
+  /** The bearer token every request must carry (the TCP bridge); none on the pod's Unix socket. */
+  token?: string
 }
+
+/** At least this long, so that a guessed or empty token is refused at start. */
+export const MIN_BRIDGE_TOKEN_LENGTH = 32
 
 const ALLOWED_ANNOTATIONS: ReadonlySet<string> = new Set([
   requestedAtAnnotation,
@@ -133,6 +144,21 @@ export function buildWebhookBridge(opts: WebhookBridgeOptions): FastifyInstance 
   const kinds = opts.kinds ?? WEBHOOK_KINDS
   const log = opts.logger.child({ unit: 'webhook-bridge' })
   const app = Fastify({ logger: false, bodyLimit: 16 * 1024 })
+  if (opts.token !== undefined) {
+    if (opts.token.length < MIN_BRIDGE_TOKEN_LENGTH) {
+      throw new Error(`the webhook bridge token must be at least ${MIN_BRIDGE_TOKEN_LENGTH} characters`)
+    }
+    const want = createHash('sha256').update(opts.token).digest()
+    app.addHook('onRequest', async (request, reply) => {
+      const header = request.headers.authorization
+      const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : ''
+      // compared as digests, in constant time, whatever the length given
+      if (!timingSafeEqual(createHash('sha256').update(given).digest(), want)) {
+        log.warn({ from: request.ip }, 'webhook bridge request without the token refused')
+        return reply.code(401).send({ error: 'unauthorized' })
+      }
+    })
+  }
 
   /** The object, if it is of a webhook kind, cached, and has a valid path for its kind. */
   const routed = (kindName: unknown, namespace: unknown, name: unknown) => {
@@ -285,6 +311,16 @@ export function buildWebhookBridge(opts: WebhookBridgeOptions): FastifyInstance 
     return reply.code(err.statusCode && err.statusCode < 500 ? err.statusCode : 500).send({ error: 'failed' })
   })
   return app
+}
+
+/** Listens on TCP (the webhook server as its own Deployment); build the app with a `token`. */
+export async function listenWebhookBridgeTcp(
+  app: FastifyInstance,
+  address: { host: string; port: number },
+): Promise<number> {
+  await app.listen({ host: address.host, port: address.port })
+  const bound = app.server.address()
+  return bound && typeof bound === 'object' ? bound.port : address.port
 }
 
 /** Listens on a Unix socket readable by the pod's containers only (mode 0660), replacing a stale one. */
