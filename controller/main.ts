@@ -12,7 +12,7 @@ import {
   type WebhookBridgeSinks,
 } from './bridge/index.ts'
 import { createOperator } from './operator.ts'
-import { parseDuration, shardSelector } from './runtime/index.ts'
+import { parseDuration, shardSelector, tokenFile } from './runtime/index.ts'
 
 const USAGE = `Usage: switchboard controller [options]
 
@@ -145,7 +145,7 @@ export async function runController(argv: string[], extensions: ControllerExtens
     return 2
   }
   let bridgeTcp: { host: string; port: number } | undefined
-  let bridgeToken: string | undefined
+  let bridgeToken: (() => string) | undefined
   if (values['webhook-bridge-address'] !== undefined) {
     const a = parseAddress(values['webhook-bridge-address'])
     if (!a) {
@@ -159,12 +159,13 @@ export async function runController(argv: string[], extensions: ControllerExtens
       return 2
     }
     try {
-      bridgeToken = readFileSync(values['webhook-bridge-token-file'], 'utf8').trim()
+      // read again as the kubelet updates the mounted Secret
+      bridgeToken = tokenFile(values['webhook-bridge-token-file'])
     } catch (err) {
       process.stderr.write(`--webhook-bridge-token-file: ${(err as Error).message}\n`)
       return 2
     }
-    if (bridgeToken.length < MIN_BRIDGE_TOKEN_LENGTH) {
+    if (bridgeToken().length < MIN_BRIDGE_TOKEN_LENGTH) {
       process.stderr.write(
         `--webhook-bridge-token-file must hold at least ${MIN_BRIDGE_TOKEN_LENGTH} characters\n`,
       )
@@ -243,7 +244,7 @@ export async function runController(argv: string[], extensions: ControllerExtens
           instance: operator.manager.identity,
         })
       : undefined
-  const bridgeOf = (token?: string) =>
+  const bridgeOf = (token?: () => string) =>
     buildWebhookBridge({
       source: managerBridgeSource(operator.manager),
       logger,

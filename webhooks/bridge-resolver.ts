@@ -21,7 +21,7 @@ import type { TargetResolver, WebhookTarget } from './targets.ts'
  * Where the bridge is: the path of its Unix socket (the sidecar layout), or its URL on the
  * pod network with the bearer token both sides read from a Secret mounted into them alone.
  */
-export type BridgeEndpoint = string | { url: string; token: string }
+export type BridgeEndpoint = string | { url: string; token: string | (() => string) }
 
 /** One JSON request to the bridge. */
 export function bridgeCall(
@@ -42,7 +42,7 @@ export function bridgeCall(
     } else {
       const u = new URL(endpoint.url)
       where = { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port || 80) }
-      headers.authorization = `Bearer ${endpoint.token}`
+      headers.authorization = `Bearer ${typeof endpoint.token === 'function' ? endpoint.token() : endpoint.token}`
     }
     const req = request(
       {

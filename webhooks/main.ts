@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { parseArgs } from 'node:util'
 import { KubeConfig } from '@kubernetes/client-node'
@@ -10,6 +9,7 @@ import {
   EventRecorder,
   makeClients,
   parseDuration,
+  tokenFile,
   withSharedConnections,
 } from '../controller/runtime/index.ts'
 import { buildApp, DEFAULT_BODY_LIMIT, type RateLimitSetting } from './app.ts'
@@ -109,9 +109,10 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
       process.stderr.write('--controller-url needs --controller-token-file\n')
       return 2
     }
-    let token: string
+    let token: () => string
     try {
-      token = readFileSync(file, 'utf8').trim()
+      // read again as the kubelet updates the mounted Secret
+      token = tokenFile(file)
     } catch (err) {
       process.stderr.write(`--controller-token-file: ${(err as Error).message}\n`)
       return 2

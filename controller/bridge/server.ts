@@ -128,8 +128,11 @@ export interface WebhookBridgeOptions {
   kinds?: readonly WebhookKind[]
   /** Kinds served whole on `/v1/published`. Default `CalendarSync`. */
   publishedKinds?: readonly string[]
-  /** The bearer token every request must carry (the TCP bridge); none on the pod's Unix socket. */
-  token?: string
+  /**
+   * The bearer token every request must carry (the TCP bridge); none on the pod's Unix socket. A
+   * function is asked on each request (a token file read again as the kubelet updates it).
+   */
+  token?: string | (() => string)
 }
 
 /** At least this long, so that a guessed or empty token is refused at start. */
@@ -145,15 +148,21 @@ export function buildWebhookBridge(opts: WebhookBridgeOptions): FastifyInstance 
   const log = opts.logger.child({ unit: 'webhook-bridge' })
   const app = Fastify({ logger: false, bodyLimit: 16 * 1024 })
   if (opts.token !== undefined) {
-    if (opts.token.length < MIN_BRIDGE_TOKEN_LENGTH) {
+    const tokenOf = typeof opts.token === 'function' ? opts.token : () => opts.token as string
+    if (tokenOf().length < MIN_BRIDGE_TOKEN_LENGTH) {
       throw new Error(`the webhook bridge token must be at least ${MIN_BRIDGE_TOKEN_LENGTH} characters`)
     }
-    const want = createHash('sha256').update(opts.token).digest()
     app.addHook('onRequest', async (request, reply) => {
+      const token = tokenOf()
+      const want = createHash('sha256').update(token).digest()
       const header = request.headers.authorization
       const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : ''
-      // compared as digests, in constant time, whatever the length given
-      if (!timingSafeEqual(createHash('sha256').update(given).digest(), want)) {
+      // compared as digests, in constant time, whatever the length given; a token that became
+      // too short (an emptied file) lets nothing in
+      if (
+        token.length < MIN_BRIDGE_TOKEN_LENGTH ||
+        !timingSafeEqual(createHash('sha256').update(given).digest(), want)
+      ) {
         log.warn({ from: request.ip }, 'webhook bridge request without the token refused')
         return reply.code(401).send({ error: 'unauthorized' })
       }

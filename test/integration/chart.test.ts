@@ -447,6 +447,18 @@ describe('Helm chart', () => {
       'base64',
     ).toString('utf8')
     expect(token).toMatch(/^[A-Za-z0-9]{48}$/)
+    // a Secret of your own instead (GitOps tools render with `helm template`, a new token each time)
+    const own = render({
+      ...SHAPES.separateWebhooks,
+      webhooks: { separateDeployment: true, bridgeTokenSecret: 'mine' },
+    })
+    expect(find(own, 'Secret').map((s) => s.metadata.name)).not.toContain('sb-switchboard-bridge')
+    for (const d of find(own, 'Deployment')) {
+      const vol = podSpec(d).volumes.find((v) => v.name === 'bridge-token') as {
+        secret?: { secretName: string }
+      }
+      expect(vol?.secret?.secretName, d.metadata.name).toBe('mine')
+    }
     // with a NetworkPolicy, only the webhook pods reach the controller's bridge port
     const np = one(
       render({ ...SHAPES.separateWebhooks, networkPolicy: { enabled: true } }),

@@ -101,6 +101,11 @@ objects, so a sharded install keeps the webhook server's own account (get on Sec
 {{- printf "%s-bridge" (include "switchboard.fullname" .) }}
 {{- end }}
 
+{{/* The Secret holding the bridge token: one you provide (webhooks.bridgeTokenSecret), or the chart's. */}}
+{{- define "switchboard.bridgeSecretName" -}}
+{{- default (include "switchboard.bridgeName" .) .Values.webhooks.bridgeTokenSecret }}
+{{- end }}
+
 {{/* Image ------------------------------------------------------------------------------------ */}}
 
 {{- define "switchboard.image" -}}
@@ -322,7 +327,7 @@ volumes:
 {{- define "switchboard.bridgeTokenVolume" -}}
 - name: bridge-token
   secret:
-    secretName: {{ include "switchboard.bridgeName" . }}
+    secretName: {{ include "switchboard.bridgeSecretName" . }}
     defaultMode: 0444
     items:
       - key: token
