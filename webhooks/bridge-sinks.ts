@@ -61,6 +61,7 @@ export class BridgeRejectForwarder implements RejectReporter {
       maxPerSecond?: number
       /** Refusals queued at most. Default 100. */
       maxQueued?: number
+      now?: () => number
       onResult?(result: 'recorded' | 'suppressed'): void
     },
   ) {
