@@ -128,11 +128,14 @@ export const twitchIntegrationSpec = z
 
 export const twitchLastEvent = z
   .object({
-    type: z.string().max(64).describe('The EventSub subscription type, or `sync` for a Helix read.'),
+    type: z.string().max(64).describe('The EventSub subscription type (`stream.online`, ...).'),
     at: z.string().max(64).describe('When it happened, as Twitch wrote it (RFC 3339, up to nanoseconds).'),
     messageId: z.string().max(128).describe('The EventSub message id.').optional(),
   })
-  .describe('What last changed the channel.')
+  .describe(
+    'The last EventSub notification applied to the channel (a Helix read that corrects the live ' +
+      'status does not replace it).',
+  )
 
 export const twitchChannelStatus = z
   .object({
