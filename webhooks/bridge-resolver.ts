@@ -13,6 +13,7 @@ import {
   WEBHOOK_KINDS,
   type WebhookKind,
 } from '../controller/api/index.ts'
+import type { CallbackPatcher } from './callbacks.ts'
 import { webhookTargetOf } from './kube-resolver.ts'
 import type { RequestPatcher } from './reconcile.ts'
 import type { TargetResolver, WebhookTarget } from './targets.ts'
@@ -189,6 +190,20 @@ export function bridgePatcher(socketPath: string): RequestPatcher {
           : { [REQUESTED_STREAMS_ANNOTATION]: streams },
     })
     // 404: the object is gone, or has no webhook path any more
+    if (res.status === 404) throw Object.assign(new Error('no such webhook target'), { code: 404 })
+    if (res.status !== 204) throw new Error(`webhook bridge answered ${res.status}`)
+  }
+}
+
+/** Callback data through the bridge: the controller writes it under the kind's callback field. */
+export function bridgeCallbackPatcher(socketPath: string): CallbackPatcher {
+  return async (target, _field, entries) => {
+    const res = await bridgeCall(socketPath, 'POST', '/v1/callbacks', {
+      kind: target.kind,
+      namespace: target.namespace,
+      name: target.name,
+      entries,
+    })
     if (res.status === 404) throw Object.assign(new Error('no such webhook target'), { code: 404 })
     if (res.status !== 204) throw new Error(`webhook bridge answered ${res.status}`)
   }

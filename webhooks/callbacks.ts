@@ -57,8 +57,41 @@ export class MemoryCallbackSink implements CallbackSink {
 /** Drops every event (a server whose kinds have no callback data). */
 export const discardCallbacks: CallbackSink = { deliver() {} }
 
+/**
+ * Writes entries under a resource's callback status field: a merge patch of
+ * `status.<field>.<key>` through the API server, or through the controller's webhook bridge
+ * (which writes only the field the kind declares). Rejects with `{code: 404}` when the resource
+ * is gone.
+ */
+export type CallbackPatcher = (
+  target: TargetRef,
+  field: string,
+  entries: Record<string, Record<string, CallbackValue>>,
+) => Promise<void>
+
+/** The patcher over the API server (a webhook server with its own ServiceAccount). */
+export function apiServerCallbackPatcher(custom: CustomObjectsApi): CallbackPatcher {
+  return async (target, field, entries) => {
+    const [group, version] = splitApiVersion(target.apiVersion)
+    await custom.patchNamespacedCustomObjectStatus(
+      {
+        group,
+        version,
+        namespace: target.namespace,
+        plural: target.plural,
+        name: target.name,
+        body: { status: nest(field, entries) },
+      },
+      mergePatch,
+    )
+  }
+}
+
 export interface StatusCallbackSinkOptions {
-  custom: CustomObjectsApi
+  /** The API server (the webhook server has a ServiceAccount of its own). */
+  custom?: CustomObjectsApi
+  /** Or another way to write (the webhook bridge); used when given. */
+  patch?: CallbackPatcher
   /** Kind -> dotted field path under `status` (e.g. `callbacks` or `delivery.messages`). */
   fields: Readonly<Record<string, string>>
   logger?: Logger
@@ -90,7 +123,7 @@ interface Batch {
  * for the same entity, also across batches: a late `sent` never overwrites `delivered`.
  */
 export class StatusCallbackSink implements CallbackSink {
-  readonly #custom: CustomObjectsApi
+  readonly #patch: CallbackPatcher
   readonly #fields: Readonly<Record<string, string>>
   readonly #log: Logger | undefined
   readonly #interval: number
@@ -105,7 +138,9 @@ export class StatusCallbackSink implements CallbackSink {
 
   constructor(opts: StatusCallbackSinkOptions) {
     this.#maxRemembered = opts.maxRemembered ?? 50_000
-    this.#custom = opts.custom
+    const patch = opts.patch ?? (opts.custom ? apiServerCallbackPatcher(opts.custom) : undefined)
+    if (!patch) throw new TypeError('StatusCallbackSink: give custom or patch')
+    this.#patch = patch
     this.#fields = opts.fields
     this.#log = opts.logger
     this.#interval = opts.flushIntervalMs ?? 1000
@@ -159,48 +194,34 @@ export class StatusCallbackSink implements CallbackSink {
     batch.entries = new Map()
     const values: Record<string, Record<string, CallbackValue>> = {}
     for (const [k, e] of entries) values[k] = { type: e.type, occurredAt: e.occurredAt, ...e.data }
-    const status = nest(batch.field, values)
-    const [group, version] = splitApiVersion(batch.target.apiVersion)
-    batch.inFlight = this.#custom
-      .patchNamespacedCustomObjectStatus(
-        {
-          group,
-          version,
-          namespace: batch.target.namespace,
-          plural: batch.target.plural,
-          name: batch.target.name,
-          body: { status },
-        },
-        mergePatch,
-      )
-      .then(
-        () => {
+    batch.inFlight = this.#patch(batch.target, batch.field, values).then(
+      () => {
+        batch.attempts = 0
+        this.#onPatch?.('patched', batch.target)
+      },
+      (err: unknown) => {
+        if (isNotFound(err)) {
+          this.#onPatch?.('gone', batch.target)
+          return
+        }
+        batch.attempts++
+        this.#onPatch?.('failed', batch.target)
+        const retry = batch.attempts < this.#maxAttempts
+        this.#log?.warn(
+          { err: describeApiError(err), object: `${batch.target.namespace}/${batch.target.name}`, retry },
+          'could not write callback data to status',
+        )
+        if (!retry) {
           batch.attempts = 0
-          this.#onPatch?.('patched', batch.target)
-        },
-        (err: unknown) => {
-          if (isNotFound(err)) {
-            this.#onPatch?.('gone', batch.target)
-            return
-          }
-          batch.attempts++
-          this.#onPatch?.('failed', batch.target)
-          const retry = batch.attempts < this.#maxAttempts
-          this.#log?.warn(
-            { err: describeApiError(err), object: `${batch.target.namespace}/${batch.target.name}`, retry },
-            'could not write callback data to status',
-          )
-          if (!retry) {
-            batch.attempts = 0
-            return
-          }
-          // put them back unless newer ones arrived meanwhile
-          for (const [k, e] of entries) {
-            const newer = batch.entries.get(k)
-            if (!newer || supersedes(e, newer)) batch.entries.set(k, e)
-          }
-        },
-      )
+          return
+        }
+        // put them back unless newer ones arrived meanwhile
+        for (const [k, e] of entries) {
+          const newer = batch.entries.get(k)
+          if (!newer || supersedes(e, newer)) batch.entries.set(k, e)
+        }
+      },
+    )
     void batch.inFlight.finally(() => {
       batch.inFlight = undefined
       if (this.#batches.get(key) !== batch) return

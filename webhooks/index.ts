@@ -11,10 +11,13 @@ export {
   BridgeTargetResolver,
   type BridgeTargetResolverOptions,
   bridgeCall,
+  bridgeCallbackPatcher,
   bridgePatcher,
 } from './bridge-resolver.ts'
 export {
+  apiServerCallbackPatcher,
   type CallbackEvent,
+  type CallbackPatcher,
   type CallbackSink,
   type CallbackValue,
   discardCallbacks,

@@ -12,7 +12,7 @@ import {
   withSharedConnections,
 } from '../controller/runtime/index.ts'
 import { buildApp, DEFAULT_BODY_LIMIT, type RateLimitSetting } from './app.ts'
-import { BridgeTargetResolver, bridgePatcher } from './bridge-resolver.ts'
+import { BridgeTargetResolver, bridgeCallbackPatcher, bridgePatcher } from './bridge-resolver.ts'
 import { type CallbackSink, StatusCallbackSink } from './callbacks.ts'
 import { KubernetesTargetResolver } from './kube-resolver.ts'
 import { WebhookMetrics } from './metrics.ts'
@@ -34,8 +34,9 @@ Options (defaults in brackets):
   --namespaces NS[,NS...]    watch only these namespaces (needs Roles there, not ClusterRoles) [all]
   --controller-socket PATH   no Kubernetes credentials: ask the controller of this pod (its
                              --webhook-bridge-socket) for routing, webhook secrets, reconciles and
-                             the published CalendarSyncs; rejected deliveries record no Event and
-                             callback data is not written
+                             the published CalendarSyncs, and to write callback data (Twilio
+                             delivery statuses, Twitch stream notifications); rejected deliveries
+                             record no Event
   --log-level LEVEL          trace, debug, info, warn, error [info]
   -h, --help                 show this help
 `
@@ -103,7 +104,12 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
       logger,
       onPatch: (result) => metrics.reconcilePatches.inc({ result }),
     })
-    callbacks = { deliver() {}, close: async () => {} }
+    callbacks = new StatusCallbackSink({
+      patch: bridgeCallbackPatcher(socket),
+      fields: callbackFields(),
+      logger,
+      onPatch: (result) => metrics.callbackPatches.inc({ result }),
+    })
   } else {
     const loaded = new KubeConfig()
     if (values.kubeconfig) loaded.loadFromFile(values.kubeconfig)
@@ -124,11 +130,9 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
       logger,
       onPatch: (result) => metrics.reconcilePatches.inc({ result }),
     })
-    const callbackFields: Record<string, string> = {}
-    for (const k of WEBHOOK_KINDS) if (k.callbackStatusField) callbackFields[k.kind] = k.callbackStatusField
     callbacks = new StatusCallbackSink({
       custom: clients.custom,
-      fields: callbackFields,
+      fields: callbackFields(),
       logger,
       onPatch: (result) => metrics.callbackPatches.inc({ result }),
     })
@@ -194,6 +198,13 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
     logger.info('webhook server stopped')
   }
   return 0
+}
+
+/** Kind → the status field its callback data goes under. */
+function callbackFields(): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const k of WEBHOOK_KINDS) if (k.callbackStatusField) out[k.kind] = k.callbackStatusField
+  return out
 }
 
 function parseFlags(argv: string[]) {

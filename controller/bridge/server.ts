@@ -12,7 +12,11 @@
  * - `GET /v1/published`: the objects whose status the webhook server publishes (the CalendarSync
  *   feeds and free/busy documents), as cached; they name Secrets but hold no Secret data;
  * - `POST /v1/annotate`: a reconcile request, `{kind, namespace, name, annotations}`, limited to
- *   the requested-at and requested-streams annotations of an object with a webhook path.
+ *   the requested-at and requested-streams annotations of an object with a webhook path;
+ * - `POST /v1/callbacks`: callback-only data (Twilio delivery statuses, Twitch stream
+ *   notifications), `{kind, namespace, name, entries}`, merged into the one status field the kind
+ *   declares for it (`callbackStatusField`) of an object with a webhook path; entries are bounded
+ *   in number, keys and size, and hold scalars only.
  *
  * What the controller knows comes through {@link WebhookBridgeSource}, so the cache behind it can
  * change without touching the bridge.
@@ -38,6 +42,11 @@ export interface WebhookBridgeSource {
   objects(kind: string): readonly unknown[] | undefined
   /** A Secret's `data` (base64 values, as the API returns them), or undefined when it is absent. */
   secretData(namespace: string, name: string): Promise<Readonly<Record<string, string>> | undefined>
+  /** Merge-patches `status` (a part of it) onto an object's status subresource. */
+  patchStatus(
+    ref: { group: string; version: string; plural: string; namespace: string; name: string },
+    status: Readonly<Record<string, unknown>>,
+  ): Promise<void>
   /** Merge-patches annotations onto an object. */
   annotate(
     ref: { group: string; version: string; plural: string; namespace: string; name: string },
@@ -160,6 +169,27 @@ export function buildWebhookBridge(opts: WebhookBridgeOptions): FastifyInstance 
     return reply.code(204).send()
   })
 
+  app.post('/v1/callbacks', { bodyLimit: MAX_CALLBACK_BODY }, async (request, reply) => {
+    const b = (request.body ?? {}) as Record<string, unknown>
+    const found = routed(b.kind, b.namespace, b.name)
+    if (!found) return reply.code(404).send({ error: 'no webhook path' })
+    const field = found.kind.callbackStatusField
+    if (!field) return reply.code(404).send({ error: 'no callback data for this kind' })
+    const entries = callbackEntries(b.entries)
+    if (!entries) return reply.code(400).send({ error: 'entries must be bounded objects of scalars' })
+    await opts.source.patchStatus(
+      {
+        group: found.kind.group,
+        version: found.kind.version,
+        plural: found.kind.plural,
+        namespace: found.namespace,
+        name: found.name,
+      },
+      nest(field, entries),
+    )
+    return reply.code(204).send()
+  })
+
   app.setErrorHandler((err: FastifyError, _request, reply) => {
     log.warn({ err: err.message }, 'webhook bridge request failed')
     return reply.code(err.statusCode && err.statusCode < 500 ? err.statusCode : 500).send({ error: 'failed' })
@@ -172,4 +202,50 @@ export async function listenWebhookBridge(app: FastifyInstance, socketPath: stri
   rmSync(socketPath, { force: true })
   await app.listen({ path: socketPath })
   chmodSync(socketPath, 0o660)
+}
+
+/** Largest `/v1/callbacks` body (500 entries of a few scalars fit well inside it). */
+const MAX_CALLBACK_BODY = 512 * 1024
+const MAX_CALLBACK_ENTRIES = 500
+const MAX_ENTRY_FIELDS = 16
+const MAX_SCALAR_LENGTH = 256
+/** The keys the webhook server writes entries under (provider ids of messages, subscriptions). */
+const ENTRY_KEY = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
+const FIELD_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/
+
+type Scalar = string | number | boolean | null
+
+/** The entries of a callbacks request, or undefined when anything in it is out of bounds. */
+export function callbackEntries(raw: unknown): Record<string, Record<string, Scalar>> | undefined {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return undefined
+  const list = Object.entries(raw as Record<string, unknown>)
+  if (list.length === 0 || list.length > MAX_CALLBACK_ENTRIES) return undefined
+  const out: Record<string, Record<string, Scalar>> = {}
+  for (const [key, value] of list) {
+    if (!ENTRY_KEY.test(key) || value === null || typeof value !== 'object' || Array.isArray(value))
+      return undefined
+    const fields = Object.entries(value as Record<string, unknown>)
+    if (fields.length === 0 || fields.length > MAX_ENTRY_FIELDS) return undefined
+    const entry: Record<string, Scalar> = {}
+    for (const [name, v] of fields) {
+      if (!FIELD_NAME.test(name)) return undefined
+      const ok =
+        v === null ||
+        typeof v === 'boolean' ||
+        (typeof v === 'number' && Number.isFinite(v)) ||
+        (typeof v === 'string' && v.length <= MAX_SCALAR_LENGTH)
+      if (!ok) return undefined
+      entry[name] = v as Scalar
+    }
+    out[key] = entry
+  }
+  return out
+}
+
+/** `nest('a.b', v)` → `{ a: { b: v } }`. */
+function nest(path: string, value: unknown): Record<string, unknown> {
+  const parts = path.split('.').filter(Boolean)
+  let out: unknown = value
+  for (let i = parts.length - 1; i >= 0; i--) out = { [parts[i] as string]: out }
+  return out as Record<string, unknown>
 }

@@ -1,6 +1,6 @@
 /**
  * The {@link WebhookBridgeSource} over the controller's manager: its informers' caches of the
- * kinds, its Secret reader, and its API client for the annotation patch. The one place that
+ * kinds, its Secret reader, and its API client for the annotation and status patches. The one place that
  * knows where the controller keeps these.
  */
 import { type Manager, mergePatch } from '../runtime/index.ts'
@@ -15,6 +15,9 @@ export function managerBridgeSource(manager: Manager): WebhookBridgeSource {
     async secretData(namespace, name) {
       // read on demand through the controller's bounded Secret cache (no cache of every Secret)
       return (await manager.secrets.read(namespace, name))?.data
+    },
+    async patchStatus(ref, status) {
+      await manager.clients.custom.patchNamespacedCustomObjectStatus({ ...ref, body: { status } }, mergePatch)
     },
     async annotate(ref, annotations) {
       await manager.clients.custom.patchNamespacedCustomObject(
