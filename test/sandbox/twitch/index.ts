@@ -1,5 +1,6 @@
 // Twitch sandbox (Helix, the OAuth token endpoint, EventSub and its sender): the public face.
 
+export { twitchConfigSchema } from './config.ts'
 export { twitchPlugin } from './plugin.ts'
 export {
   type HelixOperation,

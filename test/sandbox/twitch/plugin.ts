@@ -18,6 +18,11 @@
  *   409 for a duplicate (same type, condition and callback, not failed or revoked); 400 for a bad
  *   body; 403 for `channel.subscribe` unless the broadcaster authorised the application.
  * - `DELETE /helix/eventsub/subscriptions?id=`: 204, or 404.
+ *
+ * Control (`/_sandbox/twitch`, for the demo and for people trying Switchboard):
+ * `POST /live {login, title?, gameName?, viewerCount?}` and `POST /offline {login}` change a
+ * channel and send its notifications (answering with the deliveries' message ids and statuses);
+ * `POST /revoke {id, reason}` revokes a subscription; `GET /subscriptions` lists every one.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { type Instrumentation, instrument } from '../recording.ts'
@@ -255,6 +260,84 @@ export function twitchPlugin(state: TwitchSandbox, inst: Instrumentation) {
         )
       },
       { prefix: TWITCH_PATH_PREFIX },
+    )
+    await app.register(
+      async (control) => {
+        const login = { type: 'string', pattern: '^[A-Za-z0-9_]{1,25}$' }
+        const known = (reply: FastifyReply, name: string) => {
+          if (state.users.has(name.toLowerCase())) return true
+          reply.code(404).send({ error: `no user ${name}` })
+          return false
+        }
+        const outcome = (ds: Array<{ messageId: string; status: number; subscriptionType: string }>) => ({
+          deliveries: ds.map((d) => ({ messageId: d.messageId, type: d.subscriptionType, status: d.status })),
+        })
+        control.post<{ Body: { login: string; title?: string; gameName?: string; viewerCount?: number } }>(
+          '/live',
+          {
+            schema: {
+              body: {
+                type: 'object',
+                required: ['login'],
+                additionalProperties: false,
+                properties: {
+                  login,
+                  title: { type: 'string', maxLength: 140 },
+                  gameName: { type: 'string', maxLength: 100 },
+                  viewerCount: { type: 'integer', minimum: 0 },
+                },
+              },
+            },
+          },
+          async (req, reply) => {
+            if (!known(reply, req.body.login)) return reply
+            const { login: l, ...rest } = req.body
+            return outcome(await state.goLive(l, rest))
+          },
+        )
+        control.post<{ Body: { login: string } }>(
+          '/offline',
+          {
+            schema: {
+              body: {
+                type: 'object',
+                required: ['login'],
+                additionalProperties: false,
+                properties: { login },
+              },
+            },
+          },
+          async (req, reply) => {
+            if (!known(reply, req.body.login)) return reply
+            return outcome(await state.goOffline(req.body.login))
+          },
+        )
+        control.post<{ Body: { id: string; reason: string } }>(
+          '/revoke',
+          {
+            schema: {
+              body: {
+                type: 'object',
+                required: ['id', 'reason'],
+                additionalProperties: false,
+                properties: {
+                  id: { type: 'string', maxLength: 64 },
+                  reason: { type: 'string', maxLength: 64 },
+                },
+              },
+            },
+          },
+          async (req, reply) => {
+            if (!state.subscriptions.has(req.body.id))
+              return reply.code(404).send({ error: 'no such subscription' })
+            return outcome([await state.revoke(req.body.id, req.body.reason)])
+          },
+        )
+        control.get('/subscriptions', async () => ({
+          data: [...state.subscriptions.values()].map(subscriptionJson),
+        }))
+      },
+      { prefix: '/_sandbox/twitch' },
     )
   }
 }
