@@ -120,6 +120,7 @@ export function createOperator(opts: OperatorOptions): Operator {
     ...twitchReconciler({
       destinations,
       logger: opts.logger,
+      registry: manager.metrics.registry,
       publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
       endpoints: opts.endpoints,
       http: opts.providerHttp,

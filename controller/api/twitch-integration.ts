@@ -169,7 +169,7 @@ export const twitchInboxEntry = z
   .object({
     type: z.string().max(64).describe('stream.online or stream.offline.'),
     occurredAt: z.string().max(64).describe('started_at of the stream, or when Twitch sent the message.'),
-    broadcaster: z.string().max(64).describe('The broadcaster user id.'),
+    broadcaster: z.string().max(128).describe('The broadcaster user id.'),
     live: z.boolean().describe('Whether the notification says live.'),
     streamId: z.string().max(64).nullable().describe('The stream id, when given.').optional(),
     streamType: z.string().max(32).nullable().describe('The stream type (`live`), when given.').optional(),

@@ -24,6 +24,7 @@
  * Twitch; with `Orphan` there is no finalizer at all.
  */
 import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
 import {
   checkEndpoint,
   createTwitchClient,
@@ -67,6 +68,8 @@ type Ctx = ReconcileContext<TwitchIntegrationSpec, TwitchIntegrationStatus, Stat
 export interface TwitchReconcilerOptions {
   destinations: DeliveryRegistry
   logger: Logger
+  /** Where the provider request metrics go (the manager's registry). */
+  registry?: Registry | undefined
   /** Public base URL of the webhook server; subscriptions call `status.webhook.url` under it. */
   publicUrl?: string | undefined
   endpoints?: EndpointPolicy | undefined
@@ -184,6 +187,7 @@ async function connect(ctx: Ctx, opts: TwitchReconcilerOptions): Promise<void> {
         apiUrl: api,
         authUrl: auth,
         logger: ctx.log,
+        metrics: opts.registry,
         timeoutMs: opts.http?.timeoutMs,
         retry: opts.http?.retry,
       }),

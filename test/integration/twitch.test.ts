@@ -1,6 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { resolve } from 'node:path'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { defaultBudgets } from '../../connectors/index.ts'
 import { createOperator, type Operator } from '../../controller/index.ts'
@@ -273,7 +274,12 @@ describe('TwitchIntegration against the Twitch sandbox, with the webhook server'
     await waitFor('both at Segment', () => sandbox.segment.uniqueMessageIds(writeKey) >= 2 || undefined, {
       timeoutMs: 15_000,
     })
-    const o = await get(ns)
+    // both were taken from the inbox (the Destination hears of them before the status is written)
+    const o = await waitObj(
+      ns,
+      'the inbox drained',
+      (x) => x.status?.eventInbox === undefined && channel(x, 'delta')?.lastEvent !== undefined,
+    )
     expect(channel(o, 'delta')).toMatchObject({
       live: false,
       lastEvent: { type: 'stream.offline', messageId: offMsg.headers['twitch-eventsub-message-id'] },
@@ -466,9 +472,57 @@ describe('TwitchIntegration against the Twitch sandbox, with the webhook server'
     }
     expect(list.items.length).toBeGreaterThan(3)
     expect(JSON.stringify(list)).not.toContain('PLANTED')
+    const metrics = `${await operator.manager.metrics.registry.metrics()}\n${await (await fetch(`${hooksUrl}/metrics`)).text()}`
+    expect(metrics).toContain('switchboard_provider_requests_total{provider="twitch"')
+    expect(metrics).not.toContain('PLANTED')
     const events = await c.core.listEventForAllNamespaces({})
     expect(
       JSON.stringify(events.items.filter((e) => e.involvedObject.kind === 'TwitchIntegration')),
     ).not.toContain('PLANTED')
+  })
+
+  it('kubectl explain teaches every spec field, and the API server refuses a malformed spec', async () => {
+    const run = promisify(execFile)
+    const kubectl = (...args: string[]) =>
+      run('kubectl', [...args, '--kubeconfig', inject('kubeconfigPath')], { timeout: 30_000 })
+    const fields = [
+      'credentialsSecretRef',
+      'credentialsSecretRef.name',
+      'channels',
+      'events',
+      'destinationRefs',
+      'destinationRefs.name',
+      'interval',
+      'deletionPolicy',
+      'endpoints',
+      'endpoints.api',
+      'endpoints.auth',
+      'suspend',
+    ]
+    for (const f of fields) {
+      const { stdout } = await kubectl('explain', `twitchintegrations.spec.${f}`)
+      const description = /DESCRIPTION:\n([\s\S]*?)(\n\S|$)/.exec(stdout)?.[1]?.trim() ?? ''
+      expect(description.length, `spec.${f}`).toBeGreaterThan(20)
+    }
+    expect((await kubectl('explain', 'twitchintegrations.spec.credentialsSecretRef')).stdout).toContain(
+      'eventsubSecret',
+    )
+    expect((await kubectl('explain', 'twitchintegrations.status.channels')).stdout).toContain(
+      'Offline is not an error',
+    )
+    const ns = await createNamespace(c.core, 'twitch-schema')
+    const bad: Array<Record<string, unknown>> = [
+      { credentialsSecretRef: { name: 'x' }, channels: ['not a login!'] },
+      { credentialsSecretRef: { name: 'x' }, channels: [] },
+      { credentialsSecretRef: { name: 'x' }, channels: ['a'], events: ['channel.raid'] },
+      { credentialsSecretRef: { name: 'x' }, channels: ['a'], deletionPolicy: 'Keep' },
+      { credentialsSecretRef: { name: 'x' }, channels: ['a', 'a'] },
+      { credentialsSecretRef: { name: 'x' }, channels: Array.from({ length: 501 }, (_, i) => `c${i}`) },
+      { channels: ['a'] },
+    ]
+    for (const spec of bad) {
+      const err = await createResource(c, 'TwitchIntegration', ns, 'bad', spec).catch((e: unknown) => e)
+      expect((err as { code?: number }).code, JSON.stringify(spec).slice(0, 80)).toBe(422)
+    }
   })
 })

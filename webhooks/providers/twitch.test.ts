@@ -171,4 +171,42 @@ describe('twitch', () => {
     expect(h.requester.requests).toHaveLength(0)
     expect(h.callbacks.events).toHaveLength(0)
   })
+
+  it('bounds what a notification writes: an oversized started_at falls back to the signed timestamp', async () => {
+    const h = harness()
+    const { url } = h.addTarget('twitch', secrets)
+    const msg = twitchNotification({
+      url,
+      secret: secrets.eventsubSecret,
+      subscription: online(url),
+      event: {
+        ...streamEvent,
+        started_at: `2030-01-01T10:00:00.${'1'.repeat(10_000)}Z`,
+        id: 'x'.repeat(500),
+      },
+    })
+    expect((await h.send(msg)).statusCode).toBe(204)
+    const event = h.callbacks.events[0]?.event
+    expect(event?.occurredAt).toBe(msg.headers['twitch-eventsub-message-timestamp'])
+    expect(String(event?.data.streamId).length).toBe(64)
+    // the same message again (a Twitch retry) is one callback
+    expect((await h.send(msg)).statusCode).toBe(204)
+    expect(h.callbacks.events).toHaveLength(1)
+  })
+
+  it('a stream event for a broadcaster id that is not an entity key changes nothing', async () => {
+    const h = harness()
+    const { url } = h.addTarget('twitch', secrets)
+    for (const broadcaster of ['../../etc', 'a'.repeat(200), '', 'é1']) {
+      const msg = twitchNotification({
+        url,
+        secret: secrets.eventsubSecret,
+        subscription: online(url),
+        event: { ...streamEvent, broadcaster_user_id: broadcaster },
+      })
+      expect((await h.send(msg)).statusCode).toBe(400)
+    }
+    expect(h.callbacks.events).toHaveLength(0)
+    expect(h.requester.requests).toHaveLength(0)
+  })
 })
