@@ -17,6 +17,8 @@ export const Reason = {
   CalendarNotFound: 'CalendarNotFound',
   /** A saved stream cursor that cannot be read (corrupt, or from another provider or stream). */
   InvalidCursor: 'InvalidCursor',
+  /** A Secret the controller must write lacks the opt-in label `switchboard.dev/controller-writable`. */
+  SecretNotWritable: 'SecretNotWritable',
   /** A base URL that may not receive the provider's credentials (connectors/endpoints.ts). */
   EndpointNotAllowed: 'EndpointNotAllowed',
   // provider / destination outcomes
