@@ -456,29 +456,47 @@ describe('TwitchIntegration against the Twitch sandbox, with the webhook server'
     expect(subsAt(orphan.ns)).toHaveLength(2)
   })
 
-  it('no planted credential in logs, events or status', async () => {
+  it('no planted credential in logs, events, status or metrics, plain or base64, even when Twitch echoes one', async () => {
+    // a provider error whose text carries the client secret and the EventSub secret
+    sandbox.faults.inject({
+      provider: 'twitch',
+      path: '/twitch/helix/streams',
+      status: 400,
+      times: 3,
+      body: { status: 400, message: `invalid request for ${CLIENT_SECRET} with ${EVENTSUB_SECRET}` },
+    })
+    const echo = await setup('twitch-echo', { channels: ['golf'] })
+    const echoed = await waitObj(
+      echo.ns,
+      'the echoed error',
+      (x) => condition(x, 'Ready')?.reason === 'ProviderRejected',
+    )
+    expect(condition(echoed, 'Ready')?.message).toContain('invalid request for')
+    const planted = [CLIENT_SECRET, EVENTSUB_SECRET, 'PLANTED-wrong-twitch-secret-00']
+    const forms = planted.flatMap((p) => [p, Buffer.from(p).toString('base64'), encodeURIComponent(p)])
     const text = logs.text()
     expect(text).toContain('twitchintegration')
-    for (const s of [CLIENT_SECRET, EVENTSUB_SECRET, 'PLANTED-wrong-twitch-secret-00'])
-      expect(text).not.toContain(s)
+    for (const s of forms) expect(text).not.toContain(s)
     for (const t of [...sandbox.twitch.subscriptions.values()].map((s) => s.secret))
       expect(text).not.toContain(t)
     const list = (await c.custom.listClusterCustomObject({
       group: 'switchboard.dev',
       version: 'v1alpha1',
       plural: PLURAL,
-    })) as {
-      items: unknown[]
-    }
+    })) as { items: unknown[] }
     expect(list.items.length).toBeGreaterThan(3)
-    expect(JSON.stringify(list)).not.toContain('PLANTED')
     const metrics = `${await operator.manager.metrics.registry.metrics()}\n${await (await fetch(`${hooksUrl}/metrics`)).text()}`
     expect(metrics).toContain('switchboard_provider_requests_total{provider="twitch"')
-    expect(metrics).not.toContain('PLANTED')
     const events = await c.core.listEventForAllNamespaces({})
-    expect(
-      JSON.stringify(events.items.filter((e) => e.involvedObject.kind === 'TwitchIntegration')),
-    ).not.toContain('PLANTED')
+    const twitchEvents = JSON.stringify(
+      events.items.filter((e) => e.involvedObject.kind === 'TwitchIntegration'),
+    )
+    expect(twitchEvents).toContain('invalid request for')
+    for (const s of forms) {
+      expect(JSON.stringify(list)).not.toContain(s)
+      expect(metrics).not.toContain(s)
+      expect(twitchEvents).not.toContain(s)
+    }
   })
 
   it('kubectl explain teaches every spec field, and the API server refuses a malformed spec', async () => {
