@@ -90,6 +90,8 @@ const PENDING = 'webhook_callback_verification_pending'
 const PUBLISH_DELAY_MS = 2_000
 /** After a reconcile request, when the inbox is looked at again. */
 const INBOX_LOOK_AGAIN_MS = 1_500
+/** How long after a reconcile request the inbox is looked at that often. */
+const INBOX_WATCH_MS = 15_000
 /** The event names Destinations see. */
 export const TWITCH_EVENT_NAMES: Record<string, string> = {
   'stream.online': 'Twitch Stream Online',
@@ -134,13 +136,14 @@ export function twitchReconciler(
     ],
     finalize: async (ctx) => {
       if (ctx.spec.deletionPolicy === 'Orphan') return
-      const url = ctx.status.webhook?.url
-      if (!url) return
+      const path = ctx.status.webhook?.path
+      if (!path) return
       await connect(ctx, opts)
       const client = ctx.state.client as TwitchClient
       let deleted = 0
       for (const s of await client.subscriptions(ctx.signal)) {
-        if (s.transport.callback !== url) continue
+        // every subscription on this resource's path, whatever public URL it was made under
+        if (!s.transport.callback?.endsWith(path)) continue
         if (await client.deleteSubscription(s.id, ctx.signal)) deleted++
       }
       ctx.log.info({ deleted }, 'EventSub subscriptions deleted')
@@ -286,10 +289,12 @@ interface InboxItem {
 
 async function notifications(ctx: Ctx, destinations: DeliveryRegistry): Promise<void> {
   // A notification asks for a reconcile at once and its inbox entry is written a moment later
-  // (the webhook server batches status writes per second): look again shortly after a request.
-  const requested = ctx.obj.metadata.annotations?.[REQUESTED_AT_ANNOTATION]
-  if (requested !== undefined && requested !== ctx.obj.status?.lastHandledRequestAt)
-    ctx.requeueAfter(INBOX_LOOK_AGAIN_MS)
+  // (the webhook server batches status writes per second, and a status write starts no
+  // reconcile): look again every 1.5 s for a while after a request (the webhook server's value
+  // is the time it asked).
+  const requested = Date.parse(ctx.obj.metadata.annotations?.[REQUESTED_AT_ANNOTATION] ?? '')
+  const sinceRequest = ctx.now().getTime() - requested
+  if (sinceRequest >= -INBOX_WATCH_MS && sinceRequest < INBOX_WATCH_MS) ctx.requeueAfter(INBOX_LOOK_AGAIN_MS)
   const inbox = ctx.status.eventInbox
   if (!inbox || Object.keys(inbox).length === 0) return
   const byUser = new Map((ctx.status.channels ?? []).map((c) => [c.userId, c]))
@@ -334,8 +339,9 @@ async function notifications(ctx: Ctx, destinations: DeliveryRegistry): Promise<
   }
   ctx.status.live = (ctx.status.channels ?? []).filter((c) => c.live).length
   ctx.log.info({ notifications: items.length, applied }, 'stream notifications applied')
-  // Status first: a channel's state must not wait for a Destination.
-  const drained = new Set(items.filter((i) => byUser.has(i.broadcaster)).map((i) => i.messageId))
+  // Status first: a channel's state must not wait for a Destination. Notifications for a channel
+  // no longer tracked leave the inbox with the others.
+  const drained = new Set(items.map((i) => i.messageId))
   if (records.length > 0 && ctx.spec.destinationRefs.length > 0) {
     const { namespace } = ctx.obj.metadata
     try {
@@ -426,7 +432,16 @@ async function eventsub(ctx: Ctx): Promise<void> {
   const channels = ctx.status.channels ?? []
   const generationChanged = ctx.obj.status?.observedGeneration !== ctx.obj.metadata.generation
   const previous = new Map((ctx.obj.status?.subscriptions ?? []).map((s) => [`${s.type}|${s.login}`, s]))
-  const ours = (await client.subscriptions(ctx.signal)).filter((s) => s.transport.callback === url)
+  const listed = await client.subscriptions(ctx.signal)
+  const ours = listed.filter((s) => s.transport.callback === url)
+  // the path's token is this resource's alone: one on it under another base URL was made before
+  // the public URL changed, and nothing will call it any more
+  const path = ctx.status.webhook?.path ?? ''
+  for (const s of listed) {
+    if (s.transport.callback !== url && path !== '' && s.transport.callback?.endsWith(path)) {
+      await client.deleteSubscription(s.id, ctx.signal)
+    }
+  }
   const byKey = new Map<string, EventSubSubscription[]>()
   for (const s of ours) {
     const key = `${s.type}|${s.condition.broadcaster_user_id ?? ''}`
@@ -451,7 +466,7 @@ async function eventsub(ctx: Ctx): Promise<void> {
       }
       const revoked = existing.find((s) => REVOKED.has(s.status))
       const before = previous.get(`${type}|${ch.login}`)
-      if (revoked || (before && REVOKED.has(before.status) && !generationChanged)) {
+      if (!generationChanged && (revoked || (before && REVOKED.has(before.status)))) {
         const status = revoked?.status ?? before?.status ?? 'authorization_revoked'
         out.push({
           id: revoked?.id ?? before?.id ?? '',
@@ -465,7 +480,8 @@ async function eventsub(ctx: Ctx): Promise<void> {
         continue
       }
       for (const s of existing) {
-        if (RECREATE.has(s.status)) {
+        // failed deliveries or verification: made again; revoked ones too once the spec changed
+        if (RECREATE.has(s.status) || REVOKED.has(s.status)) {
           await client.deleteSubscription(s.id, ctx.signal)
           recreated++
         }

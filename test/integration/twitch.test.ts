@@ -59,11 +59,11 @@ describe('TwitchIntegration against the Twitch sandbox, with the webhook server'
   let webhooks: ChildProcess
   let hooksUrl: string
   const logs = capturedLogger('debug')
-  const startOperator = async () => {
+  const startOperator = async (publicUrl = hooksUrl) => {
     operator = createOperator({
       kubeConfig: c.kc,
       logger: logs.logger,
-      publicUrl: hooksUrl,
+      publicUrl,
       endpoints: { allowLoopback: true },
       providerHttp: { timeoutMs: 2_000, retry: { maxRetryAfterMs: 3_000 } },
       twitch: { helixLagMs: 1_000 },
@@ -155,7 +155,8 @@ describe('TwitchIntegration against the Twitch sandbox, with the webhook server'
     return { ns, writeKey }
   }
   const get = (ns: string) => getObj(c.custom, PLURAL, ns, 'tw')
-  const waitObj = (ns: string, what: string, ok: (o: Obj) => boolean, timeoutMs = 30_000) =>
+  // generous: the machine may be shared, and a restart lists every kind again
+  const waitObj = (ns: string, what: string, ok: (o: Obj) => boolean, timeoutMs = 60_000) =>
     waitFor(
       `${ns}/tw ${what}`,
       async () => {
@@ -213,7 +214,7 @@ describe('TwitchIntegration against the Twitch sandbox, with the webhook server'
       (x) =>
         channel(x, 'alpha')?.live === true &&
         channel(x, 'alpha')?.lastEvent?.messageId === delivery?.messageId,
-      15_000,
+      30_000,
     )
     const tookMs = Date.now() - started
     expect(channel(live, 'alpha')?.lastEvent).toMatchObject({
@@ -342,6 +343,34 @@ describe('TwitchIntegration against the Twitch sandbox, with the webhook server'
     ).toEqual(ids)
     expect(subsAt(ns)).toHaveLength(2)
     expect(sandbox.twitch.counts.get('subscriptions.create') ?? 0).toBe(created)
+  })
+
+  it('moves its subscriptions when the public URL changes: the old ones are deleted', async () => {
+    const { ns } = await setup('twitch-moved', { channels: ['foxtrot'], events: ['stream.online'] })
+    const o = await ready(ns)
+    const oldUrl = callbackOf(ns) ?? ''
+    const oldIds = subsOf(o).map((x) => x.id)
+    await operator.stop({ timeoutMs: 5_000 })
+    // the same webhook server, under another name
+    const moved = hooksUrl.replace('127.0.0.1', 'localhost')
+    try {
+      await startOperator(moved)
+      const after = await waitObj(
+        ns,
+        'subscriptions on the new URL',
+        (x) =>
+          (x.status?.webhook as { url?: string } | undefined)?.url?.startsWith(moved) === true &&
+          isTrue(x, 'EventSubReady') &&
+          subsOf(x).every((y) => !oldIds.includes(y.id)),
+      )
+      const newUrl = (after.status?.webhook as { url?: string } | undefined)?.url ?? ''
+      const all = [...sandbox.twitch.subscriptions.values()]
+      expect(all.filter((x) => x.callback === oldUrl)).toHaveLength(0)
+      expect(all.filter((x) => x.callback === newUrl).map((x) => x.status)).toEqual(['enabled'])
+    } finally {
+      await operator.stop({ timeoutMs: 5_000 })
+      await startOperator()
+    }
   })
 
   it('makes a subscription again after notification_failures_exceeded, reports authorization_revoked', async () => {
