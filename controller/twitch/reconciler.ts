@@ -138,13 +138,26 @@ export function twitchReconciler(
       if (ctx.spec.deletionPolicy === 'Orphan') return
       const path = ctx.status.webhook?.path
       if (!path) return
-      await connect(ctx, opts)
-      const client = ctx.state.client as TwitchClient
       let deleted = 0
-      for (const s of await client.subscriptions(ctx.signal)) {
-        // every subscription on this resource's path, whatever public URL it was made under
-        if (!s.transport.callback?.endsWith(path)) continue
-        if (await client.deleteSubscription(s.id, ctx.signal)) deleted++
+      try {
+        await connect(ctx, opts)
+        const client = clientOf(ctx)
+        for (const s of await client.subscriptions(ctx.signal)) {
+          // every subscription on this resource's path, whatever public URL it was made under
+          if (!s.transport.callback?.endsWith(path)) continue
+          if (await client.deleteSubscription(s.id, ctx.signal)) deleted++
+        }
+      } catch (err) {
+        const e = toSwitchboardError(err)
+        // a passing failure is tried again; one that needs a user (the Secret deleted with the
+        // namespace, refused credentials) must not keep the resource, and its namespace, forever
+        if (e.kind !== 'stalling') throw e
+        ctx.event(
+          'Warning',
+          Reason.CleanupIncomplete,
+          `EventSub subscriptions were not deleted (${deleted} were): ${e.message}`,
+        )
+        return
       }
       ctx.log.info({ deleted }, 'EventSub subscriptions deleted')
       if (deleted > 0) ctx.event('Normal', Reason.CleanedUp, `${deleted} EventSub subscription(s) deleted`)

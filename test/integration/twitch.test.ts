@@ -483,6 +483,31 @@ describe('TwitchIntegration against the Twitch sandbox, with the webhook server'
     })
     expect(subsAt(del.ns)).toHaveLength(0)
     expect(subsAt(orphan.ns)).toHaveLength(2)
+
+    // the Secret gone first (a namespace being deleted): the resource still goes, with an Event
+    const gone = await setup('twitch-nosecret', { channels: ['charlie'] })
+    await ready(gone.ns)
+    await c.core.deleteNamespacedSecret({ namespace: gone.ns, name: 'twitch' })
+    await c.custom.deleteNamespacedCustomObject({
+      group: 'switchboard.dev',
+      version: 'v1alpha1',
+      plural: PLURAL,
+      namespace: gone.ns,
+      name: 'tw',
+    })
+    await waitFor(
+      'the resource without its Secret gone',
+      async () => {
+        try {
+          await get(gone.ns)
+          return undefined
+        } catch {
+          return true
+        }
+      },
+      { timeoutMs: 30_000 },
+    )
+    expect((await eventsFor(c.core, gone.ns, 'tw')).some((e) => e.reason === 'CleanupIncomplete')).toBe(true)
   })
 
   it('no planted credential in logs, events, status or metrics, plain or base64, even when Twitch echoes one', async () => {
