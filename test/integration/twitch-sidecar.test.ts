@@ -159,4 +159,52 @@ describe('TwitchIntegration with the webhook server as a sidecar without credent
     expect(logs.text()).not.toContain(CLIENT_SECRET)
     expect(logs.text()).not.toContain(EVENTSUB_SECRET)
   })
+
+  it('with the webhook server stopped, the channel is right within one interval (Helix)', async () => {
+    const ns = await createNamespace(c.core, 'twitch-stopped')
+    await createSecret(c.core, ns, 'twitch', {
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      eventsubSecret: EVENTSUB_SECRET,
+    })
+    sandbox.twitch.addUser({ login: 'sidecar_two' })
+    await createResource(c, 'TwitchIntegration', ns, 'tw', {
+      credentialsSecretRef: { name: 'twitch' },
+      endpoints: { api: sandbox.twitchEndpoint, auth: sandbox.twitchEndpoint },
+      channels: ['sidecar_two'],
+      interval: '4s',
+    })
+    const get = () => getObj(c.custom, 'twitchintegrations', ns, 'tw')
+    await waitFor(
+      'EventSub enabled',
+      async () => {
+        const o = await get()
+        return condition(o, 'EventSubReady')?.status === 'True' || undefined
+      },
+      { timeoutMs: 30_000 },
+    )
+    webhooks.kill('SIGTERM')
+    await waitFor('the webhook server stopped', () => (webhooks.exitCode !== null ? true : undefined), {
+      timeoutMs: 15_000,
+    })
+    const [delivery] = await sandbox.twitch.goLive('sidecar_two', { title: 'nobody hears this' })
+    // Twitch could not deliver it
+    expect(delivery?.status).toBe(0)
+    const started = Date.now()
+    const o = await waitFor(
+      'live through the Helix read',
+      async () => {
+        const x = await get()
+        const ch = (x.status?.channels as Array<Channel & { title?: string }> | undefined)?.[0]
+        return ch?.live === true ? ch : undefined
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    )
+    const tookMs = Date.now() - started
+    console.log(`twitch (webhook server stopped): live through Helix after ${tookMs} ms (interval 4 s)`)
+    expect(o.title).toBe('nobody hears this')
+    expect(o.lastEvent).toBeUndefined()
+    // within one interval, jitter included (10 %), and the time to read and write
+    expect(tookMs).toBeLessThan(4_400 + 3_000)
+  })
 })
