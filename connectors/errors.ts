@@ -78,6 +78,18 @@ export const Reason = {
   NotCompleted: 'NotCompleted',
   /** The Secret has no key to verify webhooks with; syncs run on their interval only. */
   WebhookSecretMissing: 'WebhookSecretMissing',
+  /** Every channel of a TwitchIntegration is known to Twitch. */
+  Resolved: 'Resolved',
+  /** A channel login that Twitch does not know (a configuration error of that channel only). */
+  ChannelNotFound: 'ChannelNotFound',
+  /** Every EventSub subscription is enabled. */
+  SubscriptionsEnabled: 'SubscriptionsEnabled',
+  /** EventSub subscriptions wait for their callback verification. */
+  SubscriptionsPending: 'SubscriptionsPending',
+  /** An EventSub subscription was revoked in a way that needs the broadcaster or the user. */
+  SubscriptionRevoked: 'SubscriptionRevoked',
+  /** An EventSub subscription could not be created (Twitch refused it). */
+  SubscriptionFailed: 'SubscriptionFailed',
 
   // outcomes that are not errors: event reasons
   SyncTokenExpired: 'SyncTokenExpired',
@@ -87,6 +99,8 @@ export const Reason = {
   CleanedUp: 'CleanedUp',
   CleanupIncomplete: 'CleanupIncomplete',
   WebhookRejected: 'WebhookRejected',
+  /** An EventSub subscription was made again after Twitch revoked it for failed deliveries. */
+  SubscriptionRecreated: 'SubscriptionRecreated',
 } as const
 export type Reason = (typeof Reason)[keyof typeof Reason]
 

@@ -108,3 +108,4 @@ export {
 } from './signed-http/index.ts'
 export { rfc3339 } from './time.ts'
 export * from './twilio/index.ts'
+export * from './twitch/index.ts'

@@ -12,6 +12,7 @@ import {
   SyncMetrics,
   shardSelector,
 } from './runtime/index.ts'
+import { twitchReconciler } from './twitch/index.ts'
 
 export interface OperatorOptions {
   kubeConfig: KubeConfig
@@ -40,6 +41,8 @@ export interface OperatorOptions {
   endpoints?: EndpointPolicy
   /** MessageCampaign tuning (tests shorten the settle time and fix the clock). */
   campaign?: { settleMs?: number; sliceMs?: number; now?: () => Date }
+  /** TwitchIntegration tuning (tests shorten how long a notification outranks a Helix read). */
+  twitch?: { helixLagMs?: number }
   /** Delay before delivery counters are written to a Destination's status (default 2 s). */
   statusFlushDelayMs?: number
   /** How often a long integration sync writes its cursor (default every 10 pages or 2 s). */
@@ -111,6 +114,18 @@ export function createOperator(opts: OperatorOptions): Operator {
       publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
       timeoutMs: opts.providerHttp?.timeoutMs,
       ...opts.campaign,
+    }),
+    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+  })
+  manager.add({
+    ...twitchReconciler({
+      destinations,
+      logger: opts.logger,
+      registry: manager.metrics.registry,
+      publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
+      endpoints: opts.endpoints,
+      http: opts.providerHttp,
+      ...(opts.twitch ?? {}),
     }),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   })

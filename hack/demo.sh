@@ -76,7 +76,16 @@ node bin/switchboard.ts webhooks --bind-address "127.0.0.1:$WEBHOOKS_PORT" --pub
   >"$WORK/webhooks.log" 2>&1 &
 PIDS+=($!)
 
-kubectl wait --for=condition=Ready --timeout=120s -n switchboard-demo destinations,casinointegrations,calendarsyncs,messagecampaigns --all >/dev/null
+kubectl wait --for=condition=Ready --timeout=120s -n switchboard-demo destinations,casinointegrations,calendarsyncs,messagecampaigns,twitchintegrations --all >/dev/null
+# A partner channel goes live in the sandbox; EventSub tells the TwitchIntegration within seconds.
+kubectl wait --for=condition=EventSubReady --timeout=60s -n switchboard-demo twitchintegration/partners >/dev/null
+node -e 'fetch(process.argv[1], { method: "POST", headers: { "content-type": "application/json" }, body: process.argv[2] })
+  .then((r) => { if (!r.ok) process.exit(1) })' "http://127.0.0.1:$SANDBOX_PORT/_sandbox/twitch/live" \
+  '{"login":"partner_one","title":"Drops enabled: watch to earn"}'
+kubectl wait --for=jsonpath='{.status.live}'=1 --timeout=30s -n switchboard-demo twitchintegration/partners >/dev/null
+echo "demo: partner_one went live; the TwitchIntegration shows it:"
+kubectl get twitchintegration partners -n switchboard-demo \
+  -o jsonpath='{range .status.channels[*]}{.login}{" live="}{.live}{" "}{.title}{"\n"}{end}'
 echo
 kubectl get switchboard -n switchboard-demo
 echo
@@ -101,6 +110,8 @@ Switchboard is running.
   kubectl:   export KUBECONFIG=$KUBECONFIG
              kubectl get switchboard -A ; kubectl describe destination cdp -n switchboard-demo
   metrics:   http://127.0.0.1:$METRICS_PORT/metrics  (health: /healthz, /readyz)
+  twitch:    curl -X POST http://127.0.0.1:$SANDBOX_PORT/_sandbox/twitch/live -H 'content-type: application/json' -d '{"login":"partner_two"}'
+             kubectl get twitchintegration partners -n switchboard-demo -o yaml
   webhooks:  $PUBLIC_URL  (each resource's URL: kubectl get casinointegration royal -n switchboard-demo -o jsonpath='{.status.webhook.url}')
   feeds:     $FEED  (and next.json, today.json)
   free/busy: $PUBLIC_URL/freebusy/switchboard-demo/venue.json

@@ -2,6 +2,7 @@ import { CalendarSyncKind } from './calendar-sync.ts'
 import { CasinoIntegrationKind } from './casino-integration.ts'
 import { DestinationKind } from './destination.ts'
 import { MessageCampaignKind } from './message-campaign.ts'
+import { TwitchIntegrationKind } from './twitch-integration.ts'
 import type { KindDefinition } from './types.ts'
 
 export * from './calendar-sync.ts'
@@ -10,6 +11,7 @@ export * from './common.ts'
 export * from './destination.ts'
 export * from './message-campaign.ts'
 export * from './providers/index.ts'
+export * from './twitch-integration.ts'
 export * from './types.ts'
 export * from './webhook.ts'
 
@@ -22,4 +24,5 @@ export const allKinds: readonly KindDefinition[] = [
   CasinoIntegrationKind,
   CalendarSyncKind,
   MessageCampaignKind,
+  TwitchIntegrationKind,
 ]

@@ -252,7 +252,12 @@ const ROUTING: readonly KindRouting[] = [
     callbackStatusField: 'deliveryInbox',
   },
   { kind: 'PatreonIntegration', plural: 'patreonintegrations' },
-  { kind: 'TwitchIntegration', plural: 'twitchintegrations' },
+  {
+    kind: 'TwitchIntegration',
+    plural: 'twitchintegrations',
+    // stream online/offline exist only as notifications: the controller drains them from this inbox
+    callbackStatusField: 'eventInbox',
+  },
 ]
 
 /**

@@ -37,6 +37,10 @@ export const ConditionType = {
   RecipientsValid: 'RecipientsValid',
   /** Every recipient was messaged or skipped (MessageCampaign). */
   Completed: 'Completed',
+  /** Every channel of the spec is known to the provider (TwitchIntegration). */
+  ChannelsResolved: 'ChannelsResolved',
+  /** Every EventSub subscription is enabled (TwitchIntegration). */
+  EventSubReady: 'EventSubReady',
 } as const
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType]
 

@@ -139,6 +139,12 @@ export interface ReconcilerDefinition<Spec, Status extends CommonStatus, State =
    * succeeded. In-memory state is `forget`'s.
    */
   finalize?(ctx: ReconcileContext<Spec, Status, State>): Promise<void> | void
+  /**
+   * Whether an object of a kind with `finalize` needs the finalizer, read from the raw spec (a
+   * TwitchIntegration with `deletionPolicy: Orphan` leaves its subscriptions and needs none).
+   * Default: every object does. A finalizer no longer needed is removed.
+   */
+  needsFinalizer?(spec: unknown): boolean
   /** Called after the status of a reconcile was written (or needed no write). */
   statusWritten?(ctx: ReconcileContext<Spec, Status, State>): void
   /** Marks the status of a suspended object (no steps run), e.g. a phase `Paused`. */

@@ -38,6 +38,9 @@ describe('make demo', () => {
       expect(line, `${casino} in the tables\n${output}`).not.toBeNull()
       expect(Number(line?.[1]) + Number(line?.[2]) + Number(line?.[3])).toBeGreaterThan(0)
     }
+    // a partner channel went live in the sandbox and the TwitchIntegration shows it
+    expect(output).toMatch(/partner_one live=true Drops enabled: watch to earn/)
+    expect(output).toMatch(/partner_two live=false/)
     for (const [name, provider] of [
       ['royal', 'softswiss'],
       ['lucky', 'altenar'],

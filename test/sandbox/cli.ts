@@ -22,6 +22,7 @@ import { facebookConfigSchema } from './facebook/index.ts'
 import { googleCalendarConfigSchema } from './google-calendar/index.ts'
 import { buildSandbox, type SandboxOptions } from './sandbox.ts'
 import { twilioConfigSchema } from './twilio/index.ts'
+import { twitchConfigSchema } from './twitch/index.ts'
 
 const configSchema = z
   .object({
@@ -84,6 +85,7 @@ const configSchema = z
     calendly: calendlyConfigSchema.optional(),
     facebook: facebookConfigSchema.optional(),
     twilio: twilioConfigSchema.optional(),
+    twitch: twitchConfigSchema.optional(),
     maxRequestLog: z.number().int().positive().optional(),
   })
   .strict()

@@ -44,4 +44,5 @@ export {
   segmentPlugin,
 } from './segment.ts'
 export * from './twilio/index.ts'
+export * from './twitch/index.ts'
 export * from './webhooks/index.ts'

@@ -19,6 +19,7 @@ import { HttpReceiverSandbox, type HttpReceiverSandboxOptions, httpReceiverPlugi
 import { RequestLog } from './recording.ts'
 import { SegmentSandbox, type SegmentSandboxOptions, segmentPlugin } from './segment.ts'
 import { TWILIO_PATH_PREFIX, TwilioSandbox, type TwilioSandboxOptions, twilioPlugin } from './twilio/index.ts'
+import { TWITCH_PATH_PREFIX, TwitchSandbox, type TwitchSandboxOptions, twitchPlugin } from './twitch/index.ts'
 
 export interface SandboxOptions {
   /** Fastify request logging to stdout (paths only, no queries or headers). Default false. */
@@ -35,6 +36,8 @@ export interface SandboxOptions {
   facebook?: FacebookSandboxOptions
   /** Twilio Messaging: accounts, messages, signed status callbacks (under /twilio). */
   twilio?: TwilioSandboxOptions
+  /** Twitch: app tokens, Helix users/streams, EventSub subscriptions and their sender (under /twitch). */
+  twitch?: TwitchSandboxOptions
   /** Requests kept in the request log (a ring; the total is always counted). Default 10000. */
   maxRequestLog?: number
 }
@@ -59,6 +62,9 @@ export interface Sandbox {
   twilio: TwilioSandbox
   /** Base URL of the Twilio plugin (a MessageCampaign's `endpoint`); needs `listen` first. */
   readonly twilioEndpoint: string
+  twitch: TwitchSandbox
+  /** Base URL of the Twitch plugin (a TwitchIntegration's API and auth endpoints); needs `listen` first. */
+  readonly twitchEndpoint: string
   faults: FaultInjector
   /** Every request that reached a provider plugin. */
   requests: RequestLog
@@ -90,6 +96,7 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const calendly = new CalendlySandbox(opts.calendly ?? {}, requests)
   const facebook = new FacebookSandbox(opts.facebook ?? {}, requests)
   const twilio = new TwilioSandbox(opts.twilio ?? {})
+  const twitch = new TwitchSandbox(opts.twitch ?? {})
   const inst = { faults, requests }
   const reset = () => {
     faults.reset()
@@ -101,6 +108,7 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     calendly.reset()
     facebook.reset()
     twilio.reset()
+    twitch.reset()
   }
 
   await app.register(segmentPlugin(segment, inst))
@@ -110,6 +118,7 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   await app.register(calendlyPlugin(calendly, inst))
   await app.register(facebookPlugin(facebook, inst))
   await app.register(twilioPlugin(twilio, inst))
+  await app.register(twitchPlugin(twitch, inst))
   await app.register(controlPlugin({ faults, requests, segment, http, reset }))
   await app.ready()
 
@@ -146,6 +155,11 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     get twilioEndpoint() {
       if (url === undefined) throw new Error('sandbox is not listening: call listen() first')
       return `${url}${TWILIO_PATH_PREFIX}`
+    },
+    twitch,
+    get twitchEndpoint() {
+      if (url === undefined) throw new Error('sandbox is not listening: call listen() first')
+      return `${url}${TWITCH_PATH_PREFIX}`
     },
     casinoEndpoint(provider: CasinoProvider) {
       if (url === undefined) throw new Error('sandbox is not listening: call listen() first')

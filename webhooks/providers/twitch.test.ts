@@ -100,17 +100,26 @@ describe('twitch', () => {
     })
     expect((await h.send(on)).statusCode).toBe(204)
     expect((await h.send(off)).statusCode).toBe(204)
+    // one entry per message (keyed by its id), each naming its broadcaster
     expect(
-      h.callbacks.events.map((e) => [e.target.name, e.event.type, e.event.key, e.event.data.live]),
+      h.callbacks.events.map((e) => [
+        e.target.name,
+        e.event.type,
+        e.event.key,
+        e.event.data.broadcaster,
+        e.event.data.live,
+      ]),
     ).toEqual([
-      [target.name, 'stream.online', '1337', true],
-      [target.name, 'stream.offline', '1337', false],
+      [target.name, 'stream.online', on.headers['twitch-eventsub-message-id'], '1337', true],
+      [target.name, 'stream.offline', off.headers['twitch-eventsub-message-id'], '1337', false],
     ])
     expect(h.callbacks.events[0]?.event.occurredAt).toBe('2030-01-01T10:00:00Z')
+    // offline carries no time of its own: the message timestamp, as Twitch wrote it
+    expect(h.callbacks.events[1]?.event.occurredAt).toBe(off.headers['twitch-eventsub-message-timestamp'])
     expect(h.requester.requests).toHaveLength(2)
   })
 
-  it('takes a revocation (2xx), tells the sink and asks for a reconcile', async () => {
+  it('takes a revocation (2xx) and asks for a reconcile (the controller reads the status from Twitch)', async () => {
     const h = harness()
     const { url } = h.addTarget('twitch', secrets)
     const res = await h.send(
@@ -122,11 +131,7 @@ describe('twitch', () => {
       }),
     )
     expect(res.statusCode).toBe(204)
-    expect(h.callbacks.events[0]?.event).toMatchObject({
-      type: 'revocation',
-      key: online(url).id,
-      data: { subscriptionType: 'stream.online', status: 'user_removed' },
-    })
+    expect(h.callbacks.events).toHaveLength(0)
     expect(h.requester.requests).toHaveLength(1)
   })
 
@@ -165,5 +170,43 @@ describe('twitch', () => {
     }
     expect(h.requester.requests).toHaveLength(0)
     expect(h.callbacks.events).toHaveLength(0)
+  })
+
+  it('bounds what a notification writes: an oversized started_at falls back to the signed timestamp', async () => {
+    const h = harness()
+    const { url } = h.addTarget('twitch', secrets)
+    const msg = twitchNotification({
+      url,
+      secret: secrets.eventsubSecret,
+      subscription: online(url),
+      event: {
+        ...streamEvent,
+        started_at: `2030-01-01T10:00:00.${'1'.repeat(10_000)}Z`,
+        id: 'x'.repeat(500),
+      },
+    })
+    expect((await h.send(msg)).statusCode).toBe(204)
+    const event = h.callbacks.events[0]?.event
+    expect(event?.occurredAt).toBe(msg.headers['twitch-eventsub-message-timestamp'])
+    expect(String(event?.data.streamId).length).toBe(64)
+    // the same message again (a Twitch retry) is one callback
+    expect((await h.send(msg)).statusCode).toBe(204)
+    expect(h.callbacks.events).toHaveLength(1)
+  })
+
+  it('a stream event for a broadcaster id that is not an entity key changes nothing', async () => {
+    const h = harness()
+    const { url } = h.addTarget('twitch', secrets)
+    for (const broadcaster of ['../../etc', 'a'.repeat(200), '', 'é1']) {
+      const msg = twitchNotification({
+        url,
+        secret: secrets.eventsubSecret,
+        subscription: online(url),
+        event: { ...streamEvent, broadcaster_user_id: broadcaster },
+      })
+      expect((await h.send(msg)).statusCode).toBe(400)
+    }
+    expect(h.callbacks.events).toHaveLength(0)
+    expect(h.requester.requests).toHaveLength(0)
   })
 })

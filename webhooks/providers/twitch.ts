@@ -5,8 +5,11 @@
  * - `webhook_callback_verification`: answered 200 with the raw `challenge` as text/plain (also
  *   while the resource is not ready yet: it is how its subscription becomes enabled);
  * - `notification`: `stream.online` / `stream.offline` are callback-only data (sink, keyed by the
- *   broadcaster id); every notification also asks for a reconcile;
- * - `revocation`: the subscription is gone; the sink hears of it and a reconcile re-creates it.
+ *   EventSub message id, so that each one reaches the controller, which orders them by time per
+ *   broadcaster and sends each to the Destinations once); every notification also asks for a
+ *   reconcile;
+ * - `revocation`: asks for a reconcile; the controller reads the subscription's status from
+ *   Twitch and makes it again or reports it.
  * Messages more than 10 minutes old are refused; message ids are deduplicated.
  */
 import type { FastifyPluginAsync } from 'fastify'
@@ -92,14 +95,19 @@ export const twitchPlugin: FastifyPluginAsync<ProviderPluginOptions> = async (ap
           callbacks.push({
             provider: 'twitch',
             type: subType,
-            key: broadcaster,
+            key: id,
             deliveryId: id,
             occurredAt:
-              typeof event.started_at === 'string' ? event.started_at : new Date(sentAt).toISOString(),
+              typeof event.started_at === 'string' && event.started_at.length <= 64
+                ? event.started_at
+                : timestamp.length <= 64
+                  ? timestamp
+                  : new Date(sentAt).toISOString(),
             data: {
+              broadcaster,
               live: subType === 'stream.online',
-              streamId: typeof event.id === 'string' ? event.id : null,
-              streamType: typeof event.type === 'string' ? event.type : null,
+              streamId: typeof event.id === 'string' ? event.id.slice(0, 64) : null,
+              streamType: typeof event.type === 'string' ? event.type.slice(0, 32) : null,
             },
           })
         }
@@ -108,20 +116,7 @@ export const twitchPlugin: FastifyPluginAsync<ProviderPluginOptions> = async (ap
       case 'revocation': {
         const subId = subscription.id
         if (typeof subId !== 'string' || !ENTITY_KEY.test(subId)) return reject(request, reply, 'malformed')
-        const callbacks: CallbackEvent[] = [
-          {
-            provider: 'twitch',
-            type: 'revocation',
-            key: subId,
-            deliveryId: id,
-            occurredAt: new Date(sentAt).toISOString(),
-            data: {
-              subscriptionType: typeof subscription.type === 'string' ? subscription.type : null,
-              status: typeof subscription.status === 'string' ? subscription.status : null,
-            },
-          },
-        ]
-        return accept(ctx, request, reply, { dedupeId: id, reconcile: true, callbacks })
+        return accept(ctx, request, reply, { dedupeId: id, reconcile: true })
       }
       default:
         return reject(request, reply, 'malformed')

@@ -13,5 +13,6 @@ export {
   facebook as facebookProvider,
   twilio as twilioProvider,
   twilioCredentials,
+  twitch as twitchProvider,
 } from './services.ts'
 export * from './types.ts'

@@ -99,12 +99,22 @@ export const twitch = defineProvider({
   title: 'Twitch',
   kind: 'TwitchIntegration',
   protocol: 'twitch',
-  docs: 'webhooks/README.md',
+  docs: 'connectors/twitch/README.md',
+  credentials: z.object({
+    clientId: token('clientId'),
+    clientSecret: token('clientSecret'),
+    eventsubSecret: z
+      .string()
+      .trim()
+      .min(10, { message: 'eventsubSecret must be 10 to 100 characters' })
+      .max(100, { message: 'eventsubSecret must be 10 to 100 characters' }),
+  }),
   webhook: {
     verifier: 'twitch',
     setup: 'nothing: EventSub subscriptions are created through the API',
     secrets: { eventsubSecret: ['eventsubSecret'] },
   },
+  sandbox: { fixture: 'twitch' },
 })
 
 export const facebook = defineProvider({
