@@ -19,6 +19,7 @@ import {
   type Operator,
 } from '../../controller/index.ts'
 import { installCrds } from '../../crds/index.ts'
+import { bridgeSinks } from '../../webhooks/index.ts'
 import { buildSandbox, type Sandbox } from '../sandbox/index.ts'
 import {
   type Clients,
@@ -56,6 +57,7 @@ describe('TwitchIntegration with the webhook server as a sidecar without credent
   let sandbox: Sandbox
   let webhooks: ChildProcess
   let bridge: ReturnType<typeof buildWebhookBridge>
+  let sinks: ReturnType<typeof bridgeSinks> | undefined
   let dir: string
   let hooksUrl: string
   const logs = capturedLogger('info')
@@ -83,7 +85,14 @@ describe('TwitchIntegration with the webhook server as a sidecar without credent
     await operator.start()
     dir = mkdtempSync(join(tmpdir(), 'sb-twitch-'))
     const socket = join(dir, 'bridge.sock')
-    bridge = buildWebhookBridge({ source: managerBridgeSource(operator.manager), logger: logs.logger })
+    // the controller's half of the bridge as `switchboard controller` wires it: callbacks written
+    sinks = bridgeSinks({
+      core: operator.manager.clients.core,
+      custom: operator.manager.clients.custom,
+      logger: logs.logger,
+      instance: 'twitch-sidecar',
+    })
+    bridge = buildWebhookBridge({ source: managerBridgeSource(operator.manager), sinks, logger: logs.logger })
     await listenWebhookBridge(bridge, socket)
     // no --kubeconfig: this process has no way to the API server but the bridge
     webhooks = spawn(
@@ -117,6 +126,7 @@ describe('TwitchIntegration with the webhook server as a sidecar without credent
   afterAll(async () => {
     webhooks?.kill('SIGTERM')
     await bridge?.close()
+    await sinks?.close()
     await operator?.stop({ timeoutMs: 5_000 })
     await sandbox?.close()
     rmSync(dir, { recursive: true, force: true })
