@@ -16,6 +16,12 @@ import {
   googleCalendarPlugin,
 } from './google-calendar/index.ts'
 import { HttpReceiverSandbox, type HttpReceiverSandboxOptions, httpReceiverPlugin } from './http-receiver.ts'
+import {
+  PATREON_PATH_PREFIX,
+  PatreonSandbox,
+  type PatreonSandboxOptions,
+  patreonPlugin,
+} from './patreon/index.ts'
 import { RequestLog } from './recording.ts'
 import { SegmentSandbox, type SegmentSandboxOptions, segmentPlugin } from './segment.ts'
 import { TWILIO_PATH_PREFIX, TwilioSandbox, type TwilioSandboxOptions, twilioPlugin } from './twilio/index.ts'
@@ -35,6 +41,8 @@ export interface SandboxOptions {
   facebook?: FacebookSandboxOptions
   /** Twilio Messaging: accounts, messages, signed status callbacks (under /twilio). */
   twilio?: TwilioSandboxOptions
+  /** Patreon API v2: campaigns, tiers, members, webhooks, the token endpoint (under /patreon). */
+  patreon?: PatreonSandboxOptions
   /** Requests kept in the request log (a ring; the total is always counted). Default 10000. */
   maxRequestLog?: number
 }
@@ -59,6 +67,9 @@ export interface Sandbox {
   twilio: TwilioSandbox
   /** Base URL of the Twilio plugin (a MessageCampaign's `endpoint`); needs `listen` first. */
   readonly twilioEndpoint: string
+  patreon: PatreonSandbox
+  /** Base URL of the Patreon plugin (a PatreonIntegration's `endpoint`); needs `listen` first. */
+  readonly patreonEndpoint: string
   faults: FaultInjector
   /** Every request that reached a provider plugin. */
   requests: RequestLog
@@ -90,6 +101,7 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const calendly = new CalendlySandbox(opts.calendly ?? {}, requests)
   const facebook = new FacebookSandbox(opts.facebook ?? {}, requests)
   const twilio = new TwilioSandbox(opts.twilio ?? {})
+  const patreon = new PatreonSandbox(opts.patreon ?? {})
   const inst = { faults, requests }
   const reset = () => {
     faults.reset()
@@ -101,6 +113,7 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     calendly.reset()
     facebook.reset()
     twilio.reset()
+    patreon.reset()
   }
 
   await app.register(segmentPlugin(segment, inst))
@@ -110,6 +123,7 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   await app.register(calendlyPlugin(calendly, inst))
   await app.register(facebookPlugin(facebook, inst))
   await app.register(twilioPlugin(twilio, inst))
+  await app.register(patreonPlugin(patreon, inst))
   await app.register(controlPlugin({ faults, requests, segment, http, reset }))
   await app.ready()
 
@@ -146,6 +160,11 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     get twilioEndpoint() {
       if (url === undefined) throw new Error('sandbox is not listening: call listen() first')
       return `${url}${TWILIO_PATH_PREFIX}`
+    },
+    patreon,
+    get patreonEndpoint() {
+      if (url === undefined) throw new Error('sandbox is not listening: call listen() first')
+      return `${url}${PATREON_PATH_PREFIX}`
     },
     casinoEndpoint(provider: CasinoProvider) {
       if (url === undefined) throw new Error('sandbox is not listening: call listen() first')
