@@ -21,6 +21,7 @@ export const PROVIDER_HOSTS: Readonly<Record<string, readonly string[]>> = {
   'google-calendar': ['www.googleapis.com', 'oauth2.googleapis.com'],
   calendly: ['api.calendly.com'],
   facebook: ['graph.facebook.com'],
+  patreon: ['www.patreon.com'],
 }
 
 export interface EndpointPolicy {

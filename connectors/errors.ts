@@ -19,6 +19,10 @@ export const Reason = {
   InvalidCursor: 'InvalidCursor',
   /** A base URL that may not receive the provider's credentials (connectors/endpoints.ts). */
   EndpointNotAllowed: 'EndpointNotAllowed',
+  /** A Secret the controller must write (rotated tokens) lacks the opt-in label. */
+  SecretNotWritable: 'SecretNotWritable',
+  /** The provider refused the refresh token (`invalid_grant`): the grant must be made again. */
+  TokenRevoked: 'TokenRevoked',
   // provider / destination outcomes
   Unauthorized: 'Unauthorized',
   RateLimited: 'RateLimited',
