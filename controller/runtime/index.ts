@@ -46,6 +46,22 @@ export { Manager, type ManagerOptions } from './manager.ts'
 export { MemoStore } from './memo.ts'
 export { mergePatchDiff } from './merge-patch.ts'
 export { OperatorMetrics, type QueueMetrics, registerProcessMetrics } from './metrics.ts'
+export {
+  type AccessToken,
+  DEFAULT_TOKEN_KEYS,
+  type OAuthCredential,
+  OAuthTokens,
+  type OAuthTokensOptions,
+  type TokenKeys,
+} from './oauth-tokens.ts'
+export {
+  createWritableSecret,
+  isWritable,
+  SecretConflictError,
+  type SecretKeyWrite,
+  WRITABLE_LABEL,
+  writeSecretKeys,
+} from './secret-writes.ts'
 export { SecretReader, type SecretReaderOptions, type SecretSource } from './secrets.ts'
 export { SHARD_LABEL, shardSelector } from './shard.ts'
 export { SyncMetrics } from './sync-metrics.ts'
