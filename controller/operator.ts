@@ -5,10 +5,12 @@ import { calendarReconciler } from './calendar/index.ts'
 import { campaignReconciler } from './campaign/index.ts'
 import { casinoReconciler } from './casino/index.ts'
 import { DeliveryRegistry, destinationReconciler } from './destination/index.ts'
+import { patreonReconciler } from './patreon/index.ts'
 import {
   type CheckpointPolicy,
   Manager,
   type ManagerOptions,
+  OAuthTokens,
   SyncMetrics,
   shardSelector,
 } from './runtime/index.ts'
@@ -71,7 +73,11 @@ export function createOperator(opts: OperatorOptions): Operator {
   const flushDelay = opts.statusFlushDelayMs ?? 2_000
   const destinations = new DeliveryRegistry({
     onActivity: (namespace, name) => destinationController.enqueue(namespace, name, flushDelay),
-    onInstalled: (namespace, name) => casinoController.enqueue(namespace, name),
+    // an integration waiting for a Destination: whichever kind it is, enqueue it (unknown keys are no-ops)
+    onInstalled: (namespace, name) => {
+      casinoController.enqueue(namespace, name)
+      patreonController.enqueue(namespace, name)
+    },
   })
   const destinationController = manager.add({
     ...destinationReconciler({ registry: destinations, logger: opts.logger, endpoints: opts.endpoints }),
@@ -110,6 +116,23 @@ export function createOperator(opts: OperatorOptions): Operator {
       publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
       timeoutMs: opts.providerHttp?.timeoutMs,
       ...opts.campaign,
+    }),
+    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+  })
+  // one token lifecycle per process: every kind with OAuth user tokens shares it
+  const tokens = new OAuthTokens({ core: manager.clients.core, logger: opts.logger })
+  const patreonController = manager.add({
+    ...patreonReconciler({
+      core: manager.clients.core,
+      destinations,
+      metrics: syncMetrics,
+      registry: manager.metrics.registry,
+      logger: opts.logger,
+      tokens,
+      jitter: opts.jitter,
+      http: opts.providerHttp,
+      publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
+      endpoints: opts.endpoints,
     }),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   })
