@@ -89,6 +89,8 @@ export const Reason = {
   CleanedUp: 'CleanedUp',
   CleanupIncomplete: 'CleanupIncomplete',
   WebhookRejected: 'WebhookRejected',
+  /** A webhook the provider had paused after failed deliveries was resumed. */
+  WebhookResumed: 'WebhookResumed',
 } as const
 export type Reason = (typeof Reason)[keyof typeof Reason]
 

@@ -112,6 +112,22 @@ export const patreonIntegrationSpec = z
       '15m',
       'How often the members are read in full even without webhooks (webhooks ask for a sync sooner)',
     ),
+    manageWebhook: z
+      .boolean()
+      .default(true)
+      .describe(
+        "When true, the controller registers the campaign's webhook at Patreon (the member and " +
+          'pledge triggers, to `status.webhook.url`), keeps the signing secret Patreon returns in ' +
+          'the Secret (key `webhookSecret`), and resumes the webhook when Patreon pauses it after ' +
+          'failed deliveries. Needs the public URL of the webhook server. Defaults to true.',
+      ),
+    deletionPolicy: z
+      .enum(['Delete', 'Orphan'])
+      .default('Delete')
+      .describe(
+        'What happens to the webhook at Patreon when this resource is deleted: `Delete` removes it ' +
+          '(a finalizer holds the resource until it is gone), `Orphan` leaves it. Defaults to Delete.',
+      ),
     suspend,
   })
   .describe('A Patreon creator campaign whose tiers and members are synced to Destinations.')
@@ -170,6 +186,16 @@ export const patreonIntegrationStatus = z
       'When the access token in use expires (the token itself is never shown). It is refreshed shortly before.',
     ).optional(),
     webhook: webhookStatus.optional(),
+    patreonWebhook: z
+      .object({
+        id: z.string().max(64).describe("The webhook's id at Patreon."),
+        paused: z.boolean().describe('Whether Patreon had paused it when last looked at.'),
+        consecutiveFailures: counter('Deliveries that failed in a row, as Patreon counts them.').optional(),
+        lastAttemptedAt: dateTime('When Patreon last tried to deliver to it.').optional(),
+        resumed: counter('How often the controller resumed it after Patreon paused it.').optional(),
+      })
+      .describe('The webhook the controller registered at Patreon.')
+      .optional(),
   })
   .describe('The observed state of the PatreonIntegration, written by the controller.')
 

@@ -31,13 +31,10 @@ import {
 } from '../../connectors/index.ts'
 import {
   defaultPatreonMemberFields,
-  ensureWebhookStatus,
   PatreonIntegrationKind,
   type PatreonIntegrationSpec,
   type PatreonIntegrationStatus,
   patreonCredentials,
-  readWebhookSecrets,
-  webhookSecretKeys,
 } from '../api/index.ts'
 import type { DeliveryRegistry } from '../destination/index.ts'
 import {
@@ -53,6 +50,7 @@ import {
   withJitter,
 } from '../runtime/index.ts'
 import { type MemberMemory, syncMembers } from './sync.ts'
+import { manageWebhook, removeWebhook } from './webhook.ts'
 
 interface State {
   client?: PatreonClient
@@ -100,41 +98,37 @@ export function patreonReconciler(
     readyMessage: { reason: Reason.Succeeded, message: 'Members synced' },
     init: () => ({}),
     steps: [
-      { name: 'webhook', run: (ctx) => webhook(ctx, opts.publicUrl) },
       { name: 'connect', run: (ctx) => connect(ctx, opts, tokens) },
+      // a webhook only hints: when it cannot be managed, members still sync on the interval
+      { name: 'webhook', run: (ctx) => manageWebhook(ctx, opts.core, opts.publicUrl), optional: true },
       { name: 'destinations', run: (ctx) => destinations(ctx, opts.destinations) },
       { name: 'sync', run: (ctx) => sync(ctx, opts) },
     ],
+    // only a webhook to remove at Patreon needs the finalizer
+    needsFinalizer: (spec) => {
+      const s = spec as { manageWebhook?: unknown; deletionPolicy?: unknown } | undefined
+      return s?.manageWebhook !== false && s?.deletionPolicy !== 'Orphan'
+    },
+    finalize: async (ctx) => {
+      if (!ctx.spec.manageWebhook || ctx.spec.deletionPolicy === 'Orphan' || !ctx.status.patreonWebhook)
+        return
+      try {
+        await connect(ctx, opts, tokens)
+      } catch (err) {
+        const e = toSwitchboardError(err)
+        if (e.kind !== 'stalling') throw e
+        // no way to reach Patreon any more (the Secret is gone, the grant revoked): let it go
+        ctx.event(
+          'Warning',
+          Reason.CleanupIncomplete,
+          `webhook ${ctx.status.patreonWebhook.id} left at Patreon: ${e.message}`,
+        )
+        return
+      }
+      await removeWebhook(ctx)
+    },
     forget: (namespace, name) => opts.metrics.removeResource(PatreonIntegrationKind.kind, namespace, name),
   }
-}
-
-function webhook(ctx: Ctx, publicUrl: string | undefined): void {
-  const hook = ensureWebhookStatus(ctx.status, { provider: 'patreon', ...(publicUrl ? { publicUrl } : {}) })
-  const secretName = ctx.spec.credentialsSecretRef.name
-  let data: Record<string, string> = {}
-  try {
-    data = ctx.secret(secretName).data ?? {}
-  } catch {
-    // a missing Secret is reported by the connect step
-  }
-  if (!readWebhookSecrets(data, webhookSecretKeys('patreon'), 'base64').webhookSecret) {
-    ctx.setCondition(
-      ConditionType.WebhookReady,
-      'False',
-      Reason.WebhookSecretMissing,
-      `Secret "${secretName}" has no key "webhookSecret" to verify webhooks; members sync on the interval only`,
-    )
-    return
-  }
-  ctx.setCondition(
-    ConditionType.WebhookReady,
-    'True',
-    Reason.Published,
-    hook.url
-      ? `webhooks are received at ${hook.url}`
-      : `webhooks are received at ${hook.path} (no public URL configured)`,
-  )
 }
 
 async function connect(ctx: Ctx, opts: PatreonReconcilerOptions, tokens: OAuthTokens): Promise<void> {

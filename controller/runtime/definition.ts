@@ -139,6 +139,12 @@ export interface ReconcilerDefinition<Spec, Status extends CommonStatus, State =
    * succeeded. In-memory state is `forget`'s.
    */
   finalize?(ctx: ReconcileContext<Spec, Status, State>): Promise<void> | void
+  /**
+   * Whether this object needs the finalizer (read from the raw spec), for a kind whose objects
+   * leave something behind only in some configurations (`deletionPolicy: Orphan` leaves it on
+   * purpose). Default: every object of a kind with `finalize`.
+   */
+  needsFinalizer?(spec: unknown): boolean
   /** Called after the status of a reconcile was written (or needed no write). */
   statusWritten?(ctx: ReconcileContext<Spec, Status, State>): void
   /** Marks the status of a suspended object (no steps run), e.g. a phase `Paused`. */

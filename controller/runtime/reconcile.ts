@@ -104,9 +104,10 @@ export async function reconcileObject<Spec, Status extends CommonStatus, State>(
   // object that cannot be deleted while the controller is down. One left by an older version is
   // removed.
   const hasFinalizer = obj.metadata.finalizers?.includes(FINALIZER) ?? false
-  if (def.finalize && !hasFinalizer) {
+  const wantsFinalizer = def.finalize !== undefined && (def.needsFinalizer?.(obj.spec) ?? true)
+  if (wantsFinalizer && !hasFinalizer) {
     if (!(await deps.writer.addFinalizer(obj))) return {}
-  } else if (!def.finalize && hasFinalizer) {
+  } else if (!wantsFinalizer && hasFinalizer) {
     await deps.writer.removeFinalizer(obj)
   }
 
