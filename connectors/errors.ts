@@ -17,10 +17,10 @@ export const Reason = {
   CalendarNotFound: 'CalendarNotFound',
   /** A saved stream cursor that cannot be read (corrupt, or from another provider or stream). */
   InvalidCursor: 'InvalidCursor',
+  /** A Secret the controller must write lacks the opt-in label `switchboard.dev/controller-writable`. */
+  SecretNotWritable: 'SecretNotWritable',
   /** A base URL that may not receive the provider's credentials (connectors/endpoints.ts). */
   EndpointNotAllowed: 'EndpointNotAllowed',
-  /** A Secret the controller must write (rotated tokens) lacks the opt-in label. */
-  SecretNotWritable: 'SecretNotWritable',
   /** The provider refused the refresh token (`invalid_grant`): the grant must be made again. */
   TokenRevoked: 'TokenRevoked',
   // provider / destination outcomes

@@ -13,9 +13,15 @@
  * and written with their resourceVersion, so that two controllers that both believe they lead
  * cannot both commit: the second gets a conflict and stops.
  */
-import type { CoreV1Api, V1OwnerReference, V1Secret } from '@kubernetes/client-node'
+import type { CoreV1Api, V1OwnerReference } from '@kubernetes/client-node'
 import { Reason, TransientError } from '../../connectors/index.ts'
-import { apiStatus, describeApiError, isConflict, isNotFound } from '../runtime/index.ts'
+import {
+  createWritableSecret,
+  describeApiError,
+  isNotFound,
+  SecretConflictError,
+  writeSecretKeys,
+} from '../runtime/index.ts'
 
 export const SHARDS = 16
 const KEY = 'entries'
@@ -193,36 +199,37 @@ export class Progress {
       this.#shards.map(async (shard, n) => {
         if (!shard.dirty) return
         const name = Progress.shardName(this.#owner.name, n)
-        const body: V1Secret = {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          type: PROGRESS_TYPE,
-          metadata: {
-            name,
-            namespace: this.#owner.namespace,
-            labels: { [CAMPAIGN_LABEL]: this.#owner.name },
-            ownerReferences: [this.#ownerRef()],
-            ...(shard.resourceVersion ? { resourceVersion: shard.resourceVersion } : {}),
-          },
-          data: { [KEY]: Buffer.from(lines[n]?.join('\n') ?? '').toString('base64') },
-        }
+        const text = lines[n]?.join('\n') ?? ''
         try {
           const written = shard.resourceVersion
-            ? await this.#core.replaceNamespacedSecret({ namespace: this.#owner.namespace, name, body })
-            : await this.#core.createNamespacedSecret({ namespace: this.#owner.namespace, body })
+            ? await writeSecretKeys(this.#core, {
+                namespace: this.#owner.namespace,
+                name,
+                resourceVersion: shard.resourceVersion,
+                set: { [KEY]: text },
+              })
+            : await createWritableSecret(this.#core, {
+                apiVersion: 'v1',
+                kind: 'Secret',
+                type: PROGRESS_TYPE,
+                metadata: {
+                  name,
+                  namespace: this.#owner.namespace,
+                  labels: { [CAMPAIGN_LABEL]: this.#owner.name },
+                  ownerReferences: [this.#ownerRef()],
+                },
+                data: { [KEY]: Buffer.from(text).toString('base64') },
+              })
           shard.resourceVersion = written.metadata?.resourceVersion
           shard.dirty = false
         } catch (err) {
-          if (isConflict(err) || apiStatus(err) === 409) {
+          if (err instanceof SecretConflictError) {
             throw new TransientError(
               Reason.Internal,
               `the progress record "${name}" was written by someone else meanwhile; nothing more is sent until it is read again`,
             )
           }
-          throw new TransientError(
-            Reason.Internal,
-            `writing the progress record "${name}" failed: ${describeApiError(err)}`,
-          )
+          throw err
         }
       }),
     )

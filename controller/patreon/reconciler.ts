@@ -295,6 +295,10 @@ async function sync(ctx: Ctx, opts: PatreonReconcilerOptions): Promise<void> {
       ...t,
       entitledMembers: result.entitled.get(t.id) ?? 0,
     }))
+    // the token may have been refreshed during the sync (cached: no request)
+    const token = await ctx.state.token?.()
+    if (token) ctx.addSecretValue(token.token)
+    if (token?.expiresAt !== undefined) ctx.status.accessTokenExpiresAt = rfc3339(new Date(token.expiresAt))
     opts.metrics.records.inc(
       { kind, provider: 'patreon', stream: 'members', result: 'delivered' },
       result.delivered,

@@ -189,7 +189,7 @@ export class OAuthTokens {
     key: string,
     signal?: AbortSignal,
   ): Promise<AccessToken> {
-    const log = this.#log.child({ namespace: cred.namespace, secret: cred.secretName })
+    const log = this.#log.child({ namespace: cred.namespace, secretName: cred.secretName })
     const deadline = this.#now() + this.#raceWindow
     let spentByUs: string | undefined
     for (;;) {
@@ -278,7 +278,7 @@ export class OAuthTokens {
         })
         entry.unsaved = undefined
         this.#log.info(
-          { namespace: cred.namespace, secret: cred.secretName },
+          { namespace: cred.namespace, secretName: cred.secretName },
           'rotated tokens written back to the Secret',
         )
         return
@@ -293,7 +293,7 @@ export class OAuthTokens {
           // a refresh token we neither spent nor issued: the user's new grant wins
           entry.unsaved = undefined
           this.#log.info(
-            { namespace: cred.namespace, secret: cred.secretName },
+            { namespace: cred.namespace, secretName: cred.secretName },
             'the Secret holds a new grant; the rotated tokens are not written over it',
           )
           return

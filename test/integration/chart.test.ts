@@ -12,6 +12,14 @@ import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import YAML from 'yaml'
 import { createOperator } from '../../controller/index.ts'
+import {
+  createWritableSecret,
+  describeApiError,
+  mergePatch,
+  SecretConflictError,
+  WRITABLE_LABEL,
+  writeSecretKeys,
+} from '../../controller/runtime/index.ts'
 import { crdObjects, crdsDir, installCrds } from '../../crds/index.ts'
 import { KubernetesTargetResolver } from '../../webhooks/index.ts'
 import {
@@ -206,8 +214,9 @@ describe('Helm chart', () => {
       }
     })
 
-    it('grants no wildcard and no Secret write to the processes', () => {
+    it('grants no wildcard; Secret writes to the controller only, under the admission policy', () => {
       const objs = render(values)
+      const policies = find(objs, 'ValidatingAdmissionPolicy')
       for (const role of [...find(objs, 'ClusterRole'), ...find(objs, 'Role')]) {
         for (const rule of rules(role)) {
           expect(rule.verbs, role.metadata.name).not.toContain('*')
@@ -216,10 +225,18 @@ describe('Helm chart', () => {
         }
         if (/-(controller|webhooks)$/.test(role.metadata.name)) {
           const secretVerbs = verbsOn(role, 'secrets')
+          const writes = role.metadata.name.endsWith('-controller') ? ['create', 'patch', 'update'] : []
           expect(
-            secretVerbs.every((v) => ['get', 'list', 'watch'].includes(v)),
+            secretVerbs.every((v) => ['get', 'list', 'watch', ...writes].includes(v)),
             role.metadata.name,
           ).toBe(true)
+          expect(secretVerbs, role.metadata.name).not.toContain('delete')
+          if (secretVerbs.some((v) => writes.includes(v))) {
+            // a write verb comes only with the policy that limits it to the labelled Secrets
+            expect(policies.map((p) => p.metadata.name)).toEqual([
+              role.metadata.name.replace(/-controller$/, '-secret-writes'),
+            ])
+          }
           expect(verbsOn(role, 'destinations')).not.toContain('delete')
           expect(verbsOn(role, 'destinations')).not.toContain('create')
         }
@@ -248,7 +265,7 @@ describe('Helm chart', () => {
     expect(controller.args?.some((a) => a.startsWith('--namespaces'))).toBe(false)
 
     const controllerRole = one(objs, 'ClusterRole', 'sb-switchboard-controller')
-    expect(verbsOn(controllerRole, 'secrets')).toEqual(['get', 'list', 'watch'])
+    expect(verbsOn(controllerRole, 'secrets')).toEqual(['create', 'get', 'list', 'patch', 'update', 'watch'])
     expect(verbsOn(controllerRole, 'destinations')).toEqual(['get', 'list', 'patch', 'update', 'watch'])
     expect(verbsOn(controllerRole, 'casinointegrations/status')).toEqual(['get', 'patch', 'update'])
     expect(verbsOn(controllerRole, 'destinations/finalizers')).toEqual(['update'])
@@ -468,6 +485,25 @@ describe('Helm chart', () => {
     expect(np.ingress.map((r) => r.ports.map((p) => p.port).join(','))).toEqual(['metrics,http', 'http'])
   })
 
+  it('the Secret-write policy matches the controller account alone; off, no Secret write is granted', () => {
+    const objs = render({}, { namespace: 'ops', release: 'sb' })
+    const policy = one(objs, 'ValidatingAdmissionPolicy') as unknown as {
+      spec: { matchConditions: Array<{ expression: string }> }
+    }
+    expect(policy.spec.matchConditions.map((m) => m.expression)).toEqual([
+      'request.userInfo.username == "system:serviceaccount:ops:sb-switchboard"',
+    ])
+    expect(one(objs, 'ValidatingAdmissionPolicyBinding').spec).toMatchObject({
+      policyName: 'sb-switchboard-secret-writes',
+      validationActions: ['Deny'],
+    })
+    const off = render({ rbac: { secretWritePolicy: false } })
+    expect(find(off, 'ValidatingAdmissionPolicy')).toEqual([])
+    for (const role of find(off, 'ClusterRole').filter((r) => r.metadata.name.endsWith('-controller'))) {
+      expect(verbsOn(role, 'secrets')).toEqual(['get', 'list', 'watch'])
+    }
+  })
+
   it('values.schema.json rejects misspelt and malformed values', () => {
     for (const bad of [
       { controler: { concurrency: 2 } },
@@ -513,6 +549,123 @@ describe('Helm chart', () => {
       })
       return kc
     }
+
+    it('the controller writes only Secrets labelled controller-writable, and the webhook server none', async () => {
+      const release = `sw${randomBytes(2).toString('hex')}`
+      const releaseNs = await createNamespace(c.core, 'chart-sw')
+      const objs = render({ webhooks: { separateDeployment: true } }, { namespace: releaseNs, release })
+      const keep = objs.filter((o) =>
+        [
+          'ServiceAccount',
+          'ClusterRole',
+          'ClusterRoleBinding',
+          'ValidatingAdmissionPolicy',
+          'ValidatingAdmissionPolicyBinding',
+        ].includes(o.kind),
+      )
+      apply(kubeconfig, keep.map((o) => YAML.stringify(o)).join('---\n'))
+      for (const o of keep.filter((x) => x.kind !== 'ServiceAccount')) {
+        const [group, plural] = o.kind.startsWith('ValidatingAdmissionPolicy')
+          ? [
+              'admissionregistration.k8s.io',
+              o.kind === 'ValidatingAdmissionPolicy'
+                ? 'validatingadmissionpolicies'
+                : 'validatingadmissionpolicybindings',
+            ]
+          : ['rbac.authorization.k8s.io', o.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings']
+        cleanup.push(() =>
+          c.custom.deleteClusterCustomObject({ group, version: 'v1', plural, name: o.metadata.name }),
+        )
+      }
+      const fullname = `${release}-switchboard`
+      const core = (await kubeConfigAs(releaseNs, fullname)).makeApiClient(CoreV1Api)
+      const webhooksCore = (await kubeConfigAs(releaseNs, `${fullname}-webhooks`)).makeApiClient(CoreV1Api)
+      const ns = await createNamespace(c.core, 'chart-sw-work')
+      const plain = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'plain', namespace: ns } }
+      await createSecret(c.core, ns, 'users', { token: 'user-value-1' })
+      await createSecret(c.core, ns, 'tokens', { refreshToken: 'rt-1' })
+      await c.core.patchNamespacedSecret(
+        { namespace: ns, name: 'tokens', body: { metadata: { labels: { [WRITABLE_LABEL]: 'true' } } } },
+        mergePatch,
+      )
+
+      // The policy is in force once the API server has loaded it: an unlabelled create is refused.
+      await waitFor('the policy to refuse an unlabelled Secret', async () => {
+        try {
+          await core.createNamespacedSecret({ namespace: ns, body: plain })
+          await c.core.deleteNamespacedSecret({ namespace: ns, name: 'plain' })
+          return false
+        } catch (err) {
+          return /controller-writable/.test(describeApiError(err))
+        }
+      })
+      const created = await createWritableSecret(core, {
+        metadata: { name: 'made', namespace: ns },
+        data: { a: Buffer.from('1').toString('base64') },
+      })
+      expect(created.metadata?.labels?.[WRITABLE_LABEL]).toBe('true')
+
+      // an opted-in Secret: keys set and removed with the resourceVersion read; a stale one conflicts
+      const read = await core.readNamespacedSecret({ namespace: ns, name: 'tokens' })
+      const rv = read.metadata?.resourceVersion ?? ''
+      const written = await writeSecretKeys(core, {
+        namespace: ns,
+        name: 'tokens',
+        resourceVersion: rv,
+        read,
+        set: { refreshToken: 'rt-2', accessToken: 'at-2' },
+      })
+      expect(Buffer.from(written.data?.refreshToken ?? '', 'base64').toString()).toBe('rt-2')
+      await expect(
+        writeSecretKeys(core, {
+          namespace: ns,
+          name: 'tokens',
+          resourceVersion: rv,
+          set: { refreshToken: 'rt-old' },
+        }),
+      ).rejects.toBeInstanceOf(SecretConflictError)
+      const after = await c.core.readNamespacedSecret({ namespace: ns, name: 'tokens' })
+      expect(Buffer.from(after.data?.refreshToken ?? '', 'base64').toString()).toBe('rt-2')
+
+      // a user's Secret without the label: refused by the check, and by the policy when bypassed
+      const user = await core.readNamespacedSecret({ namespace: ns, name: 'users' })
+      const userRv = user.metadata?.resourceVersion ?? ''
+      const refused = await writeSecretKeys(core, {
+        namespace: ns,
+        name: 'users',
+        resourceVersion: userRv,
+        set: { token: 'overwritten' },
+      }).catch((e: unknown) => e)
+      expect(refused).toMatchObject({ reason: 'SecretNotWritable' })
+      expect(String((refused as Error).message)).toContain(`${WRITABLE_LABEL}=true`)
+      await expect(
+        core.patchNamespacedSecret(
+          {
+            namespace: ns,
+            name: 'users',
+            body: { metadata: { labels: { [WRITABLE_LABEL]: 'true' } }, data: { token: 'eA==' } },
+          },
+          mergePatch,
+        ),
+      ).rejects.toThrow(/controller-writable/)
+      // nor can it take the label off an opted-in Secret, or delete one
+      await expect(
+        core.patchNamespacedSecret(
+          { namespace: ns, name: 'tokens', body: { metadata: { labels: { [WRITABLE_LABEL]: null } } } },
+          mergePatch,
+        ),
+      ).rejects.toThrow(/controller-writable/)
+      await expect(core.deleteNamespacedSecret({ namespace: ns, name: 'tokens' })).rejects.toThrow(
+        /forbidden|403/i,
+      )
+      const untouched = await c.core.readNamespacedSecret({ namespace: ns, name: 'users' })
+      expect(Buffer.from(untouched.data?.token ?? '', 'base64').toString()).toBe('user-value-1')
+
+      // the webhook server's identity writes no Secret at all, labelled or not
+      await expect(
+        createWritableSecret(webhooksCore, { metadata: { name: 'w', namespace: ns } }),
+      ).rejects.toThrow(/forbidden|403/i)
+    })
 
     it('the controller reconciles, elects a leader and records events; the webhook server syncs its caches and reads a Secret', async () => {
       const release = `rb${randomBytes(2).toString('hex')}`

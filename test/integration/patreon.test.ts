@@ -238,15 +238,13 @@ describe('PatreonIntegration against the real API server and the sandbox', () =>
     const { ns, writeKey, tokens } = await setup('patreon-expiry', SMALL, { pageSize: 10 })
     await waitForCondition(c, PLURAL, ns, 'members', 'Ready', 'True', undefined, 60_000)
     expect(sandbox.patreon.refreshTokenValid(tokens.refreshToken)).toBe(true) // no refresh needed yet
-    // the next sync's first page is held a moment; the token expires while it is
-    const path = `/patreon/api/oauth2/v2/campaigns/${SMALL}/members`
-    sandbox.faults.inject({ provider: 'patreon', path, delayMs: 400 })
+    // the next sync: the campaign list, the campaign and the first of 4 member pages are answered,
+    // then the access token expires (mid-sync, at a known point)
     const refreshesBefore = sandbox.patreon.refreshes
     sandbox.patreon.cancel(SMALL, sandbox.patreon.campaign(SMALL).members[39]?.id as string)
+    sandbox.patreon.expireAccessTokensAfter(SMALL, 3)
     const at = new Date().toISOString()
     await annotate(c, PLURAL, ns, 'members', { [REQUESTED_AT_ANNOTATION]: at })
-    await waitFor('the held page', () => sandbox.faults.served > 0 || undefined)
-    sandbox.patreon.expireAccessTokens(SMALL)
     const done = await waitFor(
       'the sync after expiry',
       async () => {
@@ -257,6 +255,13 @@ describe('PatreonIntegration against the real API server and the sandbox', () =>
       },
       { timeoutMs: 30_000 },
     )
+    const members = sandbox.requests
+      .list('patreon')
+      .filter((r) => r.path.endsWith(`/campaigns/${SMALL}/members`))
+    // the first page was answered, the second refused (401) and repeated after the refresh
+    const refused = members.findIndex((r) => r.status === 401)
+    expect(members.slice(refused - 1, refused + 4).map((r) => r.status)).toEqual([200, 401, 200, 200, 200])
+    expect(members.filter((r) => r.status === 401)).toHaveLength(1)
     expect(sandbox.patreon.refreshes - refreshesBefore).toBe(1)
     expect(deliveredOf(done)).toBe(1)
     expect(countsOf(done)?.total).toBe(40)

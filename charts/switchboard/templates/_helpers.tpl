@@ -127,7 +127,10 @@ change. JSON list, sorted.
 
 {{/*
 What the controller needs: watch its kinds and the Secrets they name, write their status and
-finalizers, record Events. Never create or delete a resource, never write a Secret.
+finalizers, record Events. Never create or delete a resource. It creates and updates only the
+Secrets labelled switchboard.dev/controller-writable=true (a campaign's progress records, rotated
+OAuth tokens): RBAC cannot say "only with this label", so templates/secret-writes-policy.yaml
+does, and rbac.secretWritePolicy must stay on for the write verbs to be granted.
 */}}
 {{- define "switchboard.controllerRules" -}}
 - apiGroups: ["switchboard.dev"]
@@ -142,6 +145,11 @@ finalizers, record Events. Never create or delete a resource, never write a Secr
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch"]
+{{- if .Values.rbac.secretWritePolicy }}
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["create", "patch", "update"]
+{{- end }}
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]

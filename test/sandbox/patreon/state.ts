@@ -187,6 +187,7 @@ export class PatreonSandbox {
   readonly #webhooks = new Map<string, StoredWebhook>()
   readonly #deliveries = new BoundedList<PatreonDelivery>(10_000)
   readonly #pending = new Set<Promise<void>>()
+  readonly #expireAfter = new Map<string, number>()
   readonly #ttlSeconds: number
   readonly #rateLimit: { requests: number; windowSeconds: number } | undefined
   readonly #pauseAfter: number
@@ -378,6 +379,14 @@ export class PatreonSandbox {
     for (const v of this.#access.values()) if (v.campaignId === campaignId) v.expiresAt = Date.now() - 1
   }
 
+  /**
+   * Every access token of the campaign expires once `requests` more API requests were answered
+   * with one of them: an expiry in the middle of a sync, at a known point.
+   */
+  expireAccessTokensAfter(campaignId: string, requests: number): void {
+    this.#expireAfter.set(campaignId, requests)
+  }
+
   /** Whether a refresh token still works (tests check what the Secret holds). */
   refreshTokenValid(token: string): boolean {
     return this.#refresh.has(token)
@@ -395,6 +404,15 @@ export class PatreonSandbox {
   authorize(token: string): { token: AccessToken } | { throttled: number } | undefined {
     const a = this.#access.get(token)
     if (!a || a.expiresAt <= Date.now()) return undefined
+    const left = this.#expireAfter.get(a.campaignId)
+    if (left !== undefined) {
+      if (left <= 1) {
+        this.#expireAfter.delete(a.campaignId)
+        // this request is still answered; the next one with any of these tokens is not
+        for (const v of this.#access.values()) if (v.campaignId === a.campaignId) v.expiresAt = Date.now() - 1
+        a.expiresAt = Date.now() - 1
+      } else this.#expireAfter.set(a.campaignId, left - 1)
+    }
     const limit = this.#rateLimit
     if (limit) {
       const now = Date.now()
@@ -543,6 +561,7 @@ export class PatreonSandbox {
     this.#webhooks.clear()
     this.#deliveries.clear()
     this.#campaigns.clear()
+    this.#expireAfter.clear()
     this.refreshes = 0
     this.invalidGrants = 0
     for (const c of this.#initial) this.addCampaign(c)
