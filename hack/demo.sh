@@ -76,7 +76,7 @@ node bin/switchboard.ts webhooks --bind-address "127.0.0.1:$WEBHOOKS_PORT" --pub
   >"$WORK/webhooks.log" 2>&1 &
 PIDS+=($!)
 
-kubectl wait --for=condition=Ready --timeout=120s -n switchboard-demo destinations,casinointegrations,calendarsyncs,messagecampaigns --all >/dev/null
+kubectl wait --for=condition=Ready --timeout=120s -n switchboard-demo destinations,casinointegrations,calendarsyncs,messagecampaigns,patreonintegrations --all >/dev/null
 echo
 kubectl get switchboard -n switchboard-demo
 echo

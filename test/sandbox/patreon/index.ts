@@ -1,5 +1,6 @@
 // Patreon sandbox: the public face.
 
+export { patreonConfigSchema } from './config.ts'
 export { patreonPlugin } from './plugin.ts'
 export {
   PATREON_DEFAULT_COUNT,

@@ -41,6 +41,8 @@ export interface PatreonSandboxOptions {
   pauseAfterFailures?: number
   /** Timeout of one webhook delivery. Default 5000 ms. */
   deliveryTimeoutMs?: number
+  /** Tokens issued from the start, with known values (the demo's Secret holds them). */
+  grants?: { campaignId: string; clientId?: string; accessToken: string; refreshToken: string }[]
 }
 
 export interface StoredMember {
@@ -193,6 +195,7 @@ export class PatreonSandbox {
   readonly #pauseAfter: number
   readonly #timeoutMs: number
   readonly #initial: PatreonCampaignInput[]
+  readonly #grants: NonNullable<PatreonSandboxOptions['grants']>
   /** Token refreshes answered with new tokens. */
   refreshes = 0
   /** Refresh requests refused with invalid_grant. */
@@ -210,7 +213,24 @@ export class PatreonSandbox {
     this.#pauseAfter = opts.pauseAfterFailures ?? 3
     this.#timeoutMs = opts.deliveryTimeoutMs ?? 5000
     this.#initial = opts.campaigns ?? []
+    this.#grants = opts.grants ?? []
     for (const c of this.#initial) this.addCampaign(c)
+    this.#issuePresets()
+  }
+
+  #issuePresets(): void {
+    for (const g of this.#grants) {
+      const clientId = g.clientId ?? [...this.#clients.keys()][0] ?? ''
+      const scopes = new Set(DEFAULT_SCOPES)
+      this.#access.set(g.accessToken, {
+        campaignId: g.campaignId,
+        clientId,
+        scopes,
+        expiresAt: Date.now() + this.#ttlSeconds * 1000,
+        window: { start: 0, count: 0 },
+      })
+      this.#refresh.set(g.refreshToken, { campaignId: g.campaignId, clientId, scopes })
+    }
   }
 
   // --- campaigns, tiers, members ------------------------------------------------------------
@@ -565,6 +585,7 @@ export class PatreonSandbox {
     this.refreshes = 0
     this.invalidGrants = 0
     for (const c of this.#initial) this.addCampaign(c)
+    this.#issuePresets()
   }
 }
 
