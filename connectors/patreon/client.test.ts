@@ -241,3 +241,27 @@ describe('member records', () => {
     })
   })
 })
+
+describe('Patreon wire format', () => {
+  it('reads retry_after_seconds from a 429 body, as a number or a numeric string', async () => {
+    const { patreonRetryAfter } = await import('./client.ts')
+    expect(patreonRetryAfter({ errors: [{ code_name: 'RequestThrottled', retry_after_seconds: 3 }] })).toBe(
+      3000,
+    )
+    expect(patreonRetryAfter({ errors: [{ retry_after_seconds: '1.5' }] })).toBe(1500)
+    expect(patreonRetryAfter({ errors: [{ retry_after_seconds: -1 }] })).toBeUndefined()
+    expect(patreonRetryAfter({ errors: 'nope' })).toBeUndefined()
+    expect(patreonRetryAfter('text')).toBeUndefined()
+  })
+
+  it('keeps only the attributes that came; an unknown patron_status is none', async () => {
+    const { toMember } = await import('./client.ts')
+    const m = toMember({
+      type: 'member',
+      id: 'm1',
+      attributes: { patron_status: 'something_new', lifetime_support_cents: 500 },
+      relationships: { currently_entitled_tiers: { data: [] }, user: { data: { type: 'user', id: 'u1' } } },
+    })
+    expect(m).toEqual({ id: 'm1', userId: 'u1', patronStatus: null, tierIds: [], lifetimeSupportCents: 500 })
+  })
+})
