@@ -108,9 +108,8 @@ function includesOf(q: Query, allowed: readonly string[]): Set<string> | undefin
   return new Set(list)
 }
 
-function campaignAttributes(c: StoredCampaign, state: PatreonSandbox): Record<string, unknown> {
+function campaignAttributes(c: StoredCampaign): Record<string, unknown> {
   const patrons = c.members.filter((m) => m.patronStatus === 'active_patron').length
-  void state
   return {
     creation_name: c.name,
     vanity: c.name.toLowerCase().replace(/[^a-z0-9]+/g, ''),
@@ -282,7 +281,7 @@ export function patreonPlugin(state: PatreonSandbox, inst: Instrumentation) {
               if (!fields) return fail(reply, 400, 'ParameterInvalid', 'unknown field in fields[campaign]')
               const c = state.findCampaign(who(req).campaignId)
               const data = c
-                ? [{ type: 'campaign', id: c.id, attributes: pick(campaignAttributes(c, state), fields) }]
+                ? [{ type: 'campaign', id: c.id, attributes: pick(campaignAttributes(c), fields) }]
                 : []
               return { data, meta: { pagination: { total: data.length } } }
             })
@@ -319,7 +318,7 @@ export function patreonPlugin(state: PatreonSandbox, inst: Instrumentation) {
                 data: {
                   type: 'campaign',
                   id: c.id,
-                  attributes: pick(campaignAttributes(c, state), fields),
+                  attributes: pick(campaignAttributes(c), fields),
                   ...(relationships ? { relationships } : {}),
                 },
                 ...(included ? { included } : {}),
