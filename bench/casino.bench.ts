@@ -16,9 +16,6 @@
  *
  *   node bench/casino.bench.ts [--records 1000000] [--page 1000]
  */
-import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node'
 import { Registry } from 'prom-client'
@@ -31,14 +28,10 @@ import {
 import { installCrds } from '../crds/index.ts'
 import { startControlPlane } from '../test/controlplane/index.ts'
 import { buildSandbox } from '../test/sandbox/index.ts'
+import { procStat, startController } from './lib.ts'
 
-const ROOT = resolve(import.meta.dirname, '..')
 /** Events per request: the Segment deliverer's default `flushAt`, which the Destination uses. */
 const SEGMENT_BATCH = 100
-/** The image's NODE_OPTIONS, so the controller runs as it does in a pod. */
-const IMAGE_NODE_OPTIONS =
-  /NODE_OPTIONS=(\S+)/.exec(readFileSync(resolve(ROOT, 'Dockerfile'), 'utf8'))?.[1]?.replace(/^"|"$/g, '') ??
-  ''
 const GROUP = 'switchboard.dev'
 const VERSION = 'v1alpha1'
 
@@ -49,12 +42,6 @@ export interface CasinoBenchResult {
   deliverer: { seconds: number; recordsPerSecond: number; ratioToRaw: number }
   operator: { seconds: number; recordsPerSecond: number; ratioToRaw: number }
   controllerRssMiB: { before: number; after: number; peak: number }
-}
-
-function rss(pid: number): { rss: number; hwm: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0)
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 }
 }
 
 export async function runCasinoBench(opts: {
@@ -165,25 +152,10 @@ export async function runCasinoBench(opts: {
           spec: { credentialsSecretRef: { name: 'cdp' }, segment: { host: sandbox.url } },
         },
       })
-      const child = spawn(
-        process.execPath,
-        [
-          resolve(ROOT, 'bin/switchboard.ts'),
-          'controller',
-          '--kubeconfig',
-          cp.kubeconfigPath,
-          '--metrics-bind-address',
-          '0',
-          '--log-level',
-          'warn',
-          // the platform and Segment are the sandbox, on loopback
-          '--allow-loopback-endpoints',
-        ],
-        { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: IMAGE_NODE_OPTIONS } },
-      )
+      const child = await startController({ kubeconfig: cp.kubeconfigPath, metrics: false })
       try {
         await new Promise((r) => setTimeout(r, 3_000))
-        const before = rss(child.pid as number).rss
+        const before = procStat(child.pid).rssMiB
         started = performance.now()
         await custom.createNamespacedCustomObject({
           group: GROUP,
@@ -215,12 +187,12 @@ export async function runCasinoBench(opts: {
           })) as {
             status?: { streams?: Array<{ name: string; totalRecordsSynced?: number }> }
           }
-          peak = Math.max(peak, rss(child.pid as number).rss)
+          peak = Math.max(peak, procStat(child.pid).rssMiB)
           if (o.status?.streams?.find((s) => s.name === 'transactions')?.totalRecordsSynced === records) break
           await new Promise((r) => setTimeout(r, 250))
         }
         const viaOperator = mark('operator', started)
-        const after = rss(child.pid as number)
+        const after = procStat(child.pid)
         return {
           records,
           pageSize,
@@ -230,13 +202,12 @@ export async function runCasinoBench(opts: {
           operator: { ...viaOperator, ratioToRaw: Number((raw.seconds / viaOperator.seconds).toFixed(2)) },
           controllerRssMiB: {
             before: Math.round(before),
-            after: Math.round(after.rss),
-            peak: Math.round(Math.max(peak, after.hwm)),
+            after: Math.round(after.rssMiB),
+            peak: Math.round(Math.max(peak, after.hwmMiB)),
           },
         }
       } finally {
-        child.kill('SIGTERM')
-        await new Promise((r) => child.once('exit', r))
+        await child.stop()
       }
     } finally {
       await cp.stop()

@@ -16,15 +16,21 @@
  * - shards: `--large` Destinations labelled over three shards (a, b, unlabelled); three
  *           controllers (`--shard a`, `--shard b`, `--default-shard`) started together: time to all
  *           Ready, beside one controller for the same objects (the scale scenario).
+ * - cold:   `--large` Destinations exist (created once); each build of the controller is started
+ *           `--repeat` times, the builds alternating: time to /readyz (caches synced, first
+ *           reconciles queued) and RSS then; stopped at once.
  * - heap:   in this process (`node --expose-gc`), the operator's heap after a forced GC before and
  *           after N Destinations are Ready: heap held per object.
  *
+ * Every scenario with a controller process runs it once per build in `--builds` (`ts`: the
+ * TypeScript sources, `bundle`: the production bundle the image runs, built from the current
+ * sources; `bundle-mmap`: the bundle with GLIBC_TUNABLES=glibc.malloc.mmap_threshold=32768, an
+ * experiment), one row each, beside the same floor.
+ *
  *   node --expose-gc bench/destinations.bench.ts [--count 1000] [--large 10000] [--concurrency 4]
- *     [--idle 300s] [--scenarios apply,start,scale,shards,heap]
+ *     [--idle 300s] [--builds ts,bundle] [--repeat 3] [--scenarios apply,start,cold,scale,shards,heap]
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, Watch } from '@kubernetes/client-node'
@@ -39,16 +45,26 @@ import {
 } from '../controller/runtime/index.ts'
 import { installCrds } from '../crds/index.ts'
 import { type ControlPlane, startControlPlane } from '../test/controlplane/index.ts'
+import {
+  type ControllerBuild,
+  type ControllerProcess,
+  controllerEntry,
+  imageNodeOptions,
+  loadAverage,
+  parseBuilds,
+  procStat,
+  ROOT,
+  sampleProc,
+  startController,
+  untilReadyz,
+} from './lib.ts'
 
 const GROUP = 'switchboard.dev'
 const VERSION = 'v1alpha1'
-const ROOT = resolve(import.meta.dirname, '..')
 const NAMESPACE = 'bench'
 const CREATE_CONCURRENCY = 16
 /** NODE_OPTIONS of the controller processes (`--controller-node-options`): the image's by default. */
-let controllerNodeOptions =
-  /NODE_OPTIONS=(\S+)/.exec(readFileSync(resolve(ROOT, 'Dockerfile'), 'utf8'))?.[1]?.replace(/^"|"$/g, '') ??
-  ''
+let controllerNodeOptions = imageNodeOptions()
 
 async function pool<T>(
   items: readonly T[],
@@ -138,79 +154,19 @@ function allReady(kc: KubeConfig, count: number): { done: Promise<number>; stop(
   }
 }
 
-function procStat(pid: number): { rssMiB: number; hwmMiB: number; cpuMs: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0)
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  // utime and stime are fields 14 and 15 of /proc/pid/stat, in clock ticks (100 per second here).
-  const ticks = Number(fields[11]) + Number(fields[12])
-  return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024, cpuMs: ticks * 10 }
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
-  const { port } = srv.address() as { port: number }
-  await new Promise((r) => srv.close(r))
-  return port
-}
-
-interface Spawned {
-  child: ChildProcess
-  port: number
-  exited: Promise<number | null>
-}
-
-async function spawnController(
+/** The controller of these benches: `--concurrency` workers, the chosen NODE_OPTIONS. */
+function spawnController(
   cp: ControlPlane,
+  build: ControllerBuild,
   concurrency: number,
   extra: string[] = [],
-): Promise<Spawned> {
-  const port = await freePort()
-  const child = spawn(
-    process.execPath,
-    [
-      resolve(ROOT, 'bin/switchboard.ts'),
-      'controller',
-      '--kubeconfig',
-      cp.kubeconfigPath,
-      '--metrics-bind-address',
-      `127.0.0.1:${port}`,
-      '--concurrency',
-      String(concurrency),
-      '--log-level',
-      'warn',
-      // the Destinations point at a loopback Segment host
-      '--allow-loopback-endpoints',
-      ...extra,
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: controllerNodeOptions } },
-  )
-  const exited = new Promise<number | null>((r) => child.once('exit', r))
-  return { child, port, exited }
-}
-
-/** Resolves at the first 200 from /readyz (the caches have synced). */
-async function untilReadyz(port: number, exited: Promise<unknown>): Promise<number> {
-  let gone = false
-  void exited.then(() => {
-    gone = true
+): Promise<ControllerProcess> {
+  return startController({
+    kubeconfig: cp.kubeconfigPath,
+    build,
+    nodeOptions: controllerNodeOptions,
+    args: ['--concurrency', String(concurrency), ...extra],
   })
-  for (;;) {
-    if (gone) throw new Error('the controller exited before it was ready')
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    )
-    if (ok) return performance.now()
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
-
-async function stop(s: Spawned): Promise<void> {
-  s.child.kill('SIGTERM')
-  await s.exited
 }
 
 async function withControlPlane<T>(fn: (cp: ControlPlane, kc: KubeConfig) => Promise<T>): Promise<T> {
@@ -227,7 +183,7 @@ async function withControlPlane<T>(fn: (cp: ControlPlane, kc: KubeConfig) => Pro
 
 const round = (n: number, d = 1) => Number(n.toFixed(d))
 
-async function applyScenario(count: number, concurrency: number) {
+async function applyScenario(count: number, concurrency: number, builds: ControllerBuild[]) {
   const floorMs = await withControlPlane(async (_cp, kc) => {
     const custom = kc.makeApiClient(CustomObjectsApi)
     const started = performance.now()
@@ -262,38 +218,67 @@ async function applyScenario(count: number, concurrency: number) {
     })
     return performance.now() - started
   })
-  const op = await withControlPlane(async (cp, kc) => {
-    const s = await spawnController(cp, concurrency)
-    try {
-      await untilReadyz(s.port, s.exited)
-      const before = procStat(s.child.pid as number)
-      const ready = allReady(kc, count)
-      const started = performance.now()
-      await createAll(kc, count)
-      const end = await ready.done
-      ready.stop()
-      const after = procStat(s.child.pid as number)
-      return { ms: end - started, before, after }
-    } finally {
-      await stop(s)
+  const operators: Record<string, unknown> = {}
+  for (const build of builds) {
+    const op = await withControlPlane(async (cp, kc) => {
+      const s = await spawnController(cp, build, concurrency)
+      try {
+        await untilReadyz(s)
+        const before = procStat(s.pid)
+        const ready = allReady(kc, count)
+        const started = performance.now()
+        await createAll(kc, count)
+        const end = await ready.done
+        ready.stop()
+        const after = procStat(s.pid)
+        return { ms: end - started, before, after }
+      } finally {
+        await s.stop()
+      }
+    })
+    operators[build] = {
+      operatorS: round(op.ms / 1000),
+      ratio: round(op.ms / floorMs, 2),
+      rssMiB: {
+        before: Math.round(op.before.rssMiB),
+        after: Math.round(op.after.rssMiB),
+        peak: Math.round(op.after.hwmMiB),
+      },
+      operatorCpuS: round((op.after.cpuMs - op.before.cpuMs) / 1000),
+      loadAverage: loadAverage(),
     }
-  })
-  return {
-    count,
-    concurrency,
-    floorS: round(floorMs / 1000),
-    operatorS: round(op.ms / 1000),
-    ratio: round(op.ms / floorMs, 2),
-    rssMiB: {
-      before: Math.round(op.before.rssMiB),
-      after: Math.round(op.after.rssMiB),
-      peak: Math.round(op.after.hwmMiB),
-    },
-    operatorCpuS: round((op.after.cpuMs - op.before.cpuMs) / 1000),
+  }
+  return { count, concurrency, floorS: round(floorMs / 1000), operators }
+}
+
+/**
+ * `count` Destinations created first; then the clock starts and the controller is started: when
+ * /readyz first answered and when all were Ready (the controller is left running).
+ */
+async function startedOnExisting(
+  cp: ControlPlane,
+  kc: KubeConfig,
+  build: ControllerBuild,
+  count: number,
+  concurrency: number,
+): Promise<{ s: ControllerProcess; started: number; readyzAt: number; readyAt: number }> {
+  await createAll(kc, count)
+  const ready = allReady(kc, count)
+  const started = performance.now()
+  const s = await spawnController(cp, build, concurrency)
+  try {
+    const readyzAt = await untilReadyz(s)
+    const readyAt = await ready.done
+    return { s, started, readyzAt, readyAt }
+  } catch (err) {
+    await s.stop()
+    throw err
+  } finally {
+    ready.stop()
   }
 }
 
-async function startScenario(count: number, concurrency: number) {
+async function startScenario(count: number, concurrency: number, builds: ControllerBuild[]) {
   const floor = await withControlPlane(async (cp, kc) => {
     await createAll(kc, count)
     const ready = allReady(kc, count)
@@ -311,58 +296,106 @@ async function startScenario(count: number, concurrency: number) {
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     )
-    let peak = { rssMiB: 0, hwmMiB: 0, cpuMs: 0 }
-    const sampler = setInterval(() => {
-      try {
-        peak = procStat(child.pid as number)
-      } catch {
-        // exited
-      }
-    }, 50)
+    const sampler = sampleProc(child.pid as number)
     const end = await ready.done
     ready.stop()
-    clearInterval(sampler)
     await new Promise((r) => child.once('exit', r))
+    sampler.stop()
+    const peak = sampler.last()
     return { ms: end - started, cpuMs: peak.cpuMs, hwmMiB: peak.hwmMiB }
   })
-  const op = await withControlPlane(async (cp, kc) => {
-    await createAll(kc, count)
-    const ready = allReady(kc, count)
-    const started = performance.now()
-    const s = await spawnController(cp, concurrency)
-    try {
-      const end = await ready.done
-      ready.stop()
-      return { ms: end - started, stat: procStat(s.child.pid as number) }
-    } finally {
-      await stop(s)
+  const operators: Record<string, unknown> = {}
+  for (const build of builds) {
+    const op = await withControlPlane(async (cp, kc) => {
+      const run = await startedOnExisting(cp, kc, build, count, concurrency)
+      try {
+        return {
+          ms: run.readyAt - run.started,
+          readyzMs: run.readyzAt - run.started,
+          stat: procStat(run.s.pid),
+        }
+      } finally {
+        await run.s.stop()
+      }
+    })
+    operators[build] = {
+      toReadyzS: round(op.readyzMs / 1000, 2),
+      operatorS: round(op.ms / 1000),
+      ratio: round(op.ms / floor.ms, 2),
+      operatorCpuS: round(op.stat.cpuMs / 1000),
+      cpuRatio: round(op.stat.cpuMs / floor.cpuMs, 2),
+      operatorRssMiB: Math.round(op.stat.rssMiB),
+      operatorPeakMiB: Math.round(op.stat.hwmMiB),
+      loadAverage: loadAverage(),
     }
-  })
+  }
   return {
     count,
     concurrency,
     floorS: round(floor.ms / 1000),
-    operatorS: round(op.ms / 1000),
-    ratio: round(op.ms / floor.ms, 2),
     floorCpuS: round(floor.cpuMs / 1000),
-    operatorCpuS: round(op.stat.cpuMs / 1000),
     floorPeakMiB: Math.round(floor.hwmMiB),
-    operatorRssMiB: Math.round(op.stat.rssMiB),
-    operatorPeakMiB: Math.round(op.stat.hwmMiB),
+    operators,
   }
 }
 
-async function scaleScenario(count: number, concurrency: number, idleMs: number) {
+/**
+ * The same objects, each build started `repeat` times (alternating), each stopped once /readyz
+ * answers: the cold start alone, on one API server.
+ */
+async function coldScenario(count: number, concurrency: number, builds: ControllerBuild[], repeat: number) {
   return withControlPlane(async (cp, kc) => {
     await createAll(kc, count)
-    const ready = allReady(kc, count)
-    const started = performance.now()
-    const s = await spawnController(cp, concurrency)
+    const runs: Record<string, Array<{ toReadyzS: number; rssMiB: number; cpuS: number }>> = {}
+    for (let i = 0; i < repeat; i++) {
+      for (const build of builds) {
+        const started = performance.now()
+        const s = await spawnController(cp, build, concurrency)
+        try {
+          const synced = await untilReadyz(s)
+          const stat = procStat(s.pid)
+          const list = runs[build] ?? []
+          runs[build] = list
+          list.push({
+            toReadyzS: round((synced - started) / 1000, 2),
+            rssMiB: Math.round(stat.rssMiB),
+            cpuS: round(stat.cpuMs / 1000, 2),
+          })
+        } finally {
+          await s.stop()
+        }
+      }
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
+    return {
+      count,
+      repeat,
+      loadAverage: loadAverage(),
+      builds: Object.fromEntries(
+        Object.entries(runs).map(([build, r]) => [
+          build,
+          {
+            medianToReadyzS: median(r.map((x) => x.toReadyzS)),
+            medianRssMiB: median(r.map((x) => x.rssMiB)),
+            medianCpuS: median(r.map((x) => x.cpuS)),
+            runs: r,
+          },
+        ]),
+      ),
+    }
+  })
+}
+
+async function scaleScenario(count: number, concurrency: number, idleMs: number, build: ControllerBuild) {
+  return withControlPlane(async (cp, kc) => {
+    const {
+      s,
+      started,
+      readyzAt: synced,
+      readyAt: end,
+    } = await startedOnExisting(cp, kc, build, count, concurrency)
     try {
-      const synced = await untilReadyz(s.port, s.exited)
-      const end = await ready.done
-      ready.stop()
-      const atReady = procStat(s.child.pid as number)
+      const atReady = procStat(s.pid)
       // Idle: every object Ready, nothing changed. Count writes to Destinations and Events.
       await new Promise((r) => setTimeout(r, 5_000))
       let writes = 0
@@ -384,12 +417,14 @@ async function scaleScenario(count: number, concurrency: number, idleMs: number)
       // The watch from resourceVersion 0 replays current objects as ADDED first: start counting after.
       await new Promise((r) => setTimeout(r, 2_000))
       writes = 0
-      const idleStart = procStat(s.child.pid as number)
+      const idleStart = procStat(s.pid)
       await new Promise((r) => setTimeout(r, idleMs))
-      const idleEnd = procStat(s.child.pid as number)
+      const idleEnd = procStat(s.pid)
       for (const w of watches) w.abort()
       return {
+        build,
         count,
+        loadAverage: loadAverage(),
         coldStartS: round((synced - started) / 1000, 2),
         allReadyS: round((end - started) / 1000),
         rssAtReadyMiB: Math.round(atReady.rssMiB),
@@ -401,27 +436,28 @@ async function scaleScenario(count: number, concurrency: number, idleMs: number)
         rssAfterIdleMiB: Math.round(idleEnd.rssMiB),
       }
     } finally {
-      await stop(s)
+      await s.stop()
     }
   })
 }
 
-async function shardsScenario(count: number, concurrency: number) {
+async function shardsScenario(count: number, concurrency: number, build: ControllerBuild) {
   return withControlPlane(async (cp, kc) => {
     const shardOf = (i: number) => (['a', 'b', undefined] as const)[i % 3]
     await createAll(kc, count, shardOf)
     const ready = allReady(kc, count)
     const started = performance.now()
     const procs = await Promise.all([
-      spawnController(cp, concurrency, ['--shard', 'a']),
-      spawnController(cp, concurrency, ['--shard', 'b']),
-      spawnController(cp, concurrency, ['--default-shard']),
+      spawnController(cp, build, concurrency, ['--shard', 'a']),
+      spawnController(cp, build, concurrency, ['--shard', 'b']),
+      spawnController(cp, build, concurrency, ['--default-shard']),
     ])
     try {
       const end = await ready.done
       ready.stop()
-      const stats = procs.map((p) => procStat(p.child.pid as number))
+      const stats = procs.map((p) => procStat(p.pid))
       return {
+        build,
         count,
         shards: 3,
         allReadyS: round((end - started) / 1000),
@@ -429,7 +465,7 @@ async function shardsScenario(count: number, concurrency: number) {
         cpuS: stats.map((x) => round(x.cpuMs / 1000)),
       }
     } finally {
-      await Promise.all(procs.map(stop))
+      await Promise.all(procs.map((p) => p.stop()))
     }
   })
 }
@@ -480,7 +516,9 @@ if (import.meta.main) {
       large: { type: 'string', default: '10000' },
       concurrency: { type: 'string', default: '4' },
       idle: { type: 'string', default: '300s' },
-      scenarios: { type: 'string', default: 'apply,start,scale,shards,heap' },
+      scenarios: { type: 'string', default: 'apply,start,cold,scale,shards,heap' },
+      builds: { type: 'string', default: 'ts,bundle' },
+      repeat: { type: 'string', default: '3' },
       'controller-node-options': { type: 'string' },
     },
   })
@@ -490,22 +528,36 @@ if (import.meta.main) {
   const large = Number(values.large)
   const concurrency = Number(values.concurrency)
   const idleMs = parseDuration(values.idle, '--idle')
+  const builds = parseBuilds(values.builds)
+  const repeat = Number(values.repeat)
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
     node: process.version,
     controllerNodeOptions,
+    builds,
+    loadAverageAtStart: loadAverage(),
   }
+  // the bundle is built before any clock starts
+  for (const build of builds) await controllerEntry(build)
   for (const scenario of values.scenarios.split(',')) {
     const t0 = performance.now()
-    if (scenario === 'apply') results.apply = await applyScenario(count, concurrency)
-    else if (scenario === 'start') results.start = await startScenario(count, concurrency)
-    else if (scenario === 'scale') results.scale = await scaleScenario(large, concurrency, idleMs)
-    else if (scenario === 'shards') results.shards = await shardsScenario(large, concurrency)
-    else if (scenario === 'heap') results.heap = await heapScenario(count, concurrency)
+    if (scenario === 'apply') results.apply = await applyScenario(count, concurrency, builds)
+    else if (scenario === 'start') results.start = await startScenario(count, concurrency, builds)
+    else if (scenario === 'cold') results.cold = await coldScenario(large, concurrency, builds, repeat)
+    else if (scenario === 'scale') {
+      const rows: unknown[] = []
+      for (const build of builds) rows.push(await scaleScenario(large, concurrency, idleMs, build))
+      results.scale = rows
+    } else if (scenario === 'shards') {
+      const rows: unknown[] = []
+      for (const build of builds) rows.push(await shardsScenario(large, concurrency, build))
+      results.shards = rows
+    } else if (scenario === 'heap') results.heap = await heapScenario(count, concurrency)
     else throw new Error(`unknown scenario "${scenario}"`)
     process.stderr.write(
       `bench: ${scenario} done in ${round((performance.now() - t0) / 1000)} s: ${JSON.stringify(results[scenario])}\n`,
     )
   }
+  results.loadAverageAtEnd = loadAverage()
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`)
 }

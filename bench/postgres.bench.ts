@@ -14,9 +14,6 @@
  *
  *   node bench/postgres.bench.ts [--records 1000000] [--page 1000]
  */
-import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node'
 import pg from 'pg'
@@ -34,18 +31,12 @@ import { installCrds } from '../crds/index.ts'
 import { startControlPlane } from '../test/controlplane/index.ts'
 import { startPostgres } from '../test/postgres/index.ts'
 import { buildSandbox } from '../test/sandbox/index.ts'
+import { procStat, startController } from './lib.ts'
 
-const ROOT = resolve(import.meta.dirname, '..')
 const GROUP = 'switchboard.dev'
 const VERSION = 'v1alpha1'
 const TABLES = { players: 'players', transactions: 'transactions', games: 'game_sessions' }
 const POOL = 4
-
-function rss(pid: number): { rss: number; hwm: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0)
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 }
-}
 
 export async function runPostgresBench(opts: { records: number; pageSize: number }) {
   const { records, pageSize } = opts
@@ -151,25 +142,10 @@ export async function runPostgresBench(opts: { records: number; pageSize: number
           },
         },
       })
-      const child = spawn(
-        process.execPath,
-        [
-          resolve(ROOT, 'bin/switchboard.ts'),
-          'controller',
-          '--kubeconfig',
-          cp.kubeconfigPath,
-          '--metrics-bind-address',
-          '0',
-          '--log-level',
-          'warn',
-          // the platform is the sandbox, on loopback
-          '--allow-loopback-endpoints',
-        ],
-        { stdio: ['ignore', 'ignore', 'inherit'] },
-      )
+      const child = await startController({ kubeconfig: cp.kubeconfigPath, metrics: false })
       try {
         await new Promise((r) => setTimeout(r, 3_000))
-        const before = rss(child.pid as number).rss
+        const before = procStat(child.pid).rssMiB
         started = performance.now()
         await custom.createNamespacedCustomObject({
           group: GROUP,
@@ -199,12 +175,12 @@ export async function runPostgresBench(opts: { records: number; pageSize: number
             plural: 'casinointegrations',
             name: 'casino',
           })) as { status?: { streams?: Array<{ name: string; totalRecordsSynced?: number }> } }
-          peak = Math.max(peak, rss(child.pid as number).rss)
+          peak = Math.max(peak, procStat(child.pid).rssMiB)
           if (o.status?.streams?.find((s) => s.name === 'transactions')?.totalRecordsSynced === records) break
           await new Promise((r) => setTimeout(r, 250))
         }
         const operator = mark('operator', started)
-        const after = rss(child.pid as number)
+        const after = procStat(child.pid)
         const [rows] = (await pool.query('SELECT count(*) AS n FROM operator.transactions')).rows as Array<{
           n: string
         }>
@@ -219,13 +195,12 @@ export async function runPostgresBench(opts: { records: number; pageSize: number
           },
           controllerRssMiB: {
             before: Math.round(before),
-            after: Math.round(after.rss),
-            peak: Math.round(Math.max(peak, after.hwm)),
+            after: Math.round(after.rssMiB),
+            peak: Math.round(Math.max(peak, after.hwmMiB)),
           },
         }
       } finally {
-        child.kill('SIGTERM')
-        await new Promise((r) => child.once('exit', r))
+        await child.stop()
         await pool.end()
       }
     } finally {

@@ -42,6 +42,7 @@ const pathsFor = (provider: ProviderId) =>
     webhookPath(provider, `${provider.replace(/[^a-z]/g, '')}${String(i).padStart(6, '0')}`.padEnd(43, 'x')),
   )
 const CASINO_BODY = JSON.stringify({
+  stream: 'transactions',
   event: 'transaction.created',
   transaction: { id: 'tx-000000001', playerId: 'p-42', amount: 1250, currency: 'EUR', type: 'deposit' },
   sentAt: '2030-01-01T00:00:00Z',
@@ -112,15 +113,6 @@ function scenarios(): Scenario[] {
   const casinoPaths = pathsFor('softswiss')
   const twitchPaths = pathsFor('twitch')
   const twilioPaths = pathsFor('twilio')
-  const casinoSigned = casinoPaths.map((p) =>
-    toInject(
-      casinoRequest({
-        url: `${PUBLIC_URL}${p}`,
-        secret: SECRETS.softswiss?.signingSecret ?? '',
-        body: CASINO_BODY,
-      }),
-    ),
-  )
   const twilioSigned = twilioPaths.map((p) =>
     toInject(
       twilioStatusCallback({
@@ -148,17 +140,18 @@ function scenarios(): Scenario[] {
       }),
     },
     {
-      name: 'casino (HMAC-SHA256 of the body, X-Delivery-Id)',
+      name: 'casino (HMAC-SHA256 of id+timestamp+body, X-Delivery-Id)',
       port: 'webhooks',
+      // the delivery id and timestamp are signed, so every request is signed anew here
       next: (i) => {
-        const r = casinoSigned[i % casinoSigned.length]
-        if (!r) throw new Error('no request')
-        return {
-          method: 'POST',
-          path: r.url,
-          headers: { ...r.headers, 'x-delivery-id': randomUUID() },
-          body: r.payload,
-        }
+        const r = toInject(
+          casinoRequest({
+            url: `${PUBLIC_URL}${casinoPaths[i % casinoPaths.length]}`,
+            secret: SECRETS.softswiss?.signingSecret ?? '',
+            body: CASINO_BODY,
+          }),
+        )
+        return { method: 'POST', path: r.url, headers: r.headers, body: r.payload }
       },
     },
     {

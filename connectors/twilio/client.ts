@@ -4,6 +4,9 @@
  * Switchboard sandbox), as Twilio documents for custom HTTP clients. The SDK's own retry stays off:
  * a `messages.create` retried blindly could message someone twice.
  *
+ * The SDK (several MiB of code) is loaded at a client's first call, so a controller with no
+ * Twilio objects never loads it.
+ *
  * Outcomes of a send, which the campaign's at-most-once bookkeeping relies on:
  *
  * | what happened                                  | outcome     |
@@ -13,8 +16,8 @@
  * | 401 / 403                                      | thrown (Unauthorized, stalls the campaign) |
  * | 429, 5xx, timeout, connection lost             | `uncertain` (Twilio may have accepted it)  |
  */
-import twilio from 'twilio'
-import RequestClient from 'twilio/lib/base/RequestClient.js'
+import type twilio from 'twilio'
+import type RequestClient from 'twilio/lib/base/RequestClient.js'
 import { Reason, StallingError, sanitizeMessage, TransientError } from '../errors.ts'
 
 export const TWILIO_DEFAULT_ENDPOINT = 'https://api.twilio.com'
@@ -74,25 +77,29 @@ export interface TwilioClient {
   ): Promise<SentMessage[]>
 }
 
-/** Points every SDK request at `endpoint` instead of Twilio's hosts. */
-class EndpointClient extends RequestClient {
-  readonly #origin: string
-  readonly #timeoutMs: number
+type RequestClientClass = typeof RequestClient
 
-  constructor(endpoint: string, timeoutMs: number) {
-    super({ timeout: timeoutMs, keepAlive: true, autoRetry: false })
-    this.#origin = endpoint.replace(/\/+$/, '')
-    this.#timeoutMs = timeoutMs
+/** A `RequestClient` that points every SDK request at `endpoint` instead of Twilio's hosts. */
+function endpointClient(Base: RequestClientClass, endpoint: string, timeoutMs: number): RequestClient {
+  const origin = endpoint.replace(/\/+$/, '')
+  class EndpointClient extends Base {
+    override request<T>(opts: RequestClient.RequestOptions<T>) {
+      const u = new URL(opts.uri)
+      return super.request({ ...opts, uri: `${origin}${u.pathname}${u.search}`, timeout: timeoutMs })
+    }
   }
+  return new EndpointClient({ timeout: timeoutMs, keepAlive: true, autoRetry: false })
+}
 
-  override request<T>(opts: RequestClient.RequestOptions<T>) {
-    const u = new URL(opts.uri)
-    return super.request({
-      ...opts,
-      uri: `${this.#origin}${u.pathname}${u.search}`,
-      timeout: this.#timeoutMs,
-    })
-  }
+let sdk: Promise<{ twilio: typeof twilio; RequestClient: RequestClientClass }> | undefined
+
+/** The SDK, imported once, at the first call of any client. */
+function loadSdk() {
+  sdk ??= Promise.all([import('twilio'), import('twilio/lib/base/RequestClient.js')]).then(([t, r]) => ({
+    twilio: t.default,
+    RequestClient: r.default,
+  }))
+  return sdk
 }
 
 interface RestError {
@@ -123,12 +130,21 @@ function unauthorized(err: RestError): StallingError {
 export function createTwilioClient(opts: TwilioClientOptions): TwilioClient {
   const { credentials } = opts
   const timeoutMs = opts.timeoutMs ?? 15_000
-  const httpClient = new EndpointClient(opts.endpoint ?? TWILIO_DEFAULT_ENDPOINT, timeoutMs)
   const [user, password] =
     credentials.apiKeySid && credentials.apiKeySecret
       ? [credentials.apiKeySid, credentials.apiKeySecret]
       : [credentials.accountSid, credentials.authToken ?? '']
-  const client = twilio(user, password, { accountSid: credentials.accountSid, httpClient, autoRetry: false })
+  let made: Promise<ReturnType<typeof twilio>> | undefined
+  const sdkClient = () => {
+    made ??= loadSdk().then(({ twilio, RequestClient }) =>
+      twilio(user, password, {
+        accountSid: credentials.accountSid,
+        httpClient: endpointClient(RequestClient, opts.endpoint ?? TWILIO_DEFAULT_ENDPOINT, timeoutMs),
+        autoRetry: false,
+      }),
+    )
+    return made
+  }
 
   const transient = (err: unknown, what: string) => {
     const r = restError(err)
@@ -147,6 +163,7 @@ export function createTwilioClient(opts: TwilioClientOptions): TwilioClient {
 
   return {
     async accountStatus() {
+      const client = await sdkClient()
       try {
         const a = await client.api.v2010.accounts(credentials.accountSid).fetch()
         return a.status
@@ -156,6 +173,7 @@ export function createTwilioClient(opts: TwilioClientOptions): TwilioClient {
     },
 
     async send(req) {
+      const client = await sdkClient()
       try {
         const m = await client.messages.create({
           to: req.to,
@@ -188,6 +206,7 @@ export function createTwilioClient(opts: TwilioClientOptions): TwilioClient {
     },
 
     async sentSince(to, since, sender) {
+      const client = await sdkClient()
       const out: SentMessage[] = []
       try {
         let page = await client.messages.page({

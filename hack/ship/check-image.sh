@@ -3,9 +3,10 @@
 # puts into the image and runs it the way a pod would.
 #
 #   1. lints the Dockerfile (hack/ship/lint-dockerfile.sh);
-#   2. runs the deps stage's RUN lines on a copy of its COPY sources (production dependencies);
-#   3. copies the final stage's context COPY sources, filtered by .dockerignore
-#      (hack/ship/dockerfile.ts assemble), and reports the sizes;
+#   2. rebuilds each stage the final one copies from (the build stage: every locked dependency, then
+#      the bundle): its COPY sources, filtered by .dockerignore (hack/ship/dockerfile.ts assemble),
+#      then its RUN lines;
+#   3. copies what the final stage takes from those stages (the bundle) and reports the size;
 #   4. makes the copy read-only and runs the image's entry command as uid/gid 65532 with a
 #      read-only HOME, as PID 1 of a fresh PID namespace (as in a container):
 #      `controller --help`, `webhooks --help`, then the controller and the webhook server against a
@@ -44,35 +45,42 @@ mkdir -p "$APP"
 say "1/4 lint"
 bash hack/ship/lint-dockerfile.sh >&2
 
-say "2/4 deps stage: production dependencies"
+say "2/4 build stage: every locked dependency, then the bundle"
 PLAN="$(node hack/ship/dockerfile.ts plan)"
 plan() { node -e "const p=JSON.parse(process.argv[1]); const v=($1); process.stdout.write(Array.isArray(v)?v.join('\n'):String(v))" "$PLAN"; }
-for src in $(plan 'p.depsCopies.flatMap((c) => c.sources)'); do cp "$src" "$APP/"; done
-started=$SECONDS
-while IFS= read -r run; do
-  [ -n "$run" ] || continue
-  say "  RUN $run"
-  (cd "$APP" && sh -c "$run") >&2
-done <<<"$(plan 'p.depsRun')"
-say "  took $((SECONDS - started)) s"
+# Each stage the final one copies from is rebuilt in a directory of its own, standing for its
+# WORKDIR: its context COPYs (filtered by .dockerignore), then its RUN lines in order.
+for from in $(plan '[...new Set(p.copies.filter((c) => c.from !== undefined).map((c) => c.from))]'); do
+  dir="$WORK/stage-$from"
+  mkdir -p "$dir"
+  node hack/ship/dockerfile.ts assemble --target "$from" --out "$dir" >&2
+  started=$SECONDS
+  while IFS= read -r run; do
+    [ -n "$run" ] || continue
+    say "  [$from] RUN $run"
+    (cd "$dir" && sh -c "$run") >&2
+  done <<<"$(plan "p.stages['$from'].runs")"
+  say "  [$from] took $((SECONDS - started)) s"
+done
 
-say "3/4 final stage: sources"
+say "3/4 final stage: what it copies"
 node hack/ship/dockerfile.ts assemble --out "$APP" >&2
-# package-lock.json is only in the deps stage; the final stage has package.json alone
-node -e "
-const fs = require('node:fs'); const p = JSON.parse(process.argv[1]);
-const keep = new Set(p.copies.map((c) => c.dest.replace(/^\.\//, '').replace(/\/$/, '')).filter(Boolean));
-for (const f of fs.readdirSync(process.argv[2])) if (!keep.has(f) && f !== 'package.json') fs.rmSync(process.argv[2] + '/' + f, { recursive: true });
-" "$PLAN" "$APP"
+# COPY --from=STAGE /WORKDIR/path dest: from the directory that stood for that stage
+while IFS=$'\t' read -r from src dest; do
+  [ -n "$from" ] || continue
+  workdir="$(plan "p.stages['$from'].workdir")"
+  rel="${src#"$workdir"/}"
+  [ "$rel" != "$src" ] || fail "COPY --from=$from $src: not under the stage's WORKDIR $workdir"
+  mkdir -p "$APP/$(dirname "${dest#./}")"
+  cp -a "$WORK/stage-$from/$rel" "$APP/${dest#./}"
+done <<<"$(plan 'p.copies.filter((c) => c.from !== undefined).flatMap((c) => c.sources.map((s) => [c.from, s, c.dest].join("\t")))')"
 find "$APP" -name '*.test.ts' | grep -q . && fail "test files ended up in the image"
-nm_bytes=$(du -sb "$APP/node_modules" | cut -f1)
+[ -e "$APP/node_modules" ] && fail "node_modules ended up in the image (the bundle needs none)"
 total_bytes=$(du -sb "$APP" | cut -f1)
-src_bytes=$((total_bytes - nm_bytes))
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
-say "  production node_modules: $(mib "$nm_bytes") in $(find "$APP/node_modules" -type f | wc -l) files"
-say "  sources (bin controller connectors crds webhooks package.json): $(mib "$src_bytes")"
-say "  added to the base image: $(mib "$total_bytes")"
-echo "IMAGE_CONTENT_BYTES=$total_bytes NODE_MODULES_BYTES=$nm_bytes SOURCE_BYTES=$src_bytes"
+say "  contents: $(cd "$APP" && find . -type f | sort | tr '\n' ' ')"
+say "  added to the base image: $(mib "$total_bytes") in $(find "$APP" -type f | wc -l) files"
+echo "IMAGE_CONTENT_BYTES=$total_bytes"
 
 say "4/4 run as uid $UIDGID, read-only, Node as PID 1"
 # The Node binary, readable by the unprivileged user (Node 24, as in the base image).
@@ -99,7 +107,7 @@ if as_image -- webhooks --help >"$WORK/webhooks-help.txt" 2>&1 && grep -q -- '--
   say "  webhooks --help: ok"
 else
   cat "$WORK/webhooks-help.txt" >&2
-  fail "webhooks --help (is the webhooks command wired into bin/switchboard.ts?)"
+  fail "webhooks --help (is the webhooks command wired into bin/switchboard.ts, and in the bundle?)"
 fi
 
 say "  starting a local control plane"

@@ -15,6 +15,8 @@ import { dirname, join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
+/** What the image's ENTRYPOINT runs: the bundle that hack/ship/bundle.ts writes. */
+export const BUNDLE_ENTRY = 'dist/switchboard.mjs'
 
 export interface Instruction {
   /** Upper-case keyword: FROM, RUN, COPY, ... */
@@ -252,35 +254,35 @@ export function policyProblems(df: Dockerfile, ignore: DockerIgnore): string[] {
   const entry = instr('ENTRYPOINT').at(-1)
   const execForm = entry?.text.startsWith('[') === true
   if (!execForm) problems.push('ENTRYPOINT must be in exec form, so that Node is PID 1 and gets SIGTERM')
-  else if (entry?.args[0] !== 'node' || entry.args[1] !== 'bin/switchboard.ts')
-    problems.push(
-      `ENTRYPOINT must run node bin/switchboard.ts directly (no npm, no shell), got ${entry.text}`,
-    )
+  else if (entry?.args[0] !== 'node' || entry.args[1] !== BUNDLE_ENTRY)
+    problems.push(`ENTRYPOINT must run node ${BUNDLE_ENTRY} directly (no npm, no shell), got ${entry.text}`)
   const cmd = instr('CMD').at(-1)
   if (!cmd?.text.startsWith('[')) problems.push('CMD must be in exec form')
   if (instr('RUN').length > 0)
     problems.push('the final stage must not RUN anything (no package manager, no shell)')
   for (const copy of copiesOf(final)) {
-    if (copy.from !== undefined && copy.from !== 'deps')
+    if (copy.from === undefined)
       problems.push(
-        `the final stage copies from stage ${copy.from}; only deps (production node_modules) is expected`,
+        `the final stage copies ${copy.sources.join(' ')} from the context; it holds the bundle alone`,
+      )
+    else if (copy.from !== 'build' || copy.sources.join(' ') !== '/app/dist')
+      problems.push(
+        `the final stage copies ${copy.sources.join(' ')} from stage ${copy.from}; only the bundle (--from=build /app/dist) is expected`,
       )
     for (const s of copy.sources) {
       if (/^(test|hack|bench|examples|docs|charts)(\/|$)/.test(s.replace(/^\.\//, '')))
         problems.push(`the final stage must not contain ${s}`)
     }
   }
+  if (!copiesOf(final).some((c) => c.from === 'build' && c.sources.includes('/app/dist')))
+    problems.push('the final stage must COPY --from=build /app/dist (the bundle)')
+  const build = df.stages.find((s) => s.name === 'build')
+  if (!build) problems.push('a build stage must make the bundle')
+  else if (!runsOf(build).some((r) => /node hack\/ship\/bundle\.ts --out-dir dist/.test(r)))
+    problems.push('the build stage must run node hack/ship/bundle.ts --out-dir dist')
   const deps = df.stages.find((s) => s.name === 'deps')
   const install = deps ? runsOf(deps).join(' ') : ''
-  if (!/--omit=dev/.test(install)) problems.push('the deps stage must install with --omit=dev')
-  for (const required of ['bin', 'controller', 'connectors', 'crds', 'webhooks']) {
-    if (
-      !copiesOf(final).some((c) =>
-        c.sources.some((s) => s.replace(/^\.\//, '').replace(/\/$/, '') === required),
-      )
-    )
-      problems.push(`the final stage must COPY ${required}/`)
-  }
+  if (deps && !/--omit=dev/.test(install)) problems.push('the deps stage must install with --omit=dev')
   for (const leaked of [
     'controller/runtime/controller.test.ts',
     '.git/HEAD',
@@ -302,14 +304,22 @@ function main(argv: string[]): number {
   const stage = stageOf(dockerfile, values.target)
   switch (positionals[0]) {
     case 'plan': {
-      const deps = dockerfile.stages.find((s) => s.name === 'deps')
       process.stdout.write(
         `${JSON.stringify(
           {
             stage: stage.name,
             from: stage.from,
-            depsRun: deps ? runsOf(deps) : [],
-            depsCopies: deps ? copiesOf(deps) : [],
+            // every stage's RUN lines and COPYs, for the stages the final one copies from
+            stages: Object.fromEntries(
+              dockerfile.stages.map((s) => [
+                s.name,
+                {
+                  runs: runsOf(s),
+                  copies: copiesOf(s),
+                  workdir: s.instructions.filter((i) => i.keyword === 'WORKDIR').at(-1)?.args[0] ?? '/',
+                },
+              ]),
+            ),
             copies: copiesOf(stage),
             entrypoint: stage.instructions.filter((i) => i.keyword === 'ENTRYPOINT').at(-1)?.args ?? [],
             cmd: stage.instructions.filter((i) => i.keyword === 'CMD').at(-1)?.args ?? [],

@@ -18,10 +18,17 @@ export interface ControllerProcess {
   kill(signal: NodeJS.Signals): void
 }
 
-/** Runs `switchboard controller` as its own process (for leader election and crash tests). */
-export function spawnController(args: string[], env: Record<string, string> = {}): ControllerProcess {
+/**
+ * Runs `switchboard controller` as its own process (for leader election and crash tests), from the
+ * TypeScript sources, or from another entry file such as the production bundle (`entry`).
+ */
+export function spawnController(
+  args: string[],
+  env: Record<string, string> = {},
+  entry = resolve(ROOT, 'bin/switchboard.ts'),
+): ControllerProcess {
   // the tests' providers are the sandbox on 127.0.0.1: opted in here, as a test must
-  const argv = [resolve(ROOT, 'bin/switchboard.ts'), 'controller', '--allow-loopback-endpoints', ...args]
+  const argv = [entry, 'controller', '--allow-loopback-endpoints', ...args]
   const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     env: { ...process.env, ...env },
