@@ -2,10 +2,16 @@
 // Switchboard's one entry point: `switchboard controller` and `switchboard webhooks`.
 import { calendarPublicRoutes, type PublicCalendarSync } from '../controller/calendar/index.ts'
 import { runController } from '../controller/index.ts'
-import { runWebhooks } from '../webhooks/index.ts'
+import { bridgeSinks, runWebhooks } from '../webhooks/index.ts'
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
-  controller: runController,
+  // The webhook server without credentials hands refused deliveries and callback data to the
+  // controller over the bridge; the controller writes them with the webhook server's own writers.
+  controller: (argv) =>
+    runController(argv, {
+      bridgeSinks: ({ clients, logger, instance }) =>
+        bridgeSinks({ core: clients.core, custom: clients.custom, logger, instance }),
+    }),
   // The webhook server also serves the calendar feeds and free/busy documents, read from the
   // CalendarSync objects' status: wired here so that neither side imports the other.
   webhooks: (argv) =>

@@ -1,10 +1,18 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { KubeConfig } from '@kubernetes/client-node'
+import { type CoreV1Api, type CustomObjectsApi, KubeConfig } from '@kubernetes/client-node'
+import type { Logger } from 'pino'
 import { createLogger, parseAllowedHosts } from '../connectors/index.ts'
-import { buildWebhookBridge, listenWebhookBridge, managerBridgeSource } from './bridge/index.ts'
+import {
+  buildWebhookBridge,
+  listenWebhookBridge,
+  listenWebhookBridgeTcp,
+  MIN_BRIDGE_TOKEN_LENGTH,
+  managerBridgeSource,
+  type WebhookBridgeSinks,
+} from './bridge/index.ts'
 import { createOperator } from './operator.ts'
-import { parseDuration, shardSelector } from './runtime/index.ts'
+import { parseDuration, shardSelector, tokenFile } from './runtime/index.ts'
 
 const USAGE = `Usage: switchboard controller [options]
 
@@ -31,6 +39,10 @@ Options (defaults in brackets):
                                     the providers' own hosts only, https only]
   --webhook-bridge-socket PATH      answer the webhook server of this pod (its --controller-socket)
                                     on this Unix socket, so that it needs no credentials [off]
+  --webhook-bridge-address HOST:PORT  answer a webhook server of its own Deployment (its
+                                    --controller-url) on TCP, each request with the token of
+                                    --webhook-bridge-token-file [off]
+  --webhook-bridge-token-file PATH  the bearer token of the TCP bridge (at least 32 characters)
   --allow-loopback-endpoints        let spec endpoints point to localhost / 127.0.0.1 (tests,
                                     the demo, the provider sandbox) [off]
   --provider-timeout DURATION       timeout of each provider request, e.g. 15s [each connector's own]
@@ -38,7 +50,21 @@ Options (defaults in brackets):
   -h, --help                        show this help
 `
 
-export async function runController(argv: string[]): Promise<number> {
+/** What the entry point adds to the controller (bin/ wires the webhook bridge's writers in). */
+export interface ControllerExtensions {
+  /**
+   * Where the webhook bridge hands refused deliveries and callback data (the webhook server's
+   * Event and status writers, run here with the controller's clients). Without it the bridge
+   * answers both routes 404.
+   */
+  bridgeSinks?: (deps: {
+    clients: { core: CoreV1Api; custom: CustomObjectsApi }
+    logger: Logger
+    instance: string
+  }) => WebhookBridgeSinks & { close(o?: { timeoutMs?: number }): Promise<void> }
+}
+
+export async function runController(argv: string[], extensions: ControllerExtensions = {}): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -57,6 +83,8 @@ export async function runController(argv: string[]): Promise<number> {
       'allowed-hosts': { type: 'string', default: '' },
       'allow-loopback-endpoints': { type: 'boolean', default: false },
       'webhook-bridge-socket': { type: 'string' },
+      'webhook-bridge-address': { type: 'string' },
+      'webhook-bridge-token-file': { type: 'string' },
       'provider-timeout': { type: 'string' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -115,6 +143,35 @@ export async function runController(argv: string[]): Promise<number> {
       `--metrics-bind-address must be HOST:PORT or "0", got "${values['metrics-bind-address']}"\n`,
     )
     return 2
+  }
+  let bridgeTcp: { host: string; port: number } | undefined
+  let bridgeToken: (() => string) | undefined
+  if (values['webhook-bridge-address'] !== undefined) {
+    const a = parseAddress(values['webhook-bridge-address'])
+    if (!a) {
+      process.stderr.write(
+        `--webhook-bridge-address must be HOST:PORT, got "${values['webhook-bridge-address']}"\n`,
+      )
+      return 2
+    }
+    if (!values['webhook-bridge-token-file']) {
+      process.stderr.write('--webhook-bridge-address needs --webhook-bridge-token-file\n')
+      return 2
+    }
+    try {
+      // read again as the kubelet updates the mounted Secret
+      bridgeToken = tokenFile(values['webhook-bridge-token-file'])
+    } catch (err) {
+      process.stderr.write(`--webhook-bridge-token-file: ${(err as Error).message}\n`)
+      return 2
+    }
+    if (bridgeToken().length < MIN_BRIDGE_TOKEN_LENGTH) {
+      process.stderr.write(
+        `--webhook-bridge-token-file must hold at least ${MIN_BRIDGE_TOKEN_LENGTH} characters\n`,
+      )
+      return 2
+    }
+    bridgeTcp = a
   }
 
   if (values.shard !== undefined && values['default-shard']) {
@@ -179,15 +236,37 @@ export async function runController(argv: string[]): Promise<number> {
 
   await operator.start()
   const socket = values['webhook-bridge-socket']
-  const bridge = socket
-    ? buildWebhookBridge({ source: managerBridgeSource(operator.manager), logger })
-    : undefined
-  if (bridge && socket) {
+  const sinks =
+    (socket || bridgeTcp) && extensions.bridgeSinks
+      ? extensions.bridgeSinks({
+          clients: operator.manager.clients,
+          logger,
+          instance: operator.manager.identity,
+        })
+      : undefined
+  const bridgeOf = (token?: () => string) =>
+    buildWebhookBridge({
+      source: managerBridgeSource(operator.manager),
+      logger,
+      ...(sinks ? { sinks } : {}),
+      ...(token === undefined ? {} : { token }),
+    })
+  const bridges = []
+  if (socket) {
+    const bridge = bridgeOf()
+    bridges.push(bridge)
     await listenWebhookBridge(bridge, socket)
     logger.info({ socket }, 'answering the webhook server on the bridge socket')
   }
+  if (bridgeTcp) {
+    const bridge = bridgeOf(bridgeToken)
+    bridges.push(bridge)
+    const port = await listenWebhookBridgeTcp(bridge, bridgeTcp)
+    logger.info({ address: `${bridgeTcp.host}:${port}` }, 'answering webhook servers on the TCP bridge')
+  }
   await done
-  await bridge?.close()
+  for (const bridge of bridges) await bridge.close()
+  await sinks?.close({ timeoutMs: 10_000 })
   await operator.stop({ timeoutMs: 25_000 })
   return exitCode
 }

@@ -112,6 +112,7 @@ export function createOperator(opts: OperatorOptions): Operator {
   manager.add({
     ...campaignReconciler({
       core: manager.clients.core,
+      destinations,
       logger: opts.logger,
       publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
       timeoutMs: opts.providerHttp?.timeoutMs,

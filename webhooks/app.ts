@@ -19,7 +19,7 @@ import { WebhookMetrics } from './metrics.ts'
 import { reject, type WebhookContext } from './pipeline.ts'
 import { providerPlugins } from './providers/index.ts'
 import type { ReconcileRequester } from './reconcile.ts'
-import { type EventSink, RejectEvents, type RejectReason } from './rejects.ts'
+import { type EventSink, RejectEvents, type RejectReason, type RejectReporter } from './rejects.ts'
 import type { TargetResolver } from './targets.ts'
 
 /** 1 MiB. */
@@ -44,6 +44,11 @@ export interface BuildAppOptions {
   callbacks?: CallbackSink
   /** Kubernetes Events on resources whose webhooks are refused (an `EventRecorder`). Default: none. */
   events?: EventSink
+  /**
+   * Where refusals of known resources are reported instead of `events` (the webhook bridge's
+   * forwarder, when the controller records the Events). Default: Events through `events`.
+   */
+  rejects?: RejectReporter
   /** Event rate limits: per resource and reason (default 60 s) and overall (default 5/s). */
   eventLimits?: { minIntervalMs?: number; maxPerSecond?: number }
   logger?: Logger
@@ -98,14 +103,16 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
     rateLimit: rateLimitOptions,
     now: opts.now ?? Date.now,
   }
-  const rejectEvents = opts.events
-    ? new RejectEvents({
-        sink: opts.events,
-        minIntervalMs: opts.eventLimits?.minIntervalMs,
-        maxPerSecond: opts.eventLimits?.maxPerSecond,
-        onResult: (result) => metrics.events.inc({ result }),
-      })
-    : undefined
+  const rejectEvents: RejectReporter | undefined = opts.rejects
+    ? opts.rejects
+    : opts.events
+      ? new RejectEvents({
+          sink: opts.events,
+          minIntervalMs: opts.eventLimits?.minIntervalMs,
+          maxPerSecond: opts.eventLimits?.maxPerSecond,
+          onResult: (result) => metrics.events.inc({ result }),
+        })
+      : undefined
 
   const app = Fastify({
     logger: false,

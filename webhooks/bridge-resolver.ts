@@ -17,9 +17,15 @@ import { webhookTargetOf } from './kube-resolver.ts'
 import type { RequestPatcher } from './reconcile.ts'
 import type { TargetResolver, WebhookTarget } from './targets.ts'
 
+/**
+ * Where the bridge is: the path of its Unix socket (the sidecar layout), or its URL on the
+ * pod network with the bearer token both sides read from a Secret mounted into them alone.
+ */
+export type BridgeEndpoint = string | { url: string; token: string | (() => string) }
+
 /** One JSON request to the bridge. */
 export function bridgeCall(
-  socketPath: string,
+  endpoint: BridgeEndpoint,
   method: 'GET' | 'POST',
   path: string,
   body?: unknown,
@@ -27,14 +33,23 @@ export function bridgeCall(
 ): Promise<{ status: number; json: unknown }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body)
+    const headers: Record<string, string | number> = payload
+      ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+      : {}
+    let where: { socketPath: string } | { host: string; port: number }
+    if (typeof endpoint === 'string') {
+      where = { socketPath: endpoint }
+    } else {
+      const u = new URL(endpoint.url)
+      where = { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port || 80) }
+      headers.authorization = `Bearer ${typeof endpoint.token === 'function' ? endpoint.token() : endpoint.token}`
+    }
     const req = request(
       {
-        socketPath,
+        ...where,
         method,
         path,
-        headers: payload
-          ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
-          : {},
+        headers,
         timeout: timeoutMs,
       },
       (res) => {
@@ -59,7 +74,7 @@ export function bridgeCall(
 }
 
 export interface BridgeTargetResolverOptions {
-  socketPath: string
+  endpoint: BridgeEndpoint
   logger: Logger
   kinds?: readonly WebhookKind[]
   /** How often the routing table is fetched again. Default 1 s. */
@@ -122,7 +137,7 @@ export class BridgeTargetResolver implements TargetResolver {
 
   /** Fetches the routing table once. */
   async refresh(): Promise<void> {
-    const res = await bridgeCall(this.#opts.socketPath, 'GET', '/v1/targets')
+    const res = await bridgeCall(this.#opts.endpoint, 'GET', '/v1/targets')
     const items = (res.json as { items?: unknown[] } | undefined)?.items
     if (res.status !== 200 || !Array.isArray(items)) throw new Error(`webhook bridge answered ${res.status}`)
     const next = new Map<string, WebhookTarget>()
@@ -142,7 +157,7 @@ export class BridgeTargetResolver implements TargetResolver {
     }
     // a path claimed twice routes nowhere, as with the Kubernetes resolver
     for (const [path, n] of claimed) if (n > 1) next.delete(path)
-    const pub = await bridgeCall(this.#opts.socketPath, 'GET', '/v1/published')
+    const pub = await bridgeCall(this.#opts.endpoint, 'GET', '/v1/published')
     const pubItems = (pub.json as { items?: unknown[] } | undefined)?.items
     if (pub.status === 200 && Array.isArray(pubItems)) {
       const published = new Map<string, unknown>()
@@ -163,7 +178,7 @@ export class BridgeTargetResolver implements TargetResolver {
     const hit = this.#secrets.get(key)
     if (hit && now - hit.at < (this.#opts.secretTtlMs ?? 10_000)) return hit.value
     const q = new URLSearchParams({ kind: kind.kind, namespace: meta.namespace ?? '', name: meta.name ?? '' })
-    const value = bridgeCall(this.#opts.socketPath, 'GET', `/v1/secrets?${q}`).then(
+    const value = bridgeCall(this.#opts.endpoint, 'GET', `/v1/secrets?${q}`).then(
       (res) => (res.json as { secrets?: Record<string, string> } | undefined)?.secrets ?? {},
       () => ({}),
     )
@@ -177,9 +192,9 @@ export class BridgeTargetResolver implements TargetResolver {
 }
 
 /** Reconcile requests through the bridge: the controller writes the annotation. */
-export function bridgePatcher(socketPath: string): RequestPatcher {
+export function bridgePatcher(endpoint: BridgeEndpoint): RequestPatcher {
   return async (target, requestedAt, streams) => {
-    const res = await bridgeCall(socketPath, 'POST', '/v1/annotate', {
+    const res = await bridgeCall(endpoint, 'POST', '/v1/annotate', {
       kind: target.kind,
       namespace: target.namespace,
       name: target.name,

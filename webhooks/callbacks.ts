@@ -37,6 +37,8 @@ export interface CallbackEvent {
 export interface CallbackSink {
   /** Takes the event; must return at once (write asynchronously) and never throw. */
   deliver(target: TargetRef, event: CallbackEvent): void
+  /** True while the sink holds as much as it may: new callback deliveries are refused with 503. */
+  full?(): boolean
 }
 
 /** Keeps what it was given, bounded (tests, and a server run without a sink). */
@@ -70,6 +72,8 @@ export interface StatusCallbackSinkOptions {
   maxAttempts?: number
   /** Entities whose last accepted event is remembered, to order later batches. Default 50 000. */
   maxRemembered?: number
+  /** Entities waiting to be written at most; beyond it the sink is {@link StatusCallbackSink.full}. Default 50 000. */
+  maxPending?: number
   onPatch?(result: 'patched' | 'failed' | 'gone', target: TargetRef): void
 }
 
@@ -101,10 +105,12 @@ export class StatusCallbackSink implements CallbackSink {
   /** `<resource>|<entity>` → the last event taken for it (insertion order: oldest first). */
   readonly #latest = new Map<string, CallbackEvent>()
   readonly #maxRemembered: number
+  readonly #maxPending: number
   #closed = false
 
   constructor(opts: StatusCallbackSinkOptions) {
     this.#maxRemembered = opts.maxRemembered ?? 50_000
+    this.#maxPending = opts.maxPending ?? 50_000
     this.#custom = opts.custom
     this.#fields = opts.fields
     this.#log = opts.logger
@@ -112,6 +118,22 @@ export class StatusCallbackSink implements CallbackSink {
     this.#maxBatch = opts.maxBatch ?? 500
     this.#maxAttempts = opts.maxAttempts ?? 3
     this.#onPatch = opts.onPatch
+  }
+
+  /** Entities waiting to be written (not counting a batch being written). */
+  pending(): number {
+    let n = 0
+    for (const b of this.#batches.values()) n += b.entries.size
+    return n
+  }
+
+  full(): boolean {
+    return this.pending() >= this.#maxPending
+  }
+
+  /** Whether this sink writes callbacks of the kind at all. */
+  takes(kind: string): boolean {
+    return this.#fields[kind] !== undefined
   }
 
   deliver(target: TargetRef, event: CallbackEvent): void {

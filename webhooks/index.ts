@@ -8,11 +8,19 @@ export {
   type RateLimitSetting,
 } from './app.ts'
 export {
+  type BridgeEndpoint,
   BridgeTargetResolver,
   type BridgeTargetResolverOptions,
   bridgeCall,
   bridgePatcher,
 } from './bridge-resolver.ts'
+export {
+  BridgeCallbackForwarder,
+  type BridgeForwarderOptions,
+  BridgeRejectForwarder,
+  type BridgeSinksOptions,
+  bridgeSinks,
+} from './bridge-sinks.ts'
 export {
   type CallbackEvent,
   type CallbackSink,
@@ -54,7 +62,11 @@ export {
   RESULTS,
   RejectEvents,
   type RejectEventsOptions,
+  RejectGate,
+  type RejectGateOptions,
   type RejectReason,
+  type RejectReporter,
+  rejectKey,
   WEBHOOK_REJECTED_EVENT,
 } from './rejects.ts'
 export {

@@ -9,14 +9,17 @@ import {
   EventRecorder,
   makeClients,
   parseDuration,
+  tokenFile,
   withSharedConnections,
 } from '../controller/runtime/index.ts'
 import { buildApp, DEFAULT_BODY_LIMIT, type RateLimitSetting } from './app.ts'
-import { BridgeTargetResolver, bridgePatcher } from './bridge-resolver.ts'
+import { type BridgeEndpoint, BridgeTargetResolver, bridgePatcher } from './bridge-resolver.ts'
+import { BridgeCallbackForwarder, BridgeRejectForwarder } from './bridge-sinks.ts'
 import { type CallbackSink, StatusCallbackSink } from './callbacks.ts'
 import { KubernetesTargetResolver } from './kube-resolver.ts'
 import { WebhookMetrics } from './metrics.ts'
 import { annotationPatcher, CoalescingRequester } from './reconcile.ts'
+import type { RejectReporter } from './rejects.ts'
 import type { TargetResolver } from './targets.ts'
 
 const USAGE = `Usage: switchboard webhooks [options]
@@ -34,8 +37,11 @@ Options (defaults in brackets):
   --namespaces NS[,NS...]    watch only these namespaces (needs Roles there, not ClusterRoles) [all]
   --controller-socket PATH   no Kubernetes credentials: ask the controller of this pod (its
                              --webhook-bridge-socket) for routing, webhook secrets, reconciles and
-                             the published CalendarSyncs; rejected deliveries record no Event and
-                             callback data is not written
+                             the published CalendarSyncs, and hand it refused deliveries (it
+                             records the Events) and callback data (it writes them to status)
+  --controller-url URL       the same over TCP, for a webhook server of its own Deployment: the
+                             controller's --webhook-bridge-address, e.g. http://sb-bridge:9444
+  --controller-token-file PATH  the bearer token for --controller-url (the Secret both mount)
   --log-level LEVEL          trace, debug, info, warn, error [info]
   -h, --help                 show this help
 `
@@ -87,15 +93,42 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
 
   const logger = createLogger({ level: values['log-level'], name: 'webhooks' })
   const metrics = new WebhookMetrics()
-  const socket = values['controller-socket']
+  let endpoint: BridgeEndpoint | undefined = values['controller-socket']
+  if (values['controller-url'] !== undefined) {
+    const url = values['controller-url']
+    const file = values['controller-token-file']
+    if (endpoint !== undefined) {
+      process.stderr.write('--controller-socket and --controller-url exclude each other\n')
+      return 2
+    }
+    if (!/^http:\/\/[^\s/?#]+\/?$/.test(url)) {
+      process.stderr.write(`--controller-url must be http://HOST:PORT, got "${url}"\n`)
+      return 2
+    }
+    if (!file) {
+      process.stderr.write('--controller-url needs --controller-token-file\n')
+      return 2
+    }
+    let token: () => string
+    try {
+      // read again as the kubelet updates the mounted Secret
+      token = tokenFile(file)
+    } catch (err) {
+      process.stderr.write(`--controller-token-file: ${(err as Error).message}\n`)
+      return 2
+    }
+    endpoint = { url, token }
+  }
+  const socket = endpoint
   let resolver: TargetResolver & { start(): Promise<void>; stop(): Promise<void> }
   let requester: CoalescingRequester
   let callbacks: CallbackSink & { close(o: { timeoutMs: number }): Promise<void> }
   let events: EventRecorder | undefined
+  let rejects: (RejectReporter & { close(o: { timeoutMs: number }): Promise<void> }) | undefined
   let watched: WatchedObjects
   if (socket) {
     // the container facing the internet holds no credentials; the controller of its pod answers
-    const bridge = new BridgeTargetResolver({ socketPath: socket, logger })
+    const bridge = new BridgeTargetResolver({ endpoint: socket, logger })
     resolver = bridge
     watched = bridge
     requester = new CoalescingRequester({
@@ -103,7 +136,16 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
       logger,
       onPatch: (result) => metrics.reconcilePatches.inc({ result }),
     })
-    callbacks = { deliver() {}, close: async () => {} }
+    callbacks = new BridgeCallbackForwarder({
+      endpoint: socket,
+      logger,
+      onResult: (result) => metrics.callbackPatches.inc({ result }),
+    })
+    rejects = new BridgeRejectForwarder({
+      endpoint: socket,
+      logger,
+      onResult: (result) => metrics.events.inc({ result }),
+    })
   } else {
     const loaded = new KubeConfig()
     if (values.kubeconfig) loaded.loadFromFile(values.kubeconfig)
@@ -144,6 +186,7 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
     requester,
     callbacks,
     ...(events ? { events } : {}),
+    ...(rejects ? { rejects } : {}),
     metrics,
     logger,
     publicUrl,
@@ -179,7 +222,9 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
       logger.info(
         resolver instanceof KubernetesTargetResolver
           ? { kinds: resolver.watching, skipped: resolver.skipped }
-          : { controllerSocket: socket },
+          : typeof socket === 'string'
+            ? { controllerSocket: socket }
+            : { controllerUrl: socket?.url },
         'caches synced',
       )
     }
@@ -189,7 +234,11 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
     process.off('SIGINT', onInt)
     // stop taking requests (in-flight ones finish), then send the pending trailing patches
     await app.close()
-    await Promise.all([requester.close({ timeoutMs: 10_000 }), callbacks.close({ timeoutMs: 10_000 })])
+    await Promise.all([
+      requester.close({ timeoutMs: 10_000 }),
+      callbacks.close({ timeoutMs: 10_000 }),
+      rejects?.close({ timeoutMs: 2_000 }),
+    ])
     await resolver.stop()
     logger.info('webhook server stopped')
   }
@@ -207,6 +256,8 @@ function parseFlags(argv: string[]) {
       'rate-limit': { type: 'string', default: '100/1s' },
       namespaces: { type: 'string' },
       'controller-socket': { type: 'string' },
+      'controller-url': { type: 'string' },
+      'controller-token-file': { type: 'string' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       help: { type: 'boolean', short: 'h', default: false },
     },

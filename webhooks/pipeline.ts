@@ -121,6 +121,8 @@ export function reject(request: FastifyRequest, reply: FastifyReply, reason: Rej
   state.reason = reason
   if (reason === 'suspended' || reason === 'not_ready' || reason === 'secret_unavailable') {
     reply.header('Retry-After', '60')
+  } else if (reason === 'overloaded') {
+    reply.header('Retry-After', '5')
   }
   return reply.code(REJECTS[reason].status).type('application/json').send(`{"error":"${reason}"}`)
 }
@@ -176,6 +178,10 @@ export function accept(
 ): FastifyReply {
   const target = targetOf(request)
   const state = request.webhook as WebhookState
+  // callback data the sink cannot take now is refused before it is remembered as seen, so the
+  // provider's retry is taken later rather than answered as a duplicate
+  if (a.callbacks && a.callbacks.length > 0 && ctx.callbacks.full?.())
+    return reject(request, reply, 'overloaded')
   const fresh =
     a.dedupeId === undefined || ctx.dedupe.of(target.provider).add(dedupeKey(target.path, a.dedupeId))
   if (fresh) {

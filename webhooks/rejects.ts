@@ -30,6 +30,10 @@ export const REJECTS = {
     status: 503,
     text: 'the webhook secret cannot be read (the Secret or its key is missing)',
   },
+  overloaded: {
+    status: 503,
+    text: 'callback data is arriving faster than the controller takes it; the provider should retry',
+  },
   internal: { status: 500, text: 'an internal error' },
 } as const satisfies Record<string, { status: number; text: string }>
 
@@ -44,15 +48,74 @@ export interface EventSink {
   record(obj: InvolvedObject, type: EventType, reason: string, message: string): void
 }
 
-export interface RejectEventsOptions {
-  sink: EventSink
-  /** At most one Event per resource and reason in this window. Default 60 s. */
+/** Where the webhook server reports a refused delivery of a known resource. */
+export interface RejectReporter {
+  reject(target: TargetRef, provider: string, reason: RejectReason): void
+}
+
+export interface RejectGateOptions {
+  /** At most one admission per key in this window. Default 60 s. */
   minIntervalMs?: number
-  /** At most this many Events per second over all resources (a burst of this size is allowed). Default 5. */
+  /** At most this many admissions per second over all keys (a burst of this size is allowed). Default 5. */
   maxPerSecond?: number
-  /** Resource/reason pairs remembered at most. Default 10 000. */
+  /** Keys remembered at most. Default 10 000. */
   maxTracked?: number
   now?: () => number
+}
+
+/**
+ * The rate limit twice over that keeps a flood of refusals from becoming a flood of writes: at
+ * most one admission per key (resource and reason) in a window, and a token bucket over all keys.
+ */
+export class RejectGate {
+  readonly #interval: number
+  readonly #rate: number
+  readonly #maxTracked: number
+  readonly #now: () => number
+  readonly #last = new Map<string, number>()
+  #tokens: number
+  #refilledAt: number
+
+  constructor(opts: RejectGateOptions = {}) {
+    this.#interval = opts.minIntervalMs ?? 60_000
+    this.#rate = opts.maxPerSecond ?? 5
+    this.#maxTracked = opts.maxTracked ?? 10_000
+    this.#now = opts.now ?? Date.now
+    this.#tokens = this.#rate
+    this.#refilledAt = this.#now()
+  }
+
+  get intervalMs(): number {
+    return this.#interval
+  }
+
+  /** Whether `key` may pass now (and, if so, takes its turn). */
+  admit(key: string): boolean {
+    const now = this.#now()
+    const last = this.#last.get(key)
+    if (last !== undefined && now - last < this.#interval) return false
+    this.#tokens = Math.min(this.#rate, this.#tokens + ((now - this.#refilledAt) / 1000) * this.#rate)
+    this.#refilledAt = now
+    if (this.#tokens < 1) return false
+    this.#tokens -= 1
+    this.#last.delete(key)
+    this.#last.set(key, now)
+    while (this.#last.size > this.#maxTracked) {
+      const oldest = this.#last.keys().next().value
+      if (oldest === undefined) break
+      this.#last.delete(oldest)
+    }
+    return true
+  }
+}
+
+/** The gate's key for a resource and a reason. */
+export function rejectKey(target: TargetRef, reason: string): string {
+  return `${target.uid ?? `${target.kind}/${target.namespace}/${target.name}`}|${reason}`
+}
+
+export interface RejectEventsOptions extends RejectGateOptions {
+  sink: EventSink
   onResult?(result: 'recorded' | 'suppressed'): void
 }
 
@@ -61,49 +124,21 @@ export interface RejectEventsOptions {
  * reason, and overall), so that a flood of forged requests cannot become a flood of Events.
  * The metric counts every reject; the Events tell the resource's owner that rejects happen.
  */
-export class RejectEvents {
+export class RejectEvents implements RejectReporter {
   readonly #sink: EventSink
-  readonly #interval: number
-  readonly #rate: number
-  readonly #maxTracked: number
-  readonly #now: () => number
+  readonly #gate: RejectGate
   readonly #onResult: RejectEventsOptions['onResult']
-  readonly #last = new Map<string, number>()
-  #tokens: number
-  #refilledAt: number
 
   constructor(opts: RejectEventsOptions) {
     this.#sink = opts.sink
-    this.#interval = opts.minIntervalMs ?? 60_000
-    this.#rate = opts.maxPerSecond ?? 5
-    this.#maxTracked = opts.maxTracked ?? 10_000
-    this.#now = opts.now ?? Date.now
+    this.#gate = new RejectGate(opts)
     this.#onResult = opts.onResult
-    this.#tokens = this.#rate
-    this.#refilledAt = this.#now()
   }
 
   reject(target: TargetRef, provider: string, reason: RejectReason): void {
-    const now = this.#now()
-    const key = `${target.uid ?? `${target.kind}/${target.namespace}/${target.name}`}|${reason}`
-    const last = this.#last.get(key)
-    if (last !== undefined && now - last < this.#interval) {
+    if (!this.#gate.admit(rejectKey(target, reason))) {
       this.#onResult?.('suppressed')
       return
-    }
-    this.#tokens = Math.min(this.#rate, this.#tokens + ((now - this.#refilledAt) / 1000) * this.#rate)
-    this.#refilledAt = now
-    if (this.#tokens < 1) {
-      this.#onResult?.('suppressed')
-      return
-    }
-    this.#tokens -= 1
-    this.#last.delete(key)
-    this.#last.set(key, now)
-    while (this.#last.size > this.#maxTracked) {
-      const oldest = this.#last.keys().next().value
-      if (oldest === undefined) break
-      this.#last.delete(oldest)
     }
     const { status, text } = REJECTS[reason]
     this.#sink.record(
@@ -117,7 +152,7 @@ export class RejectEvents {
       'Warning',
       WEBHOOK_REJECTED_EVENT,
       `Refused a ${provider} webhook with HTTP ${status} (${reason}): ${text}. Every refusal is counted ` +
-        `in switchboard_webhook_requests_total; this event repeats at most every ${Math.round(this.#interval / 1000)}s.`,
+        `in switchboard_webhook_requests_total; this event repeats at most every ${Math.round(this.#gate.intervalMs / 1000)}s.`,
     )
     this.#onResult?.('recorded')
   }

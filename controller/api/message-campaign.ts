@@ -188,6 +188,32 @@ export const messageCampaignSpec = withValidations(
         'When true, no further messages are sent (phase Paused); setting it back to false continues ' +
           'where the campaign stopped. Defaults to false.',
       ),
+      destinationRefs: z
+        .array(
+          z
+            .object({
+              name: z
+                .string()
+                .min(1)
+                .max(253)
+                .regex(dnsSubdomainPattern)
+                .describe('Name of a Destination in the same namespace.'),
+            })
+            .describe('A Destination in the same namespace.'),
+        )
+        .max(10)
+        .meta({
+          description:
+            "Where each recipient's outcome goes as a track event (Message Sent, Delivered, " +
+            'Undelivered, Failed, Read, Skipped), with a stable message id per recipient and outcome ' +
+            'so a re-sent event is recognisable. The recipient is identified by the `userId` column ' +
+            'of its list when there is one, else by its recipient id (a keyed hash of the number); ' +
+            'the number itself is never sent. Progress is committed only once every Destination ' +
+            'acknowledged the outcomes it records.',
+          'x-kubernetes-list-type': 'map',
+          'x-kubernetes-list-map-keys': ['name'],
+        })
+        .optional(),
     })
     .refine((s) => (s.from === undefined) !== (s.messagingServiceSid === undefined), {
       message: 'exactly one of from and messagingServiceSid must be set',

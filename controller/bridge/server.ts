@@ -12,14 +12,29 @@
  * - `GET /v1/published`: the objects whose status the webhook server publishes (the CalendarSync
  *   feeds and free/busy documents), as cached; they name Secrets but hold no Secret data;
  * - `POST /v1/annotate`: a reconcile request, `{kind, namespace, name, annotations}`, limited to
- *   the requested-at and requested-streams annotations of an object with a webhook path.
+ *   the requested-at and requested-streams annotations of an object with a webhook path;
+ * - `POST /v1/rejects`: refused deliveries of routed objects, `{items: [{kind, namespace, name,
+ *   provider, reason}]}` (at most 100), for the controller to record as Events; the reason is one
+ *   of a fixed list and the Event's text is the controller's, and the controller rate-limits them
+ *   again, so a webhook container that floods the bridge cannot flood the API server;
+ * - `POST /v1/callbacks`: callback-only data (Twilio delivery statuses) for objects of a kind that
+ *   takes it, from the provider of the object's path, `{items: [{kind, namespace, name, event}]}`
+ *   (at most 500); answered 503 while the controller's writer holds as much as it may, so the
+ *   webhook server keeps them and refuses new callbacks rather than the data being dropped.
  *
  * What the controller knows comes through {@link WebhookBridgeSource}, so the cache behind it can
  * change without touching the bridge.
+ *
+ * Where the webhook server runs as its own Deployment, the bridge listens on TCP instead
+ * ({@link listenWebhookBridgeTcp}) and every request must carry `Authorization: Bearer <token>`,
+ * the token both read from a Secret mounted into their two containers alone; the webhook
+ * server then needs no Kubernetes credentials in that layout either.
  */
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { chmodSync, rmSync } from 'node:fs'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import { z } from 'zod'
 import {
   fieldAt,
   parseWebhookPath,
@@ -45,14 +60,83 @@ export interface WebhookBridgeSource {
   ): Promise<void>
 }
 
+/** A routed object, as the sinks need it to write its status or record an Event on it. */
+export interface BridgeTarget {
+  /** `group/version`. */
+  apiVersion: string
+  kind: string
+  plural: string
+  namespace: string
+  name: string
+  uid?: string
+}
+
+/** One callback as the webhook server verified it (the shape of webhooks' `CallbackEvent`). */
+export type BridgeCallback = z.infer<typeof callbackEvent>
+
+/** Where the bridge hands what the webhook server reports; built from webhooks' writers by bin/. */
+export interface WebhookBridgeSinks {
+  /** The refusal reasons taken on `/v1/rejects` (others are answered 400). */
+  rejectReasons: readonly string[]
+  reject(target: BridgeTarget, provider: string, reason: string): void
+  /** Whether callbacks of this kind are written at all. */
+  takesCallbacks(kind: string): boolean
+  /** True while the writer holds as much as it may. */
+  full(): boolean
+  callback(target: BridgeTarget, event: BridgeCallback): void
+}
+
+const MAX_REJECTS = 100
+const MAX_CALLBACKS = 500
+
+const objectRef = {
+  kind: z.string().max(64),
+  namespace: z.string().max(253),
+  name: z.string().max(253),
+}
+const rejectsBody = z.object({
+  items: z
+    .array(z.object({ ...objectRef, provider: z.string().max(32), reason: z.string().max(64) }).strict())
+    .max(MAX_REJECTS),
+})
+const callbackEvent = z
+  .object({
+    provider: z.string().max(32),
+    type: z.string().regex(/^[a-z][a-z0-9._-]{0,63}$/),
+    key: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/),
+    deliveryId: z.string().max(256),
+    occurredAt: z.string().max(64),
+    data: z
+      .record(
+        z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/),
+        z.union([z.string().max(256), z.number(), z.boolean(), z.null()]),
+      )
+      .refine((d) => Object.keys(d).length <= 16, 'at most 16 fields'),
+    rank: z.number().int().min(0).max(1000).optional(),
+  })
+  .strict()
+const callbacksBody = z.object({
+  items: z.array(z.object({ ...objectRef, event: callbackEvent }).strict()).max(MAX_CALLBACKS),
+})
+
 export interface WebhookBridgeOptions {
   source: WebhookBridgeSource
+  /** Where refusals and callback data go; without it both routes answer 404. */
+  sinks?: WebhookBridgeSinks
   logger: Logger
   /** The kind table. Default {@link WEBHOOK_KINDS}. */
   kinds?: readonly WebhookKind[]
   /** Kinds served whole on `/v1/published`. Default `CalendarSync`. */
   publishedKinds?: readonly string[]
+  /**
+   * The bearer token every request must carry (the TCP bridge); none on the pod's Unix socket. A
+   * function is asked on each request (a token file read again as the kubelet updates it).
+   */
+  token?: string | (() => string)
 }
+
+/** At least this long, so that a guessed or empty token is refused at start. */
+export const MIN_BRIDGE_TOKEN_LENGTH = 32
 
 const ALLOWED_ANNOTATIONS: ReadonlySet<string> = new Set([
   requestedAtAnnotation,
@@ -63,6 +147,27 @@ export function buildWebhookBridge(opts: WebhookBridgeOptions): FastifyInstance 
   const kinds = opts.kinds ?? WEBHOOK_KINDS
   const log = opts.logger.child({ unit: 'webhook-bridge' })
   const app = Fastify({ logger: false, bodyLimit: 16 * 1024 })
+  if (opts.token !== undefined) {
+    const tokenOf = typeof opts.token === 'function' ? opts.token : () => opts.token as string
+    if (tokenOf().length < MIN_BRIDGE_TOKEN_LENGTH) {
+      throw new Error(`the webhook bridge token must be at least ${MIN_BRIDGE_TOKEN_LENGTH} characters`)
+    }
+    app.addHook('onRequest', async (request, reply) => {
+      const token = tokenOf()
+      const want = createHash('sha256').update(token).digest()
+      const header = request.headers.authorization
+      const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : ''
+      // compared as digests, in constant time, whatever the length given; a token that became
+      // too short (an emptied file) lets nothing in
+      if (
+        token.length < MIN_BRIDGE_TOKEN_LENGTH ||
+        !timingSafeEqual(createHash('sha256').update(given).digest(), want)
+      ) {
+        log.warn({ from: request.ip }, 'webhook bridge request without the token refused')
+        return reply.code(401).send({ error: 'unauthorized' })
+      }
+    })
+  }
 
   /** The object, if it is of a webhook kind, cached, and has a valid path for its kind. */
   const routed = (kindName: unknown, namespace: unknown, name: unknown) => {
@@ -76,7 +181,19 @@ export function buildWebhookBridge(opts: WebhookBridgeOptions): FastifyInstance 
     const keys = parsed ? kind.providers[parsed.provider] : undefined
     if (!obj || !parsed || !keys) return undefined
     if (kind.providerField && fieldAt(obj, kind.providerField) !== parsed.provider) return undefined
-    return { kind, obj, keys, namespace, name }
+    return { kind, obj, keys, namespace, name, provider: parsed.provider }
+  }
+
+  const targetOf = (found: NonNullable<ReturnType<typeof routed>>): BridgeTarget => {
+    const uid = fieldAt(found.obj, 'metadata.uid')
+    return {
+      apiVersion: `${found.kind.group}/${found.kind.version}`,
+      kind: found.kind.kind,
+      plural: found.kind.plural,
+      namespace: found.namespace,
+      name: found.name,
+      ...(typeof uid === 'string' ? { uid } : {}),
+    }
   }
 
   app.get('/v1/targets', async () => {
@@ -160,11 +277,59 @@ export function buildWebhookBridge(opts: WebhookBridgeOptions): FastifyInstance 
     return reply.code(204).send()
   })
 
+  const sinks = opts.sinks
+  if (sinks) {
+    app.post('/v1/rejects', async (request, reply) => {
+      const parsed = rejectsBody.safeParse(request.body)
+      if (!parsed.success) return reply.code(400).send({ error: 'malformed' })
+      let taken = 0
+      for (const item of parsed.data.items) {
+        const found = routed(item.kind, item.namespace, item.name)
+        // only the provider of the object's path, and only a known reason
+        if (!found || found.provider !== item.provider || !sinks.rejectReasons.includes(item.reason)) continue
+        sinks.reject(targetOf(found), item.provider, item.reason)
+        taken++
+      }
+      return { taken, refused: parsed.data.items.length - taken }
+    })
+
+    app.post('/v1/callbacks', { bodyLimit: 512 * 1024 }, async (request, reply) => {
+      const parsed = callbacksBody.safeParse(request.body)
+      if (!parsed.success) return reply.code(400).send({ error: 'malformed' })
+      if (sinks.full()) return reply.code(503).send({ error: 'overloaded' })
+      let taken = 0
+      for (const item of parsed.data.items) {
+        const found = routed(item.kind, item.namespace, item.name)
+        if (
+          !found ||
+          found.provider !== item.event.provider ||
+          !found.kind.callbackStatusField ||
+          !sinks.takesCallbacks(found.kind.kind)
+        ) {
+          continue
+        }
+        sinks.callback(targetOf(found), item.event)
+        taken++
+      }
+      return { taken, refused: parsed.data.items.length - taken }
+    })
+  }
+
   app.setErrorHandler((err: FastifyError, _request, reply) => {
     log.warn({ err: err.message }, 'webhook bridge request failed')
     return reply.code(err.statusCode && err.statusCode < 500 ? err.statusCode : 500).send({ error: 'failed' })
   })
   return app
+}
+
+/** Listens on TCP (the webhook server as its own Deployment); build the app with a `token`. */
+export async function listenWebhookBridgeTcp(
+  app: FastifyInstance,
+  address: { host: string; port: number },
+): Promise<number> {
+  await app.listen({ host: address.host, port: address.port })
+  const bound = app.server.address()
+  return bound && typeof bound === 'object' ? bound.port : address.port
 }
 
 /** Listens on a Unix socket readable by the pod's containers only (mode 0660), replacing a stale one. */

@@ -24,7 +24,9 @@ import {
   twilioCredentials,
   webhookSecretKeys,
 } from '../api/index.ts'
+import type { DeliveryRegistry } from '../destination/index.ts'
 import { ConditionType, type ReconcileContext, type ReconcilerDefinition } from '../runtime/index.ts'
+import { OutcomeReporter } from './outcomes.ts'
 import { advance, type Delivery, deliveryOf, type Entry, Progress } from './progress.ts'
 import { type MalformedLine, maskPhone, parseList, type Recipient, render } from './recipients.ts'
 import { closesAt, isOpen, isValidTimeZone, nextOpen } from './window.ts'
@@ -42,6 +44,8 @@ type Ctx = ReconcileContext<MessageCampaignSpec, MessageCampaignStatus, State>
 export interface CampaignReconcilerOptions {
   /** Reads and writes the progress records (never through a cache). */
   core: CoreV1Api
+  /** The Destinations' deliverers, for `destinationRefs`. */
+  destinations: DeliveryRegistry
   logger: Logger
   /** Public base URL of the webhook server: status callbacks go to `status.webhook.url`. */
   publicUrl?: string | undefined
@@ -91,6 +95,13 @@ export function campaignReconciler(
       const names = [s?.credentialsSecretRef?.name, ...(s?.recipients ?? []).map((r) => r.secretRef?.name)]
       return [...new Set(names.filter((n): n is string => typeof n === 'string'))]
     },
+    references: (spec) => {
+      const refs =
+        (spec as { destinationRefs?: Array<{ name?: unknown }> } | undefined)?.destinationRefs ?? []
+      return refs
+        .filter((r) => typeof r.name === 'string')
+        .map((r) => ({ kind: 'Destination', name: r.name as string }))
+    },
     interval: () => undefined,
     readyMessage: { reason: Reason.Succeeded, message: 'The campaign is on track' },
     init: () => ({ recipients: [], malformed: [] }),
@@ -101,9 +112,17 @@ export function campaignReconciler(
       { name: 'webhook', run: (ctx) => webhook(ctx, opts.publicUrl) },
       { name: 'connect', run: (ctx) => connect(ctx, timeoutMs) },
       { name: 'recipients', run: (ctx) => recipients(ctx) },
+      { name: 'destinations', run: (ctx) => destinations(ctx, opts.destinations) },
       {
         name: 'send',
-        run: (ctx) => send(ctx, { core: opts.core, settleMs, sliceMs: opts.sliceMs ?? 10_000, now }),
+        run: (ctx) =>
+          send(ctx, {
+            core: opts.core,
+            destinations: opts.destinations,
+            settleMs,
+            sliceMs: opts.sliceMs ?? 10_000,
+            now,
+          }),
       },
     ],
   }
@@ -260,8 +279,22 @@ function recipients(ctx: Ctx): void {
   }
 }
 
+/** Nothing is sent while a Destination named in destinationRefs is missing or not ready. */
+function destinations(ctx: Ctx, registry: DeliveryRegistry): void {
+  const { namespace } = ctx.obj.metadata
+  const refs = ctx.spec.destinationRefs ?? []
+  const missing = refs.filter((d) => !registry.has(namespace, d.name)).map((d) => d.name)
+  for (const d of missing) registry.notifyWhenReady(namespace, d, ctx.obj.metadata.name)
+  if (missing.length > 0) {
+    const message = `Destination ${missing.map((m) => `"${m}"`).join(', ')} not found or not ready in namespace "${namespace}"`
+    // a Destination turning Ready re-enqueues this object; the wait is only a fallback
+    throw new WaitingError(Reason.DestinationNotFound, message, 60_000)
+  }
+}
+
 interface SendOptions {
   core: CoreV1Api
+  destinations: DeliveryRegistry
   settleMs: number
   sliceMs: number
   now: () => Date
@@ -278,7 +311,12 @@ async function send(ctx: Ctx, opts: SendOptions): Promise<void> {
   const started = Date.now()
   // Loaded once per controller process and kept: only this process writes the records while it
   // leads (a writer elsewhere makes the next commit conflict, and the records are read again).
-  const held = ctx.memo<{ progress?: Progress | undefined }>('progress', { uid }, () => ({}))
+  const held = ctx.memo<{ progress?: Progress | undefined; outcomes?: OutcomeReporter }>(
+    'progress',
+    { uid },
+    () => ({}),
+  )
+  held.outcomes ??= new OutcomeReporter({ namespace, name, uid, channel: ctx.spec.channel })
   held.progress ??= await Progress.load(opts.core, {
     namespace,
     name,
@@ -288,7 +326,7 @@ async function send(ctx: Ctx, opts: SendOptions): Promise<void> {
   })
   const progress = held.progress
   try {
-    await sendWith(ctx, opts, client, progress, started)
+    await sendWith(ctx, opts, client, progress, held.outcomes, started)
   } catch (err) {
     held.progress = undefined
     throw err
@@ -300,11 +338,21 @@ async function sendWith(
   opts: SendOptions,
   client: TwilioClient,
   progress: Progress,
+  outcomes: OutcomeReporter,
   started: number,
 ): Promise<void> {
   const { spec, status } = ctx
   const failures: CampaignFailure[] = [...(status.recentFailures ?? [])]
   const byId = new Map(ctx.state.recipients.map((r) => [r.id, r]))
+  const deliverers = (spec.destinationRefs ?? []).map((d) =>
+    opts.destinations.get(ctx.obj.metadata.namespace, d.name),
+  )
+  // the outcomes the records hold reach every Destination before the records are committed
+  const commit = async () => {
+    const sent = await outcomes.report(progress.entries, byId, deliverers, ctx.signal)
+    if (sent > 0) ctx.log.debug({ events: sent }, 'outcomes delivered to the destinations')
+    await progress.commit()
+  }
   const fail = (r: Recipient | undefined, reason: string, code?: number) => {
     failures.unshift({
       recipient: r ? maskPhone(r.phone) : '+*****',
@@ -344,7 +392,7 @@ async function sendWith(
       progress.delete(id)
     }
   }
-  await progress.commit()
+  await commit()
   drained()
 
   // 3. Send in batches, each committed before (intents) and after (outcomes).
@@ -384,12 +432,12 @@ async function sendWith(
       batch.push({ r, message })
     }
     if (batch.length === 0) {
-      await progress.commit()
+      await commit()
       break
     }
     const intentMs = Date.now()
     for (const { r } of batch) progress.set(r.id, { state: 'q', intentMs })
-    await progress.commit()
+    await commit()
     let stop = false
     const inFlight: Promise<void>[] = []
     for (const { r, message } of batch) {
@@ -435,7 +483,7 @@ async function sendWith(
       )
     }
     const results = await Promise.allSettled(inFlight)
-    await progress.commit()
+    await commit()
     const rejected = results.find((x) => x.status === 'rejected')
     if (rejected) throw toSwitchboardError((rejected as PromiseRejectedResult).reason)
     writeSummary(ctx, progress, failures)

@@ -65,4 +65,5 @@ export {
 export { SecretReader, type SecretReaderOptions, type SecretSource } from './secrets.ts'
 export { SHARD_LABEL, shardSelector } from './shard.ts'
 export { SyncMetrics } from './sync-metrics.ts'
+export { tokenFile } from './token-file.ts'
 export { type BackoffOptions, ItemBackoff, WorkQueue } from './workqueue.ts'

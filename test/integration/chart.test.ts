@@ -8,10 +8,15 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node'
+import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Secret } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import YAML from 'yaml'
-import { createOperator } from '../../controller/index.ts'
+import {
+  buildWebhookBridge,
+  createOperator,
+  listenWebhookBridgeTcp,
+  managerBridgeSource,
+} from '../../controller/index.ts'
 import {
   createWritableSecret,
   describeApiError,
@@ -21,7 +26,7 @@ import {
   writeSecretKeys,
 } from '../../controller/runtime/index.ts'
 import { crdObjects, crdsDir, installCrds } from '../../crds/index.ts'
-import { KubernetesTargetResolver } from '../../webhooks/index.ts'
+import { BridgeTargetResolver, bridgeCall, KubernetesTargetResolver } from '../../webhooks/index.ts'
 import {
   apply,
   dryRunApply,
@@ -170,9 +175,14 @@ describe('Helm chart', () => {
     })
 
     it('runs every container restricted, read-only, with /tmp (and the bridge socket) the only writable paths', () => {
-      for (const d of find(render(values), 'Deployment')) {
+      const objs = render(values)
+      // the webhook server of its own Deployment asks the controller over TCP with a token
+      const tcpBridge = find(objs, 'Secret').some((s) => s.metadata.name === 'sb-switchboard-bridge')
+      for (const d of find(objs, 'Deployment')) {
         const pod = podSpec(d)
         const sidecar = pod.containers.length === 2
+        const shard = d.metadata.name.includes('-shard-')
+        const withToken = tcpBridge && !shard
         expect(pod.securityContext).toMatchObject({
           runAsNonRoot: true,
           runAsUser: 65532,
@@ -180,8 +190,17 @@ describe('Helm chart', () => {
         })
         const tmp = { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }
         const bridge = { name: 'bridge', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }
+        const token = {
+          name: 'bridge-token',
+          secret: {
+            secretName: 'sb-switchboard-bridge',
+            // `0444` in the chart: octal to the API server (YAML 1.1), decimal to this parser
+            defaultMode: 444,
+            items: [{ key: 'token', path: 'token' }],
+          },
+        }
         expect(pod.volumes?.filter((v) => v.name !== 'kube-api-access')).toEqual(
-          sidecar ? [tmp, bridge] : [tmp],
+          sidecar ? [tmp, bridge] : withToken ? [tmp, token] : [tmp],
         )
         for (const ct of pod.containers) {
           expect(ct.securityContext).toEqual({
@@ -200,6 +219,13 @@ describe('Helm chart', () => {
             } as never)
           }
           if (sidecar) mounts.push({ name: 'bridge', mountPath: '/var/run/switchboard' })
+          if (withToken) {
+            mounts.push({
+              name: 'bridge-token',
+              mountPath: '/var/run/switchboard-bridge',
+              readOnly: true,
+            } as never)
+          }
           expect(ct.volumeMounts).toEqual(mounts)
           expect(ct.livenessProbe?.httpGet?.path).toBe('/healthz')
           expect(ct.readinessProbe?.httpGet?.path).toBe('/readyz')
@@ -272,7 +298,8 @@ describe('Helm chart', () => {
     expect(verbsOn(controllerRole, 'events')).toEqual(['create', 'patch'])
     // the webhook sidecar holds no token, so it has no role of its own
     expect(find(objs, 'ClusterRole').map((r) => r.metadata.name)).not.toContain('sb-switchboard-webhooks')
-    const webhooksRole = one(render(SHAPES.separateWebhooks), 'ClusterRole', 'sb-switchboard-webhooks')
+    // nor as its own Deployment (it asks over TCP); only a sharded install's keeps one
+    const webhooksRole = one(render(SHAPES.sharded), 'ClusterRole', 'sb-switchboard-webhooks')
     expect(verbsOn(webhooksRole, 'secrets')).toEqual(['get'])
     expect(verbsOn(webhooksRole, 'casinointegrations')).toEqual(['get', 'list', 'patch', 'watch'])
     // bound to the pod's one account
@@ -382,7 +409,7 @@ describe('Helm chart', () => {
     )
   })
 
-  it('separateDeployment: a webhook Deployment with its own replicas, account, Service selector and PDB', () => {
+  it('separateDeployment: a webhook Deployment with its own replicas, Service selector and PDB, no token and no role, the bridge over TCP', () => {
     const objs = render(SHAPES.separateWebhooks)
     const controller = one(objs, 'Deployment', 'sb-switchboard')
     const webhooks = one(objs, 'Deployment', 'sb-switchboard-webhooks')
@@ -391,10 +418,71 @@ describe('Helm chart', () => {
     expect((webhooks.spec as { replicas: number }).replicas).toBe(3)
     expect((controller.spec as { replicas: number }).replicas).toBe(2)
     expect(podSpec(webhooks).serviceAccountName).toBe('sb-switchboard-webhooks')
-    const binding = one(objs, 'ClusterRoleBinding', 'sb-switchboard-webhooks') as unknown as {
-      subjects: Array<{ name: string }>
+    // the internet-facing account has no token and is bound to nothing
+    expect(
+      (podSpec(webhooks) as PodSpec & { automountServiceAccountToken?: boolean })
+        .automountServiceAccountToken,
+    ).toBe(false)
+    const bound = [...find(objs, 'ClusterRoleBinding'), ...find(objs, 'RoleBinding')].filter((b) =>
+      (b as unknown as { subjects: Array<{ name: string }> }).subjects.some(
+        (s) => s.name === 'sb-switchboard-webhooks',
+      ),
+    )
+    expect(bound).toEqual([])
+    const [wh] = podSpec(webhooks).containers as [Container]
+    expect(wh.args).toContain('--controller-url=http://sb-switchboard-bridge.switchboard-system.svc:9444')
+    expect(wh.args).toContain('--controller-token-file=/var/run/switchboard-bridge/token')
+    const [ctl] = podSpec(controller).containers as [Container]
+    expect(ctl.args).toContain('--webhook-bridge-address=0.0.0.0:9444')
+    expect(ctl.args).toContain('--webhook-bridge-token-file=/var/run/switchboard-bridge/token')
+    expect(ctl.ports?.map((p) => `${p.name}:${p.containerPort}`)).toEqual(['metrics:8080', 'bridge:9444'])
+    const bridgeSvc = one(objs, 'Service', 'sb-switchboard-bridge').spec as {
+      selector: Record<string, string>
+      ports: Array<{ port: number; targetPort: string }>
     }
-    expect(binding.subjects[0]?.name).toBe('sb-switchboard-webhooks')
+    expect(bridgeSvc.selector['app.kubernetes.io/component']).toBe('controller')
+    expect(bridgeSvc.ports).toMatchObject([{ port: 9444, targetPort: 'bridge' }])
+    const token = Buffer.from(
+      (one(objs, 'Secret', 'sb-switchboard-bridge') as unknown as { data: { token: string } }).data.token,
+      'base64',
+    ).toString('utf8')
+    expect(token).toMatch(/^[A-Za-z0-9]{48}$/)
+    // a Secret of your own instead (GitOps tools render with `helm template`, a new token each time)
+    const own = render({
+      ...SHAPES.separateWebhooks,
+      webhooks: { separateDeployment: true, bridgeTokenSecret: 'mine' },
+    })
+    expect(find(own, 'Secret').map((s) => s.metadata.name)).not.toContain('sb-switchboard-bridge')
+    for (const d of find(own, 'Deployment')) {
+      const vol = podSpec(d).volumes.find((v) => v.name === 'bridge-token') as {
+        secret?: { secretName: string }
+      }
+      expect(vol?.secret?.secretName, d.metadata.name).toBe('mine')
+    }
+    // with a NetworkPolicy, only the webhook pods reach the controller's bridge port
+    const np = one(
+      render({ ...SHAPES.separateWebhooks, networkPolicy: { enabled: true } }),
+      'NetworkPolicy',
+      'sb-switchboard',
+    ).spec as { ingress: Array<{ from: unknown[]; ports: Array<{ port: string }> }> }
+    const toBridge = np.ingress.filter((r) => r.ports.some((p) => p.port === 'bridge'))
+    expect(toBridge).toEqual([
+      {
+        from: [
+          {
+            podSelector: {
+              matchLabels: expect.objectContaining({ 'app.kubernetes.io/component': 'webhooks' }),
+            },
+          },
+        ],
+        ports: [{ port: 'bridge', protocol: 'TCP' }],
+      },
+    ])
+    // sharded, the bridge would know one shard's objects only: the webhook server keeps its own
+    // account, get on Secrets by name
+    const sharded = render(SHAPES.sharded)
+    expect(find(sharded, 'Secret').filter((s) => s.metadata.name === 'sb-switchboard-bridge')).toEqual([])
+    expect(verbsOn(one(sharded, 'ClusterRole', 'sb-switchboard-webhooks'), 'secrets')).toEqual(['get'])
     const svc = one(objs, 'Service', 'sb-switchboard-webhooks').spec as { selector: Record<string, string> }
     expect(svc.selector['app.kubernetes.io/component']).toBe('webhooks')
     expect(find(objs, 'PodDisruptionBudget').map((p) => p.metadata.name)).toEqual([
@@ -439,13 +527,14 @@ describe('Helm chart', () => {
       (ct.volumeMounts ?? []).filter((m) => m.mountPath.startsWith('/var/run/secrets'))
     expect(tokenMounts(controller).map((m) => m.name)).toEqual(['kube-api-access'])
     expect(tokenMounts(webhooks)).toEqual([])
-    // the separate Deployment keeps its own account and token (get on Secrets only)
+    // the separate Deployment holds no token either; it asks over TCP, not the pod's socket
     const separate = render(SHAPES.separateWebhooks)
     const own = podSpec(one(separate, 'Deployment', 'sb-switchboard-webhooks')) as PodSpec & {
       automountServiceAccountToken?: boolean
     }
-    expect(own.automountServiceAccountToken).toBe(true)
+    expect(own.automountServiceAccountToken).toBe(false)
     expect(own.containers[0]?.args?.some((a) => a.startsWith('--controller-socket'))).toBe(false)
+    expect(own.containers[0]?.args?.some((a) => a.startsWith('--controller-url='))).toBe(true)
   })
 
   it('passes the endpoint allowlist to the controller; loopback only when asked', () => {
@@ -667,7 +756,7 @@ describe('Helm chart', () => {
       ).rejects.toThrow(/forbidden|403/i)
     })
 
-    it('the controller reconciles, elects a leader and records events; the webhook server syncs its caches and reads a Secret', async () => {
+    it('the controller reconciles, elects a leader and records events; the webhook account reads nothing and gets routing over the TCP bridge', async () => {
       const release = `rb${randomBytes(2).toString('hex')}`
       const releaseNs = await createNamespace(c.core, 'chart-rbac')
       const objs = render({ webhooks: { separateDeployment: true } }, { namespace: releaseNs, release })
@@ -730,16 +819,73 @@ describe('Helm chart', () => {
       })
       expect(text()).not.toMatch(/forbidden/i)
 
-      // the webhook server's identity: list/watch the kinds, read one Secret by name, nothing more
-      const resolver = new KubernetesTargetResolver({ kubeConfig: webhooksKc, logger, recheckIntervalMs: 0 })
+      // the webhook server's account, as its own Deployment, is bound to nothing: it can read no
+      // Secret, not even one by name, and list nothing
+      const forbidden = /forbidden|403/i
+      const webhooksCore = webhooksKc.makeApiClient(CoreV1Api)
+      await expect(webhooksCore.readNamespacedSecret({ name: 'creds', namespace: workNs })).rejects.toThrow(
+        forbidden,
+      )
+      await expect(webhooksCore.listNamespacedSecret({ namespace: workNs })).rejects.toThrow(forbidden)
+      await expect(
+        webhooksKc
+          .makeApiClient(CustomObjectsApi)
+          .listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'casinointegrations' }),
+      ).rejects.toThrow(forbidden)
+      // what it has instead: the controller's TCP bridge (the controller running under the chart's
+      // RBAC), with the token of the rendered Secret
+      const token = Buffer.from(
+        (one(objs, 'Secret', `${fullname}-bridge`) as unknown as { data: { token: string } }).data.token,
+        'base64',
+      ).toString('utf8')
+      const bridge = buildWebhookBridge({ source: managerBridgeSource(operator.manager), logger, token })
+      cleanup.push(() => bridge.close())
+      const port = await listenWebhookBridgeTcp(bridge, { host: '127.0.0.1', port: 0 })
+      const url = `http://127.0.0.1:${port}`
+      for (const wrong of ['', 'x'.repeat(48), `${token}x`, token.slice(1)]) {
+        expect((await bridgeCall({ url, token: wrong }, 'GET', '/v1/targets')).status).toBe(401)
+      }
+      const plain = await fetch(`${url}/v1/targets`)
+      expect(plain.status).toBe(401)
+      expect((await bridgeCall({ url, token }, 'GET', '/v1/targets')).status).toBe(200)
+      // through it, no Secret that no webhook path points to
+      const q = new URLSearchParams({ kind: 'Destination', namespace: workNs, name: 'rbac' })
+      expect((await bridgeCall({ url, token }, 'GET', `/v1/secrets?${q}`)).status).toBe(404)
+      const viaBridge = new BridgeTargetResolver({ endpoint: { url, token }, logger })
+      cleanup.push(() => viaBridge.stop())
+      await within(30_000, viaBridge.start(), 'the webhook server to load routing over the TCP bridge')
+      expect(viaBridge.ready()).toBe(true)
+      expect(text()).not.toContain(token)
+
+      // sharded, the webhook server keeps an account of its own: list/watch the kinds, read one
+      // Secret by name, nothing more
+      const shardedRelease = `${release}s`
+      const sharded = render(
+        { sharding: { shards: ['a'] }, webhooks: { separateDeployment: true } },
+        { namespace: releaseNs, release: shardedRelease },
+      ).filter((o) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind))
+      apply(kubeconfig, sharded.map((o) => YAML.stringify(o)).join('---\n'))
+      for (const o of sharded.filter((x) => x.kind.startsWith('Cluster'))) {
+        const plural = o.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings'
+        cleanup.push(() =>
+          c.custom.deleteClusterCustomObject({
+            group: 'rbac.authorization.k8s.io',
+            version: 'v1',
+            plural,
+            name: o.metadata.name,
+          }),
+        )
+      }
+      const shardedKc = await kubeConfigAs(releaseNs, `${shardedRelease}-switchboard-webhooks`)
+      const resolver = new KubernetesTargetResolver({ kubeConfig: shardedKc, logger, recheckIntervalMs: 0 })
       cleanup.push(() => resolver.stop())
       await within(30_000, resolver.start(), 'the webhook server to sync its caches with the chart RBAC')
       expect(resolver.ready()).toBe(true)
       expect(resolver.watching).toEqual(expect.arrayContaining(['CasinoIntegration.switchboard.dev']))
-      const core = webhooksKc.makeApiClient(CoreV1Api)
+      const core = shardedKc.makeApiClient(CoreV1Api)
       const secret: V1Secret = await core.readNamespacedSecret({ name: 'creds', namespace: workNs })
       expect(secret.metadata?.name).toBe('creds')
-      await expect(core.listNamespacedSecret({ namespace: workNs })).rejects.toThrow(/forbidden|403/i)
+      await expect(core.listNamespacedSecret({ namespace: workNs })).rejects.toThrow(forbidden)
     })
   })
 })

@@ -6,7 +6,8 @@
  * webhook secret.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -14,6 +15,7 @@ import {
   buildWebhookBridge,
   createOperator,
   listenWebhookBridge,
+  listenWebhookBridgeTcp,
   managerBridgeSource,
   type Operator,
   REQUESTED_STREAMS_ANNOTATION,
@@ -35,6 +37,7 @@ import {
   createResource,
   createSecret,
   getObj,
+  sleep,
   waitFor,
   waitForCondition,
 } from './helpers.ts'
@@ -119,7 +122,7 @@ describe('the webhook bridge', () => {
     const hook = ready.status?.webhook as { path: string; url: string }
 
     // the webhook server side: no KubeConfig anywhere, only the socket
-    const resolver = new BridgeTargetResolver({ socketPath: socket, logger: logs.logger, refreshMs: 200 })
+    const resolver = new BridgeTargetResolver({ endpoint: socket, logger: logs.logger, refreshMs: 200 })
     const requester = new CoalescingRequester({ patch: bridgePatcher(socket), logger: logs.logger })
     const app = buildApp({ resolver, requester, logger: logs.logger, publicUrl: PUBLIC_URL })
     await resolver.start()
@@ -258,6 +261,124 @@ describe('the webhook bridge', () => {
       })
     } finally {
       child.kill('SIGTERM')
+    }
+  })
+
+  it('as its own Deployment: `--controller-url` over TCP with the bridge token, and nothing without it', async () => {
+    const ns = await createNamespace(c.core, 'bridge-tcp')
+    await createSecret(c.core, ns, 'cdp', { writeKey: 'bridge-tcp-write-key' })
+    await createSecret(c.core, ns, 'platform', { ...credentials, webhookSecret: WEBHOOK_SECRET })
+    await createResource(c, 'Destination', ns, 'cdp', {
+      credentialsSecretRef: { name: 'cdp' },
+      segment: { host: sandbox.url },
+    })
+    await createResource(c, 'CasinoIntegration', ns, 'casino', {
+      provider: 'softswiss',
+      softswiss: { casinoId: 'br' },
+      endpoint: sandbox.casinoEndpoint('softswiss'),
+      credentialsSecretRef: { name: 'platform' },
+      streams: [{ name: 'games', interval: '6h' }],
+      destinationRefs: [{ name: 'cdp' }],
+    })
+    const ready = await waitForCondition(
+      c,
+      'casinointegrations',
+      ns,
+      'casino',
+      'WebhookReady',
+      'True',
+      undefined,
+      30_000,
+    )
+    const hook = ready.status?.webhook as { path: string; url: string }
+    const token = randomBytes(24).toString('hex')
+    expect(() =>
+      buildWebhookBridge({
+        source: managerBridgeSource(operator.manager),
+        logger: logs.logger,
+        token: 'short',
+      }),
+    ).toThrow(/at least 32/)
+    const tcp = buildWebhookBridge({
+      source: managerBridgeSource(operator.manager),
+      logger: logs.logger,
+      token,
+    })
+    const bridgePort = await listenWebhookBridgeTcp(tcp, { host: '127.0.0.1', port: 0 })
+    const tokenFile = join(dir, 'bridge-token')
+    writeFileSync(tokenFile, `${token}\n`, { mode: 0o400 })
+    const wrongFile = join(dir, 'wrong-token')
+    writeFileSync(wrongFile, 'w'.repeat(48), { mode: 0o400 })
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir }
+    delete env.KUBECONFIG
+    delete env.KUBERNETES_SERVICE_HOST
+    const run = (file: string, port: number) =>
+      spawn(
+        process.execPath,
+        [
+          resolve(import.meta.dirname, '../../bin/switchboard.ts'),
+          'webhooks',
+          '--controller-url',
+          `http://127.0.0.1:${bridgePort}`,
+          '--controller-token-file',
+          file,
+          '--bind-address',
+          `127.0.0.1:${port}`,
+          '--public-url',
+          PUBLIC_URL,
+          '--log-level',
+          'error',
+        ],
+        { env, stdio: ['ignore', 'ignore', 'inherit'] },
+      )
+    const port = 20_000 + Math.floor(Math.random() * 20_000)
+    const child = run(tokenFile, port)
+    const impostor = run(wrongFile, port + 1)
+    try {
+      const base = `http://127.0.0.1:${port}`
+      await waitFor(
+        'the webhook process to be ready over the TCP bridge',
+        async () => ((await fetch(`${base}/readyz`).catch(() => undefined))?.ok ? true : undefined),
+        { timeoutMs: 30_000, intervalMs: 200 },
+      )
+      const res = await waitFor('the delivery to be accepted', async () => {
+        const r = await send(
+          casinoRequest({ url: hook.url, secret: WEBHOOK_SECRET, body: { stream: 'games' } }),
+          {
+            baseUrl: base,
+          },
+        )
+        return r.status === 204 ? r : undefined
+      })
+      expect(res.status).toBe(204)
+      await waitFor('the annotation written by the controller', async () => {
+        const o = await getObj(c.custom, 'casinointegrations', ns, 'casino')
+        return (o.metadata as { annotations?: Record<string, string> }).annotations?.[
+          REQUESTED_STREAMS_ANNOTATION
+        ]?.startsWith('games=')
+          ? true
+          : undefined
+      })
+      // the one with a wrong token is refused by the bridge: it never gets routing, never ready
+      const impostorBase = `http://127.0.0.1:${port + 1}`
+      await waitFor('the impostor to listen', async () =>
+        (await fetch(`${impostorBase}/healthz`).catch(() => undefined))?.ok ? true : undefined,
+      )
+      await sleep(2_000)
+      expect((await fetch(`${impostorBase}/readyz`)).status).toBe(503)
+      const refused = await send(
+        casinoRequest({ url: hook.url, secret: WEBHOOK_SECRET, body: { stream: 'games' } }),
+        {
+          baseUrl: impostorBase,
+        },
+      )
+      expect(refused.status).toBe(404)
+      expect(logs.text()).toContain('webhook bridge request without the token refused')
+      expect(logs.text()).not.toContain(token)
+    } finally {
+      child.kill('SIGTERM')
+      impostor.kill('SIGTERM')
+      await tcp.close()
     }
   })
 })

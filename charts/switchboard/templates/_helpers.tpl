@@ -87,6 +87,25 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
+{{/*
+The webhook server as its own Deployment holds no Kubernetes credentials either: it asks the
+controller over the TCP bridge, with a token from a Secret mounted into the two containers alone.
+Not with sharding.shards: the bridge is one controller's, which knows only its own shard's
+objects, so a sharded install keeps the webhook server's own account (get on Secrets by name).
+*/}}
+{{- define "switchboard.webhooksBridged" -}}
+{{- if and .Values.webhooks.enabled .Values.webhooks.separateDeployment (not .Values.sharding.shards) }}true{{ end }}
+{{- end }}
+
+{{- define "switchboard.bridgeName" -}}
+{{- printf "%s-bridge" (include "switchboard.fullname" .) }}
+{{- end }}
+
+{{/* The Secret holding the bridge token: one you provide (webhooks.bridgeTokenSecret), or the chart's. */}}
+{{- define "switchboard.bridgeSecretName" -}}
+{{- default (include "switchboard.bridgeName" .) .Values.webhooks.bridgeTokenSecret }}
+{{- end }}
+
 {{/* Image ------------------------------------------------------------------------------------ */}}
 
 {{- define "switchboard.image" -}}
@@ -258,6 +277,10 @@ volumes:
     {{- if $sidecar }}
     # no Kubernetes credentials: routing, webhook secrets and reconciles come from the controller
     - --controller-socket=/var/run/switchboard/bridge.sock
+    {{- else if include "switchboard.webhooksBridged" $root }}
+    # no Kubernetes credentials: the same from the controller, over TCP with the bridge token
+    - --controller-url=http://{{ include "switchboard.bridgeName" $root }}.{{ $root.Release.Namespace }}.svc:{{ $root.Values.webhooks.bridgePort }}
+    - --controller-token-file=/var/run/switchboard-bridge/token
     {{- else if $root.Values.watchNamespaces }}
     - --namespaces={{ join "," $root.Values.watchNamespaces }}
     {{- end }}
@@ -293,5 +316,20 @@ volumes:
     {{- if $sidecar }}
     - name: bridge
       mountPath: /var/run/switchboard
+    {{- else if include "switchboard.webhooksBridged" $root }}
+    - name: bridge-token
+      mountPath: /var/run/switchboard-bridge
+      readOnly: true
     {{- end }}
+{{- end }}
+
+{{/* The bridge token's volume (the controller and the webhook server of its own Deployment). */}}
+{{- define "switchboard.bridgeTokenVolume" -}}
+- name: bridge-token
+  secret:
+    secretName: {{ include "switchboard.bridgeSecretName" . }}
+    defaultMode: 0444
+    items:
+      - key: token
+        path: token
 {{- end }}
