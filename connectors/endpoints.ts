@@ -22,6 +22,7 @@ export const PROVIDER_HOSTS: Readonly<Record<string, readonly string[]>> = {
   calendly: ['api.calendly.com'],
   facebook: ['graph.facebook.com'],
   twitch: ['api.twitch.tv', 'id.twitch.tv'],
+  patreon: ['www.patreon.com'],
 }
 
 export interface EndpointPolicy {

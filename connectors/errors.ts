@@ -21,6 +21,8 @@ export const Reason = {
   SecretNotWritable: 'SecretNotWritable',
   /** A base URL that may not receive the provider's credentials (connectors/endpoints.ts). */
   EndpointNotAllowed: 'EndpointNotAllowed',
+  /** The provider refused the refresh token (`invalid_grant`): the grant must be made again. */
+  TokenRevoked: 'TokenRevoked',
   // provider / destination outcomes
   Unauthorized: 'Unauthorized',
   RateLimited: 'RateLimited',
@@ -101,6 +103,8 @@ export const Reason = {
   WebhookRejected: 'WebhookRejected',
   /** An EventSub subscription was made again after Twitch revoked it for failed deliveries. */
   SubscriptionRecreated: 'SubscriptionRecreated',
+  /** A webhook the provider had paused after failed deliveries was resumed. */
+  WebhookResumed: 'WebhookResumed',
 } as const
 export type Reason = (typeof Reason)[keyof typeof Reason]
 

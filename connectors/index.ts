@@ -79,6 +79,8 @@ export {
   type RetryPolicy,
 } from './http/index.ts'
 export * from './log.ts'
+export { type RefreshGrantOptions, refreshGrant, type TokenSet } from './oauth/index.ts'
+export * from './patreon/index.ts'
 export {
   CURSOR_TABLE,
   createPostgresDeliverer,

@@ -5,10 +5,12 @@ import { calendarReconciler } from './calendar/index.ts'
 import { campaignReconciler } from './campaign/index.ts'
 import { casinoReconciler } from './casino/index.ts'
 import { DeliveryRegistry, destinationReconciler } from './destination/index.ts'
+import { patreonReconciler } from './patreon/index.ts'
 import {
   type CheckpointPolicy,
   Manager,
   type ManagerOptions,
+  OAuthTokens,
   SyncMetrics,
   shardSelector,
 } from './runtime/index.ts'
@@ -74,7 +76,13 @@ export function createOperator(opts: OperatorOptions): Operator {
   const flushDelay = opts.statusFlushDelayMs ?? 2_000
   const destinations = new DeliveryRegistry({
     onActivity: (namespace, name) => destinationController.enqueue(namespace, name, flushDelay),
-    onInstalled: (namespace, name) => casinoController.enqueue(namespace, name),
+    // an integration waiting for a Destination: whichever kind it is, enqueue it (unknown keys are no-ops)
+    onInstalled: (namespace, name) => {
+      casinoController.enqueue(namespace, name)
+      campaignController.enqueue(namespace, name)
+      twitchController.enqueue(namespace, name)
+      patreonController.enqueue(namespace, name)
+    },
   })
   const destinationController = manager.add({
     ...destinationReconciler({ registry: destinations, logger: opts.logger, endpoints: opts.endpoints }),
@@ -106,7 +114,7 @@ export function createOperator(opts: OperatorOptions): Operator {
     }),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   })
-  manager.add({
+  const campaignController = manager.add({
     ...campaignReconciler({
       core: manager.clients.core,
       destinations,
@@ -117,7 +125,7 @@ export function createOperator(opts: OperatorOptions): Operator {
     }),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   })
-  manager.add({
+  const twitchController = manager.add({
     ...twitchReconciler({
       destinations,
       logger: opts.logger,
@@ -126,6 +134,23 @@ export function createOperator(opts: OperatorOptions): Operator {
       endpoints: opts.endpoints,
       http: opts.providerHttp,
       ...(opts.twitch ?? {}),
+    }),
+    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+  })
+  // one token lifecycle per process: every kind with OAuth user tokens shares it
+  const tokens = new OAuthTokens({ core: manager.clients.core, logger: opts.logger })
+  const patreonController = manager.add({
+    ...patreonReconciler({
+      core: manager.clients.core,
+      destinations,
+      metrics: syncMetrics,
+      registry: manager.metrics.registry,
+      logger: opts.logger,
+      tokens,
+      jitter: opts.jitter,
+      http: opts.providerHttp,
+      publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
+      endpoints: opts.endpoints,
     }),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   })

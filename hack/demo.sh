@@ -76,7 +76,7 @@ node bin/switchboard.ts webhooks --bind-address "127.0.0.1:$WEBHOOKS_PORT" --pub
   >"$WORK/webhooks.log" 2>&1 &
 PIDS+=($!)
 
-kubectl wait --for=condition=Ready --timeout=120s -n switchboard-demo destinations,casinointegrations,calendarsyncs,messagecampaigns,twitchintegrations --all >/dev/null
+kubectl wait --for=condition=Ready --timeout=120s -n switchboard-demo destinations,casinointegrations,calendarsyncs,messagecampaigns,twitchintegrations,patreonintegrations --all >/dev/null
 # A partner channel goes live in the sandbox; EventSub tells the TwitchIntegration within seconds.
 kubectl wait --for=condition=EventSubReady --timeout=60s -n switchboard-demo twitchintegration/partners >/dev/null
 node -e 'fetch(process.argv[1], { method: "POST", headers: { "content-type": "application/json" }, body: process.argv[2] })

@@ -37,9 +37,11 @@ import type { RequestBudget } from './budget.ts'
 import { createProviderEngine, type Failure, isTimeout, type RetryPolicy } from './engine.ts'
 
 /** What `auth` sees of one attempt: set headers on `headers`; everything else is read-only. */
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE'
+
 export interface AuthContext {
   readonly operation: string
-  readonly method: 'GET' | 'POST'
+  readonly method: HttpMethod
   /** The full URL of the request, query included. */
   readonly url: URL
   /** The exact body that is sent (undefined for GET). */
@@ -81,6 +83,12 @@ export interface ProviderClientOptions {
    * undefined falls back to the mapping by status.
    */
   classify?: (response: Response, body: unknown, ctx: ClassifyContext) => SwitchboardError | undefined
+  /**
+   * Reads the wait a 429/503 asks for from the body, for providers that put it there rather than
+   * in `Retry-After` (Patreon's `errors[].retry_after_seconds`), in ms. A `Retry-After` header
+   * wins. The wait is then honoured as a header's would be (retried within `maxRetryAfterMs`).
+   */
+  retryAfter?: (response: Response, body: unknown) => number | undefined
   /** Signs or adds headers to each attempt (runs after the budget granted it). */
   auth?: (request: AuthContext) => void | Promise<void>
   /**
@@ -126,6 +134,10 @@ export interface ProviderClient {
   readonly baseUrl: string
   get<T>(path: string, opts: CallOptions<T>): Promise<T>
   post<T>(path: string, opts: PostOptions<T>): Promise<T>
+  /** A JSON body, like `post`; not retried unless `idempotent`. */
+  patch<T>(path: string, opts: PostOptions<T>): Promise<T>
+  /** Resolves once the provider answered 2xx; a body, if any, is not read. Retried (idempotent). */
+  delete(path: string, opts: Omit<CallOptions<unknown>, 'schema'>): Promise<void>
 }
 
 export const DEFAULT_TIMEOUT_MS = 10_000
@@ -177,7 +189,7 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
     if (err instanceof FailedResponse) {
       const res = err.response
       const retryAfterMs = policy.afterStatusCodes.includes(res.status)
-        ? parseRetryAfter(res.headers.get('retry-after'))
+        ? (parseRetryAfter(res.headers.get('retry-after')) ?? options.retryAfter?.(res, err.data))
         : undefined
       const own = options.classify?.(res, err.data, { where, attempts, secrets })
       if (own) {
@@ -191,7 +203,7 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
         }
       }
       return {
-        error: errorForStatus(res, err.data, { where, tries, secrets }),
+        error: errorForStatus(res, err.data, { where, tries, secrets, retryAfterMs }),
         retryable: policy.statusCodes.includes(res.status),
         retryAfterMs,
         unauthorized: res.status === 401,
@@ -222,7 +234,7 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
   }
 
   async function call<T>(
-    method: 'GET' | 'POST',
+    method: HttpMethod,
     path: string,
     opts: CallOptions<T>,
     payload: { body: string; contentType: string } | undefined,
@@ -255,6 +267,7 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
         )
         const text = await res.text()
         if (!res.ok) throw new FailedResponse(res, parseError(text), headers)
+        if (method === 'DELETE') return undefined as T
         return parseBody(text, opts.schema, {
           where,
           status: res.status,
@@ -269,11 +282,9 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
     })
   }
 
-  return {
-    provider,
-    baseUrl: base.prefix,
-    get: (path, opts) => call('GET', path, opts, undefined),
-    post: (path, opts) => {
+  const withBody =
+    (method: 'POST' | 'PATCH') =>
+    <T>(path: string, opts: PostOptions<T>): Promise<T> => {
       if (opts.json !== undefined && opts.form !== undefined) {
         throw new TypeError(`${provider} ${opts.operation}: give json or form, not both`)
       }
@@ -284,7 +295,17 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
               contentType: 'application/x-www-form-urlencoded',
             }
           : { body: JSON.stringify(opts.json ?? {}), contentType: 'application/json' }
-      return call('POST', path, opts, payload)
+      return call(method, path, opts, payload)
+    }
+
+  return {
+    provider,
+    baseUrl: base.prefix,
+    get: (path, opts) => call('GET', path, opts, undefined),
+    post: withBody('POST'),
+    patch: withBody('PATCH'),
+    delete: async (path, opts) => {
+      await call('DELETE', path, { idempotent: true, ...opts, schema: undefined as never }, undefined)
     },
   }
 }
@@ -352,6 +373,8 @@ interface StatusContext {
   where: string
   tries: string
   secrets: readonly string[]
+  /** The wait the answer asked for (header, or body through `retryAfter`). */
+  retryAfterMs: number | undefined
 }
 
 /** The registry error for a non-2xx answer, by status (see the table at the top of this file). */
@@ -359,7 +382,7 @@ function errorForStatus(res: Response, data: unknown, ctx: StatusContext): Switc
   const { status } = res
   const detail = providerDetail(data)
   const text = sanitizeMessage(`${ctx.where} answered ${status}${detail ? `: ${detail}` : ''}`, ctx.secrets)
-  const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'))
+  const retryAfterMs = ctx.retryAfterMs ?? parseRetryAfter(res.headers.get('retry-after'))
   if (status === 401 || status === 403) {
     return new StallingError(Reason.Unauthorized, `${text} (check the credentials in the Secret)`)
   }

@@ -2,6 +2,7 @@ import { CalendarSyncKind } from './calendar-sync.ts'
 import { CasinoIntegrationKind } from './casino-integration.ts'
 import { DestinationKind } from './destination.ts'
 import { MessageCampaignKind } from './message-campaign.ts'
+import { PatreonIntegrationKind } from './patreon-integration.ts'
 import { TwitchIntegrationKind } from './twitch-integration.ts'
 import type { KindDefinition } from './types.ts'
 
@@ -10,6 +11,7 @@ export * from './casino-integration.ts'
 export * from './common.ts'
 export * from './destination.ts'
 export * from './message-campaign.ts'
+export * from './patreon-integration.ts'
 export * from './providers/index.ts'
 export * from './twitch-integration.ts'
 export * from './types.ts'
@@ -25,4 +27,5 @@ export const allKinds: readonly KindDefinition[] = [
   CalendarSyncKind,
   MessageCampaignKind,
   TwitchIntegrationKind,
+  PatreonIntegrationKind,
 ]

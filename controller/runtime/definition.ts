@@ -140,9 +140,9 @@ export interface ReconcilerDefinition<Spec, Status extends CommonStatus, State =
    */
   finalize?(ctx: ReconcileContext<Spec, Status, State>): Promise<void> | void
   /**
-   * Whether an object of a kind with `finalize` needs the finalizer, read from the raw spec (a
-   * TwitchIntegration with `deletionPolicy: Orphan` leaves its subscriptions and needs none).
-   * Default: every object does. A finalizer no longer needed is removed.
+   * Whether this object needs the finalizer (read from the raw spec), for a kind whose objects
+   * leave something behind only in some configurations (`deletionPolicy: Orphan` leaves it on
+   * purpose). Default: every object of a kind with `finalize`.
    */
   needsFinalizer?(spec: unknown): boolean
   /** Called after the status of a reconcile was written (or needed no write). */

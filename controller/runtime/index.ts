@@ -47,6 +47,14 @@ export { MemoStore } from './memo.ts'
 export { mergePatchDiff } from './merge-patch.ts'
 export { OperatorMetrics, type QueueMetrics, registerProcessMetrics } from './metrics.ts'
 export {
+  type AccessToken,
+  DEFAULT_TOKEN_KEYS,
+  type OAuthCredential,
+  OAuthTokens,
+  type OAuthTokensOptions,
+  type TokenKeys,
+} from './oauth-tokens.ts'
+export {
   createWritableSecret,
   isWritable,
   SecretConflictError,

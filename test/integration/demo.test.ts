@@ -24,6 +24,8 @@ describe('make demo', () => {
     for (const name of ['venue', 'programme']) {
       expect(output).toMatch(new RegExp(`calendarsync.switchboard.dev/${name}\\s.*True`))
     }
+    // the Patreon campaign's members, synced from the sandbox (200 active patrons of 250)
+    expect(output).toMatch(/patreonintegration\.switchboard\.dev\/venue-patrons\s.*\s200\s+True/)
     // The webhook server serves the programme's public feed from the CalendarSync's status.
     const feed = /the public feed lists (\d+) events/.exec(output)
     expect(Number(feed?.[1])).toBeGreaterThan(0)

@@ -20,6 +20,7 @@ import { calendlyConfigSchema } from './calendly/index.ts'
 import { CASINO_PROVIDER_IDS } from './casino/index.ts'
 import { facebookConfigSchema } from './facebook/index.ts'
 import { googleCalendarConfigSchema } from './google-calendar/index.ts'
+import { patreonConfigSchema } from './patreon/index.ts'
 import { buildSandbox, type SandboxOptions } from './sandbox.ts'
 import { twilioConfigSchema } from './twilio/index.ts'
 import { twitchConfigSchema } from './twitch/index.ts'
@@ -86,6 +87,7 @@ const configSchema = z
     facebook: facebookConfigSchema.optional(),
     twilio: twilioConfigSchema.optional(),
     twitch: twitchConfigSchema.optional(),
+    patreon: patreonConfigSchema.optional(),
     maxRequestLog: z.number().int().positive().optional(),
   })
   .strict()

@@ -30,6 +30,7 @@ export {
   type ReceivedRecord,
   type ReceiverConfig,
 } from './http-receiver.ts'
+export * from './patreon/index.ts'
 export { BoundedList, instrument, MessageTally, type RecordedRequest, RequestLog } from './recording.ts'
 export { buildSandbox, type Sandbox, type SandboxOptions } from './sandbox.ts'
 export {

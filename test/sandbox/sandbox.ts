@@ -16,6 +16,12 @@ import {
   googleCalendarPlugin,
 } from './google-calendar/index.ts'
 import { HttpReceiverSandbox, type HttpReceiverSandboxOptions, httpReceiverPlugin } from './http-receiver.ts'
+import {
+  PATREON_PATH_PREFIX,
+  PatreonSandbox,
+  type PatreonSandboxOptions,
+  patreonPlugin,
+} from './patreon/index.ts'
 import { RequestLog } from './recording.ts'
 import { SegmentSandbox, type SegmentSandboxOptions, segmentPlugin } from './segment.ts'
 import { TWILIO_PATH_PREFIX, TwilioSandbox, type TwilioSandboxOptions, twilioPlugin } from './twilio/index.ts'
@@ -38,6 +44,8 @@ export interface SandboxOptions {
   twilio?: TwilioSandboxOptions
   /** Twitch: app tokens, Helix users/streams, EventSub subscriptions and their sender (under /twitch). */
   twitch?: TwitchSandboxOptions
+  /** Patreon API v2: campaigns, tiers, members, webhooks, the token endpoint (under /patreon). */
+  patreon?: PatreonSandboxOptions
   /** Requests kept in the request log (a ring; the total is always counted). Default 10000. */
   maxRequestLog?: number
 }
@@ -65,6 +73,9 @@ export interface Sandbox {
   twitch: TwitchSandbox
   /** Base URL of the Twitch plugin (a TwitchIntegration's API and auth endpoints); needs `listen` first. */
   readonly twitchEndpoint: string
+  patreon: PatreonSandbox
+  /** Base URL of the Patreon plugin (a PatreonIntegration's `endpoint`); needs `listen` first. */
+  readonly patreonEndpoint: string
   faults: FaultInjector
   /** Every request that reached a provider plugin. */
   requests: RequestLog
@@ -97,6 +108,7 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const facebook = new FacebookSandbox(opts.facebook ?? {}, requests)
   const twilio = new TwilioSandbox(opts.twilio ?? {})
   const twitch = new TwitchSandbox(opts.twitch ?? {})
+  const patreon = new PatreonSandbox(opts.patreon ?? {})
   const inst = { faults, requests }
   const reset = () => {
     faults.reset()
@@ -109,6 +121,7 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     facebook.reset()
     twilio.reset()
     twitch.reset()
+    patreon.reset()
   }
 
   await app.register(segmentPlugin(segment, inst))
@@ -119,6 +132,7 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   await app.register(facebookPlugin(facebook, inst))
   await app.register(twilioPlugin(twilio, inst))
   await app.register(twitchPlugin(twitch, inst))
+  await app.register(patreonPlugin(patreon, inst))
   await app.register(controlPlugin({ faults, requests, segment, http, reset }))
   await app.ready()
 
@@ -160,6 +174,11 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     get twitchEndpoint() {
       if (url === undefined) throw new Error('sandbox is not listening: call listen() first')
       return `${url}${TWITCH_PATH_PREFIX}`
+    },
+    patreon,
+    get patreonEndpoint() {
+      if (url === undefined) throw new Error('sandbox is not listening: call listen() first')
+      return `${url}${PATREON_PATH_PREFIX}`
     },
     casinoEndpoint(provider: CasinoProvider) {
       if (url === undefined) throw new Error('sandbox is not listening: call listen() first')

@@ -11,6 +11,8 @@ export * from './registry.ts'
 export {
   calendly as calendlyProvider,
   facebook as facebookProvider,
+  patreon as patreonProvider,
+  patreonCredentials,
   twilio as twilioProvider,
   twilioCredentials,
   twitch as twitchProvider,

@@ -63,17 +63,37 @@ export const twilio = defineProvider({
   sandbox: { fixture: 'twilio' },
 })
 
+/**
+ * Patreon's credentials: the OAuth client and the creator's tokens. The controller refreshes the
+ * access token itself and writes the rotated tokens back (`accessToken`, `refreshToken`,
+ * `accessTokenExpiresAt`), so the Secret must carry the label `switchboard.dev/controller-writable`.
+ */
+export const patreonCredentials = z.object({
+  clientId: token('clientId'),
+  clientSecret: token('clientSecret'),
+  refreshToken: token('refreshToken'),
+  accessToken: token('accessToken').optional(),
+  accessTokenExpiresAt: z
+    .string()
+    .trim()
+    .refine((v) => !Number.isNaN(Date.parse(v)), { message: 'accessTokenExpiresAt must be an RFC 3339 time' })
+    .optional(),
+  webhookSecret: z.string().trim().optional(),
+})
+
 export const patreon = defineProvider({
   id: 'patreon',
   title: 'Patreon',
   kind: 'PatreonIntegration',
   protocol: 'patreon',
-  docs: 'webhooks/README.md',
+  docs: 'connectors/patreon/README.md',
+  credentials: patreonCredentials,
   webhook: {
     verifier: 'patreon',
-    setup: "the client's webhook settings",
+    setup: 'nothing: Switchboard registers the webhook through the API',
     secrets: { webhookSecret: ['webhookSecret'] },
   },
+  sandbox: { fixture: 'patreon' },
 })
 
 export const calendly = defineProvider({

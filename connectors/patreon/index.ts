@@ -1,0 +1,30 @@
+// The Patreon connector: API v2 client (client.ts) and member records (mapping.ts). See README.md.
+export {
+  createPatreonClient,
+  MEMBER_FIELDS,
+  type MemberField,
+  type MemberPage,
+  PATREON_API_PATH,
+  PATREON_BUDGET,
+  PATREON_MAX_COUNT,
+  PATREON_PROVIDER,
+  PATREON_TOKEN_PATH,
+  PATREON_URL,
+  type PatreonCampaign,
+  type PatreonClient,
+  type PatreonClientOptions,
+  type PatreonMember,
+  type PatreonTier,
+  type PatreonWebhook,
+  type PatreonWebhookTrigger,
+  patreonRetryAfter,
+  toMember,
+} from './client.ts'
+export {
+  MEMBERS_STREAM,
+  type MemberTraits,
+  memberRecord,
+  memberTraits,
+  removedTraits,
+  traitsDigest,
+} from './mapping.ts'
