@@ -127,22 +127,31 @@ function unauthorized(err: RestError): StallingError {
   )
 }
 
-export function createTwilioClient(opts: TwilioClientOptions): TwilioClient {
+/**
+ * The official SDK's client as every Switchboard Twilio client uses it: pointed at `endpoint`
+ * through its `httpClient` (keep-alive connections, the request timeout), the SDK's retry off.
+ * The benchmarks' floor uses it too, so it sends exactly as the controller does.
+ */
+export async function createTwilioSdkClient(opts: TwilioClientOptions): Promise<ReturnType<typeof twilio>> {
   const { credentials } = opts
   const timeoutMs = opts.timeoutMs ?? 15_000
   const [user, password] =
     credentials.apiKeySid && credentials.apiKeySecret
       ? [credentials.apiKeySid, credentials.apiKeySecret]
       : [credentials.accountSid, credentials.authToken ?? '']
+  const { twilio, RequestClient } = await loadSdk()
+  return twilio(user, password, {
+    accountSid: credentials.accountSid,
+    httpClient: endpointClient(RequestClient, opts.endpoint ?? TWILIO_DEFAULT_ENDPOINT, timeoutMs),
+    autoRetry: false,
+  })
+}
+
+export function createTwilioClient(opts: TwilioClientOptions): TwilioClient {
+  const { credentials } = opts
   let made: Promise<ReturnType<typeof twilio>> | undefined
   const sdkClient = () => {
-    made ??= loadSdk().then(({ twilio, RequestClient }) =>
-      twilio(user, password, {
-        accountSid: credentials.accountSid,
-        httpClient: endpointClient(RequestClient, opts.endpoint ?? TWILIO_DEFAULT_ENDPOINT, timeoutMs),
-        autoRetry: false,
-      }),
-    )
+    made ??= createTwilioSdkClient(opts)
     return made
   }
 

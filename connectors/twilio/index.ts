@@ -2,6 +2,7 @@
 
 export {
   createTwilioClient,
+  createTwilioSdkClient,
   type SendOutcome,
   type SendRequest,
   type SentMessage,

@@ -1,2 +1,2 @@
-export { maskPhone } from './recipients.ts'
+export { maskPhone, render } from './recipients.ts'
 export { type CampaignReconcilerOptions, campaignReconciler } from './reconciler.ts'
