@@ -73,6 +73,8 @@ export interface Timing {
    * message to the end.
    */
   breakdownSeconds: { toFirst: number; inBatches: number; betweenBatches: number; afterLast: number }
+  /** The pauses between two batches: the first, the median and the last (0 with one batch). */
+  gapSeconds: { first: number; median: number; last: number }
 }
 
 export interface CampaignBenchResult {
@@ -114,8 +116,12 @@ export async function runCampaignBench(opts: {
       .map((m) => m.receivedAt)
       .sort((a, b) => a - b)
     let inBatches = 0
-    for (let i = 0; i < arrivals.length; i += BATCH)
+    const gaps: number[] = []
+    for (let i = 0; i < arrivals.length; i += BATCH) {
       inBatches += (arrivals[Math.min(arrivals.length, i + BATCH) - 1] as number) - (arrivals[i] as number)
+      if (i > 0) gaps.push((arrivals[i] as number) - (arrivals[i - 1] as number))
+    }
+    const sortedGaps = [...gaps].sort((a, b) => a - b)
     const first = arrivals[0] ?? startedAt
     const last = arrivals.at(-1) ?? endedAt
     const s = (ms: number) => Number((ms / 1000).toFixed(2))
@@ -129,6 +135,11 @@ export async function runCampaignBench(opts: {
         inBatches: s(inBatches),
         betweenBatches: s(last - first - inBatches),
         afterLast: s(endedAt - last),
+      },
+      gapSeconds: {
+        first: s(gaps[0] ?? 0),
+        median: s(sortedGaps[Math.floor(sortedGaps.length / 2)] ?? 0),
+        last: s(gaps.at(-1) ?? 0),
       },
     }
   }
