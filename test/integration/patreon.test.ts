@@ -27,6 +27,7 @@ import {
 const PLURAL = 'patreonintegrations'
 const BIG = '7001'
 const SMALL = '7002'
+const TIMED = '7003'
 const CLIENT_SECRET = 'patreon-client-S3CRET-planted-0001'
 
 type Counts = {
@@ -79,6 +80,7 @@ describe('PatreonIntegration against the real API server and the sandbox', () =>
             members: 5000,
           },
           { id: SMALL, name: 'Small', tiers: [{ title: 'Only', amountCents: 500 }], members: 40 },
+          { id: TIMED, name: 'Timed', tiers: [{ title: 'Only', amountCents: 500 }], members: 10 },
         ],
       },
     })
@@ -288,6 +290,36 @@ describe('PatreonIntegration against the real API server and the sandbox', () =>
       () => sandbox.segment.received(writeKey) >= 40 + 40 + 1 || undefined,
     )
     expect(sandbox.segment.uniqueMessageIds(writeKey)).toBe(unique)
+  })
+
+  it('without webhooks, a new pledge and a cancellation arrive at the next interval, with no sync asked for', async () => {
+    const { ns, writeKey } = await setup('patreon-interval', TIMED, { interval: '3s', manageWebhook: false })
+    await waitFor('the first sync', () => sandbox.segment.uniqueMessageIds(writeKey) >= 10 || undefined, {
+      timeoutMs: 60_000,
+    })
+    const campaign = sandbox.patreon.campaign(TIMED)
+    const leaver = campaign.members.find((m) => m.patronStatus === 'active_patron')
+    const tier = campaign.tiers[0]
+    if (!leaver || !tier) throw new Error('sandbox data unexpected')
+    sandbox.patreon.cancel(TIMED, leaver.id)
+    const joiner = sandbox.patreon.pledge(TIMED, tier.id)
+    const latest = (memberId: string) =>
+      sandbox.segment
+        .events(writeKey)
+        .filter((e) => traitsOf(e)?.patreonMemberId === memberId)
+        .at(-1)
+    await waitFor(
+      'the pledge and the cancellation at Segment',
+      () =>
+        (traitsOf(latest(joiner.id))?.patronStatus === 'active_patron' &&
+          traitsOf(latest(leaver.id))?.patronStatus === 'former_patron') ||
+        undefined,
+      { timeoutMs: 30_000 },
+    )
+    // nothing asked for these syncs: no requested-at was ever handled
+    expect((await obj(ns)).status?.lastHandledRequestAt).toBeUndefined()
+    expect(sandbox.segment.uniqueMessageIds(writeKey)).toBe(12)
+    await remember(ns)
   })
 
   it("honours Patreon's retry_after_seconds during a sync and still delivers every member", async () => {
