@@ -3,7 +3,7 @@
  * own; running them together would make them compete for the same cores). Results go to stdout;
  * bench/README.md records the latest and how to read them.
  *
- *   node bench/run.ts [--only destinations|casino|webhooks|campaign] [--quick]
+ *   node bench/run.ts [--only destinations|casino|webhooks|postgres|campaign] [--quick]
  *
  * --quick runs small sizes (a few minutes in all), to check that the benches work.
  */
@@ -24,6 +24,7 @@ const benches: Record<string, string[]> = {
   ],
   casino: [resolve(here, 'casino.bench.ts'), ...(quick ? ['--records', '20000'] : [])],
   webhooks: [resolve(here, 'webhooks.bench.ts'), ...(quick ? ['--rounds', '1', '--duration', '2'] : [])],
+  postgres: [resolve(here, 'postgres.bench.ts'), ...(quick ? ['--records', '20000'] : [])],
   campaign: [resolve(here, 'campaign.bench.ts'), ...(quick ? ['--recipients', '500'] : [])],
 }
 let failed = false
