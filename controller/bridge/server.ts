@@ -17,8 +17,8 @@
  *   provider, reason}]}` (at most 100), for the controller to record as Events; the reason is one
  *   of a fixed list and the Event's text is the controller's, and the controller rate-limits them
  *   again, so a webhook container that floods the bridge cannot flood the API server;
- * - `POST /v1/callbacks`: callback-only data (Twilio delivery statuses) for objects of a kind that
- *   takes it, from the provider of the object's path, `{items: [{kind, namespace, name, event}]}`
+ * - `POST /v1/callbacks`: callback-only data (Twilio delivery statuses, Twitch stream
+ *   notifications) for objects of a kind that takes it, from the provider of the object's path, `{items: [{kind, namespace, name, event}]}`
  *   (at most 500); answered 503 while the controller's writer holds as much as it may, so the
  *   webhook server keeps them and refuses new callbacks rather than the data being dropped.
  *
