@@ -15,8 +15,8 @@ import { createLogger } from '../connectors/index.ts'
 import { HOOKS_PREFIX, isProvider, type ProviderId } from '../controller/api/index.ts'
 import { type CallbackSink, discardCallbacks } from './callbacks.ts'
 import { DedupeStores, type DeliveryDedupeOptions } from './dedupe.ts'
-import { WebhookMetrics } from './metrics.ts'
-import { reject, type WebhookContext } from './pipeline.ts'
+import { type Result, WebhookMetrics } from './metrics.ts'
+import { reject, type WebhookContext, type WebhookState } from './pipeline.ts'
 import { providerPlugins } from './providers/index.ts'
 import type { ReconcileRequester } from './reconcile.ts'
 import { type EventSink, RejectEvents, type RejectReason, type RejectReporter } from './rejects.ts'
@@ -148,23 +148,27 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
     })
   }
 
-  app.addHook('onResponse', async (request, reply) => {
-    const state = request.webhook
-    if (!state?.result) return
+  const recordResponse = (state: WebhookState, result: Result, status: number, elapsedMs: number) => {
     const reason = state.reason ?? 'none'
-    metrics.observe(state.provider, state.result, reason, reply.elapsedTime / 1000)
-    if (state.result !== 'rejected') return
+    metrics.observe(state.provider, result, reason, elapsedMs / 1000)
+    if (result !== 'rejected') return
     const target = state.target
     logger.debug(
       {
         provider: state.provider,
         reason,
-        status: reply.statusCode,
+        status,
         ...(target ? { object: `${target.namespace}/${target.name}`, kind: target.kind } : {}),
       },
       'webhook refused',
     )
     if (target && rejectEvents && reason !== 'none') rejectEvents.reject(target, state.provider, reason)
+  }
+  // a callback-style hook: it awaits nothing, and it runs on every request
+  app.addHook('onResponse', (request, reply, done) => {
+    const state = request.webhook
+    if (state?.result) recordResponse(state, state.result, reply.statusCode, reply.elapsedTime)
+    done()
   })
 
   app.setNotFoundHandler((request, reply) => {
