@@ -8,12 +8,14 @@
  *                                [--only casino|twitch|twilio] [--json]
  *
  * The servers run in a child process pinned to CPU 0 (`taskset -c 0`, when available); the load
- * generator (this process) runs beside it. The webhook app is the real one (`buildApp`): per-path
+ * generator (this process) runs beside it, pinned to CPU 1. Beside each rate, the server's CPU time
+ * per request (`process.cpuUsage` of the server process around each measurement): what a request
+ * costs, which moves less than a rate does when other work shares the machine. The webhook app is the real one (`buildApp`): per-path
  * rate limit on (set high enough not to trigger), metrics, dedupe, coalescing requester; only
  * the Kubernetes patch is replaced by a no-op, since it happens after the response anyway.
  * See bench/webhooks.md for results and how to read them.
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { loadavg } from 'node:os'
@@ -73,6 +75,11 @@ async function serve(): Promise<void> {
   })
   const bare = Fastify({ logger: false })
   bare.post('/bare', async (_req, reply) => reply.code(200).send())
+  // the server process's CPU time so far (µs), read by the load generator around each measurement
+  bare.get('/cpu', async () => {
+    const u = process.cpuUsage()
+    return { us: u.user + u.system }
+  })
   await app.listen({ host: '127.0.0.1', port: 0 })
   await bare.listen({ host: '127.0.0.1', port: 0 })
   const port = (a: ReturnType<typeof app.server.address>) => (a && typeof a === 'object' ? a.port : 0)
@@ -95,6 +102,8 @@ interface ACRequest {
 }
 interface ACResult {
   requests: { average: number; total: number }
+  /** Requests answered (any status). */
+  totalCompletedRequests?: number
   latency: { p50: number; p99: number; average: number }
   non2xx: number
   errors: number
@@ -206,6 +215,8 @@ async function run(): Promise<void> {
   const args = pinned
     ? ['-c', '0', process.execPath, import.meta.filename, '--serve']
     : [import.meta.filename, '--serve']
+  // the load generator keeps off the server's core: every thread of this process on CPU 1
+  if (pinned) spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' })
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   const ports = await new Promise<{ webhooks: number; bare: number }>((resolve, reject) => {
     let out = ''
@@ -227,9 +238,16 @@ async function run(): Promise<void> {
   )
   const samples = new Map<
     string,
-    Array<{ rps: number; p50: number; p99: number; non2xx: number; errors: number }>
+    Array<{ rps: number; p50: number; p99: number; cpuUs: number; non2xx: number; errors: number }>
   >()
+  /** The server process's CPU time (µs); both servers share it, and they are measured in turn. */
+  const serverCpuUs = async () => {
+    const res = await fetch(`http://127.0.0.1:${ports.bare}/cpu`)
+    return ((await res.json()) as { us: number }).us
+  }
   const ratios = new Map<string, number[]>()
+  /** Bare handler's CPU per request over the provider's, per round: the throughput ratio on a core the server has alone. */
+  const cpuRatios = new Map<string, number[]>()
   /** p99 (ms) of each provider at half the bare handler's maximum rate of the same round. */
   const atHalf = new Map<string, Array<{ rate: number; p99: number; non2xx: number }>>()
   const loadBefore = loadavg()[0] ?? 0
@@ -238,6 +256,7 @@ async function run(): Promise<void> {
     // change in background load on a shared machine hits both sides of a ratio alike.
     for (let round = 0; round < rounds; round++) {
       let bareRps = 0
+      let bareCpuUs = 0
       for (const s of chosen) {
         let i = 0
         const opts = (seconds: number, overallRate?: number) => ({
@@ -248,18 +267,29 @@ async function run(): Promise<void> {
           requests: [{ setupRequest: (req: Record<string, unknown>) => Object.assign(req, s.next(i++)) }],
         })
         if (warmup > 0) await autocannon(opts(warmup))
+        const cpuBefore = await serverCpuUs()
         const r = await autocannon(opts(duration))
+        const cpuAfter = await serverCpuUs()
         const sample = {
           rps: Math.round(r.requests.average),
           p50: r.latency.p50,
           p99: r.latency.p99,
+          // server CPU per answered request: what one request costs, whatever else the machine runs
+          cpuUs: Math.round((cpuAfter - cpuBefore) / Math.max(1, r.requests.total)),
           non2xx: r.non2xx,
           errors: r.errors + r.timeouts,
         }
-        if (s.port === 'bare') bareRps = sample.rps
+        if (s.port === 'bare') {
+          bareRps = sample.rps
+          bareCpuUs = sample.cpuUs
+        }
+        if (bareCpuUs > 0 && sample.cpuUs > 0)
+          cpuRatios.set(s.name, [...(cpuRatios.get(s.name) ?? []), bareCpuUs / sample.cpuUs])
         samples.set(s.name, [...(samples.get(s.name) ?? []), sample])
         if (bareRps > 0) ratios.set(s.name, [...(ratios.get(s.name) ?? []), sample.rps / bareRps])
-        process.stderr.write(`round ${round + 1}: ${s.name}: ${sample.rps} req/s, p99 ${sample.p99} ms\n`)
+        process.stderr.write(
+          `round ${round + 1}: ${s.name}: ${sample.rps} req/s, p99 ${sample.p99} ms, server CPU ${sample.cpuUs} µs/request\n`,
+        )
         if (s.port !== 'bare' && bareRps > 0) {
           const rate = Math.round(bareRps / 2)
           const fixed = await autocannon(opts(duration, rate))
@@ -291,6 +321,8 @@ async function run(): Promise<void> {
       p50: median(xs.map((x) => x.p50)),
       p99: median(xs.map((x) => x.p99)),
       ratio: median(ratios.get(s.name) ?? []),
+      cpuUs: Math.round(median(xs.map((x) => x.cpuUs))),
+      cpuRatio: median(cpuRatios.get(s.name) ?? []),
       halfRate: Math.round(median((atHalf.get(s.name) ?? []).map((x) => x.rate))),
       p99AtHalf: median((atHalf.get(s.name) ?? []).map((x) => x.p99)),
       non2xx: xs.reduce((a, x) => a + x.non2xx, 0),
@@ -307,13 +339,13 @@ async function run(): Promise<void> {
     `\nServer pinned to one core: ${pinned ? 'yes (taskset -c 0)' : 'no (taskset not found)'}; ` +
       `${connections} connections; ${rounds} rounds of ${duration} s per scenario (after ${warmup} s warm-up each); ` +
       `medians over the rounds; Node ${process.version}; load average ${loadBefore.toFixed(2)} → ${loadAfter.toFixed(2)}.\n\n` +
-      '| scenario | req/s | p50 ms | p99 ms | req/s vs bare (same round) | p99 ms at half the bare maximum | non-2xx | errors |\n' +
-      '|---|---:|---:|---:|---:|---:|---:|---:|\n',
+      '| scenario | req/s | p50 ms | p99 ms | req/s vs bare (same round) | server CPU µs/request | bare CPU/request ÷ this | p99 ms at half the bare maximum | non-2xx | errors |\n' +
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n',
   )
   for (const r of rows) {
     const half = r.halfRate > 0 ? `${r.p99AtHalf} (at ${r.halfRate} req/s)` : '-'
     process.stdout.write(
-      `| ${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.ratio.toFixed(2)} | ${half} | ${r.non2xx} | ${r.errors} |\n`,
+      `| ${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.ratio.toFixed(2)} | ${r.cpuUs} | ${r.cpuRatio.toFixed(2)} | ${half} | ${r.non2xx} | ${r.errors} |\n`,
     )
   }
 }
