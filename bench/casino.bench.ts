@@ -8,16 +8,16 @@
  *             what the deliverer does on the wire.
  * - deliverer: the connector reads pages; each page goes through Switchboard's Segment deliverer
  *             (the official SDK) and is awaited, as the sync engine does, without the operator.
- * - operator: `switchboard controller` (its own process, with the image's NODE_OPTIONS) syncs a
+ * - operator: `switchboard controller` (its own process, the bundle the image runs unless
+ *             `--build ts`, with the image's environment) syncs a
  *             CasinoIntegration against a real local API server, committing the cursor to status
  *             every 10 pages or 2 s.
  *
  * Reports records/s for each and the controller's RSS before and after (and its peak).
  *
- *   node bench/casino.bench.ts [--records 1000000] [--page 1000]
+ *   node bench/casino.bench.ts [--records 1000000] [--page 1000] [--build bundle|ts]
  */
 import { parseArgs } from 'node:util'
-import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node'
 import { Registry } from 'prom-client'
 import {
   casinoConnectors,
@@ -25,19 +25,17 @@ import {
   createSegmentDeliverer,
   toDeliveryRecord,
 } from '../connectors/index.ts'
-import { installCrds } from '../crds/index.ts'
-import { startControlPlane } from '../test/controlplane/index.ts'
 import { buildSandbox } from '../test/sandbox/index.ts'
-import { procStat, startController } from './lib.ts'
+import { runOperatorSync } from './casino-operator.ts'
+import { type ControllerBuild, parseBuilds } from './lib.ts'
 
 /** Events per request: the Segment deliverer's default `flushAt`, which the Destination uses. */
 const SEGMENT_BATCH = 100
-const GROUP = 'switchboard.dev'
-const VERSION = 'v1alpha1'
 
 export interface CasinoBenchResult {
   records: number
   pageSize: number
+  build: ControllerBuild
   raw: { seconds: number; recordsPerSecond: number }
   deliverer: { seconds: number; recordsPerSecond: number; ratioToRaw: number }
   operator: { seconds: number; recordsPerSecond: number; ratioToRaw: number }
@@ -47,6 +45,7 @@ export interface CasinoBenchResult {
 export async function runCasinoBench(opts: {
   records: number
   pageSize: number
+  build: ControllerBuild
 }): Promise<CasinoBenchResult> {
   const { records, pageSize } = opts
   const casinos = ['bench-raw', 'bench-deliverer', 'bench-operator']
@@ -73,11 +72,11 @@ export async function runCasinoBench(opts: {
       logger,
       metrics: new Registry(),
     })
-  const mark = (name: string, started: number) => {
-    const seconds = (performance.now() - started) / 1000
+  const report = (name: string, seconds: number) => {
     process.stderr.write(`[casino bench] ${name}: ${records} records in ${seconds.toFixed(1)} s\n`)
     return { seconds: Number(seconds.toFixed(2)), recordsPerSecond: Math.round(records / seconds) }
   }
+  const mark = (name: string, started: number) => report(name, (performance.now() - started) / 1000)
 
   try {
     // raw: pages POSTed with fetch
@@ -121,96 +120,30 @@ export async function runCasinoBench(opts: {
     const viaDeliverer = mark('deliverer', started)
 
     // operator
-    const cp = await startControlPlane()
-    try {
-      const kc = cp.kubeConfig()
-      await installCrds(kc)
-      const core = kc.makeApiClient(CoreV1Api)
-      const custom = kc.makeApiClient(CustomObjectsApi)
-      const ns = 'bench-casino'
-      await core.createNamespace({ body: { metadata: { name: ns } } })
-      await core.createNamespacedSecret({
-        namespace: ns,
-        body: { metadata: { name: 'cdp' }, stringData: { writeKey: 'wk-operator' } },
-      })
-      await core.createNamespacedSecret({
-        namespace: ns,
-        body: {
-          metadata: { name: 'platform' },
-          stringData: { apiKey: 'bench-operator-key', apiSecret: 'bench-operator-secret' },
-        },
-      })
-      await custom.createNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: ns,
-        plural: 'destinations',
-        body: {
-          apiVersion: `${GROUP}/${VERSION}`,
-          kind: 'Destination',
-          metadata: { name: 'cdp' },
-          spec: { credentialsSecretRef: { name: 'cdp' }, segment: { host: sandbox.url } },
-        },
-      })
-      const child = await startController({ kubeconfig: cp.kubeconfigPath, metrics: false })
-      try {
-        await new Promise((r) => setTimeout(r, 3_000))
-        const before = procStat(child.pid).rssMiB
-        started = performance.now()
-        await custom.createNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          namespace: ns,
-          plural: 'casinointegrations',
-          body: {
-            apiVersion: `${GROUP}/${VERSION}`,
-            kind: 'CasinoIntegration',
-            metadata: { name: 'casino' },
-            spec: {
-              provider: 'softswiss',
-              softswiss: { casinoId: 'bench-operator' },
-              endpoint: sandbox.casinoEndpoint('softswiss'),
-              credentialsSecretRef: { name: 'platform' },
-              streams: [{ name: 'transactions', pageSize, interval: '24h' }],
-              destinationRefs: [{ name: 'cdp' }],
-            },
-          },
-        })
-        let peak = before
-        for (;;) {
-          const o = (await custom.getNamespacedCustomObject({
-            group: GROUP,
-            version: VERSION,
-            namespace: ns,
-            plural: 'casinointegrations',
-            name: 'casino',
-          })) as {
-            status?: { streams?: Array<{ name: string; totalRecordsSynced?: number }> }
-          }
-          peak = Math.max(peak, procStat(child.pid).rssMiB)
-          if (o.status?.streams?.find((s) => s.name === 'transactions')?.totalRecordsSynced === records) break
-          await new Promise((r) => setTimeout(r, 250))
-        }
-        const viaOperator = mark('operator', started)
-        const after = procStat(child.pid)
-        return {
-          records,
-          pageSize,
-          raw,
-          // records/s as a fraction of the raw floor's: 1 is as fast as the floor
-          deliverer: { ...viaDeliverer, ratioToRaw: Number((raw.seconds / viaDeliverer.seconds).toFixed(2)) },
-          operator: { ...viaOperator, ratioToRaw: Number((raw.seconds / viaOperator.seconds).toFixed(2)) },
-          controllerRssMiB: {
-            before: Math.round(before),
-            after: Math.round(after.rssMiB),
-            peak: Math.round(Math.max(peak, after.hwmMiB)),
-          },
-        }
-      } finally {
-        await child.stop()
-      }
-    } finally {
-      await cp.stop()
+    const operator = await runOperatorSync({
+      namespace: 'bench-casino',
+      casinoId: 'bench-operator',
+      platformCredentials: { apiKey: 'bench-operator-key', apiSecret: 'bench-operator-secret' },
+      endpoint: sandbox.casinoEndpoint('softswiss'),
+      destination: {
+        name: 'cdp',
+        spec: { segment: { host: sandbox.url } },
+        secret: { writeKey: 'wk-operator' },
+      },
+      records,
+      pageSize,
+      build: opts.build,
+    })
+    const viaOperator = report('operator', operator.seconds)
+    return {
+      records,
+      pageSize,
+      build: opts.build,
+      raw,
+      // records/s as a fraction of the raw floor's: 1 is as fast as the floor
+      deliverer: { ...viaDeliverer, ratioToRaw: Number((raw.seconds / viaDeliverer.seconds).toFixed(2)) },
+      operator: { ...viaOperator, ratioToRaw: Number((raw.seconds / viaOperator.seconds).toFixed(2)) },
+      controllerRssMiB: operator.controllerRssMiB,
     }
   } finally {
     await sandbox.close()
@@ -219,8 +152,17 @@ export async function runCasinoBench(opts: {
 
 if (import.meta.main) {
   const { values } = parseArgs({
-    options: { records: { type: 'string', default: '1000000' }, page: { type: 'string', default: '1000' } },
+    options: {
+      records: { type: 'string', default: '1000000' },
+      page: { type: 'string', default: '1000' },
+      build: { type: 'string', default: 'bundle' },
+    },
   })
-  const result = await runCasinoBench({ records: Number(values.records), pageSize: Number(values.page) })
+  const [build = 'bundle'] = parseBuilds(values.build)
+  const result = await runCasinoBench({
+    records: Number(values.records),
+    pageSize: Number(values.page),
+    build,
+  })
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
 }

@@ -6,16 +6,16 @@
  * - raw:      the connector reads pages; each page is written with `pg` from a pool of the same
  *             size as the Destination's, in one transaction: the same multi-row upsert statement
  *             (built by the same function) and the cursor upsert, then COMMIT. No operator: the floor.
- * - operator: `switchboard controller` (its own process) syncs a CasinoIntegration into a
+ * - operator: `switchboard controller` (its own process, the bundle the image runs unless
+ *             `--build ts`, with the image's environment) syncs a CasinoIntegration into a
  *             Postgres Destination against a real local API server: rows and cursor in one
- *             transaction per page, and the cursor checkpointed to status after every page.
+ *             transaction per page, progress written to status every 2 s.
  *
  * Reports records/s of each, their ratio, and the controller's RSS before, after and at peak.
  *
- *   node bench/postgres.bench.ts [--records 1000000] [--page 1000]
+ *   node bench/postgres.bench.ts [--records 1000000] [--page 1000] [--build bundle|ts]
  */
 import { parseArgs } from 'node:util'
-import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node'
 import pg from 'pg'
 import { Registry } from 'prom-client'
 import {
@@ -27,18 +27,15 @@ import {
   TABLE_SHAPES,
   toDeliveryRecord,
 } from '../connectors/index.ts'
-import { installCrds } from '../crds/index.ts'
-import { startControlPlane } from '../test/controlplane/index.ts'
 import { startPostgres } from '../test/postgres/index.ts'
 import { buildSandbox } from '../test/sandbox/index.ts'
-import { procStat, startController } from './lib.ts'
+import { runOperatorSync } from './casino-operator.ts'
+import { type ControllerBuild, parseBuilds } from './lib.ts'
 
-const GROUP = 'switchboard.dev'
-const VERSION = 'v1alpha1'
 const TABLES = { players: 'players', transactions: 'transactions', games: 'game_sessions' }
 const POOL = 4
 
-export async function runPostgresBench(opts: { records: number; pageSize: number }) {
+export async function runPostgresBench(opts: { records: number; pageSize: number; build: ControllerBuild }) {
   const { records, pageSize } = opts
   const casinos = ['bench-raw', 'bench-operator']
   const sandbox = await buildSandbox({
@@ -56,11 +53,11 @@ export async function runPostgresBench(opts: { records: number; pageSize: number
   const server = await startPostgres()
   const logger = createLogger({ level: 'warn' })
   const connector = casinoConnectors.softswiss
-  const mark = (name: string, started: number) => {
-    const seconds = (performance.now() - started) / 1000
+  const report = (name: string, seconds: number) => {
     process.stderr.write(`[postgres bench] ${name}: ${records} records in ${seconds.toFixed(1)} s\n`)
     return { seconds: Number(seconds.toFixed(2)), recordsPerSecond: Math.round(records / seconds) }
   }
+  const mark = (name: string, started: number) => report(name, (performance.now() - started) / 1000)
   const connection = {
     host: server.host,
     port: server.port,
@@ -68,12 +65,12 @@ export async function runPostgresBench(opts: { records: number; pageSize: number
     user: server.user,
     password: server.password,
   }
+  const pool = new pg.Pool({ ...connection, max: POOL })
   try {
     // raw: the tables prepared as the Destination prepares them (not timed), then the loop
     const prep = createPostgresDeliverer({ connection, sslMode: 'disable', schema: 'raw', tables: TABLES })
     await prep.check?.()
     await prep.close()
-    const pool = new pg.Pool({ ...connection, max: POOL })
     const client = connector.create({
       endpoint: sandbox.casinoEndpoint('softswiss'),
       credentials: { apiKey: 'bench-raw-key', apiSecret: 'bench-raw-secret' },
@@ -81,7 +78,7 @@ export async function runPostgresBench(opts: { records: number; pageSize: number
       logger,
       metrics: new Registry(),
     })
-    let started = performance.now()
+    const started = performance.now()
     for await (const page of client.read('transactions', { pageSize })) {
       const rows = page.records.map((r) => toDeliveryRecord('softswiss', 'bench/raw', r))
       const c = await pool.connect()
@@ -108,105 +105,42 @@ export async function runPostgresBench(opts: { records: number; pageSize: number
     if (Number(check?.n) !== records) throw new Error(`raw: ${check?.n} rows, expected ${records}`)
 
     // operator
-    const cp = await startControlPlane()
-    try {
-      const kc = cp.kubeConfig()
-      await installCrds(kc)
-      const core = kc.makeApiClient(CoreV1Api)
-      const custom = kc.makeApiClient(CustomObjectsApi)
-      const ns = 'bench-postgres'
-      await core.createNamespace({ body: { metadata: { name: ns } } })
-      await core.createNamespacedSecret({
-        namespace: ns,
-        body: { metadata: { name: 'db' }, stringData: { url: server.url } },
-      })
-      await core.createNamespacedSecret({
-        namespace: ns,
-        body: {
-          metadata: { name: 'platform' },
-          stringData: { apiKey: 'bench-operator-key', apiSecret: 'bench-operator-secret' },
+    const operator = await runOperatorSync(
+      {
+        namespace: 'bench-postgres',
+        casinoId: 'bench-operator',
+        platformCredentials: { apiKey: 'bench-operator-key', apiSecret: 'bench-operator-secret' },
+        endpoint: sandbox.casinoEndpoint('softswiss'),
+        destination: {
+          name: 'db',
+          spec: { postgres: { sslMode: 'disable', schema: 'operator', maxConnections: POOL } },
+          secret: { url: server.url },
         },
-      })
-      await custom.createNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: ns,
-        plural: 'destinations',
-        body: {
-          apiVersion: `${GROUP}/${VERSION}`,
-          kind: 'Destination',
-          metadata: { name: 'db' },
-          spec: {
-            credentialsSecretRef: { name: 'db' },
-            postgres: { sslMode: 'disable', schema: 'operator', maxConnections: POOL },
-          },
-        },
-      })
-      const child = await startController({ kubeconfig: cp.kubeconfigPath, metrics: false })
-      try {
-        await new Promise((r) => setTimeout(r, 3_000))
-        const before = procStat(child.pid).rssMiB
-        started = performance.now()
-        await custom.createNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          namespace: ns,
-          plural: 'casinointegrations',
-          body: {
-            apiVersion: `${GROUP}/${VERSION}`,
-            kind: 'CasinoIntegration',
-            metadata: { name: 'casino' },
-            spec: {
-              provider: 'softswiss',
-              softswiss: { casinoId: 'bench-operator' },
-              endpoint: sandbox.casinoEndpoint('softswiss'),
-              credentialsSecretRef: { name: 'platform' },
-              streams: [{ name: 'transactions', pageSize, interval: '24h' }],
-              destinationRefs: [{ name: 'db' }],
-            },
-          },
-        })
-        let peak = before
-        for (;;) {
-          const o = (await custom.getNamespacedCustomObject({
-            group: GROUP,
-            version: VERSION,
-            namespace: ns,
-            plural: 'casinointegrations',
-            name: 'casino',
-          })) as { status?: { streams?: Array<{ name: string; totalRecordsSynced?: number }> } }
-          peak = Math.max(peak, procStat(child.pid).rssMiB)
-          if (o.status?.streams?.find((s) => s.name === 'transactions')?.totalRecordsSynced === records) break
-          await new Promise((r) => setTimeout(r, 250))
-        }
-        const operator = mark('operator', started)
-        const after = procStat(child.pid)
+        records,
+        pageSize,
+        build: opts.build,
+      },
+      async () => {
         const [rows] = (await pool.query('SELECT count(*) AS n FROM operator.transactions')).rows as Array<{
           n: string
         }>
         if (Number(rows?.n) !== records) throw new Error(`operator: ${rows?.n} rows, expected ${records}`)
-        return {
-          records,
-          pageSize,
-          raw,
-          operator: {
-            ...operator,
-            ratioToRaw: Number((operator.recordsPerSecond / raw.recordsPerSecond).toFixed(2)),
-          },
-          controllerRssMiB: {
-            before: Math.round(before),
-            after: Math.round(after.rssMiB),
-            peak: Math.round(Math.max(peak, after.hwmMiB)),
-          },
-        }
-      } finally {
-        await child.stop()
-        await pool.end()
-      }
-    } finally {
-      await cp.stop()
+      },
+    )
+    const viaOperator = report('operator', operator.seconds)
+    return {
+      records,
+      pageSize,
+      build: opts.build,
+      raw,
+      operator: {
+        ...viaOperator,
+        ratioToRaw: Number((viaOperator.recordsPerSecond / raw.recordsPerSecond).toFixed(2)),
+      },
+      controllerRssMiB: operator.controllerRssMiB,
     }
   } finally {
+    await pool.end()
     await server.stop()
     await sandbox.close()
   }
@@ -214,8 +148,17 @@ export async function runPostgresBench(opts: { records: number; pageSize: number
 
 if (import.meta.main) {
   const { values } = parseArgs({
-    options: { records: { type: 'string', default: '1000000' }, page: { type: 'string', default: '1000' } },
+    options: {
+      records: { type: 'string', default: '1000000' },
+      page: { type: 'string', default: '1000' },
+      build: { type: 'string', default: 'bundle' },
+    },
   })
-  const result = await runPostgresBench({ records: Number(values.records), pageSize: Number(values.page) })
+  const [build = 'bundle'] = parseBuilds(values.build)
+  const result = await runPostgresBench({
+    records: Number(values.records),
+    pageSize: Number(values.page),
+    build,
+  })
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
 }
