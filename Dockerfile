@@ -70,10 +70,15 @@ WORKDIR /app
 # bench/README.md: a third less resident memory with 1,000 Destinations, no more CPU.
 # NODE_COMPILE_CACHE: compiled modules kept in /tmp (the pod's emptyDir), so a restarted
 # container (after a lost lease, say) starts faster; Node carries on without it if /tmp is absent.
+# GLIBC_TUNABLES: every malloc block of 32 KiB or more gets a mapping of its own, returned to the
+# system when freed. V8's parser and compiler zones are such blocks; glibc's default keeps them in
+# its heap after start-up, fragmented. Measured in bench/README.md: about 30 MiB less resident
+# memory with 1,000 Destinations, for the same CPU within the runs' spread.
 ENV NODE_ENV=production \
     HOME=/tmp \
     NODE_OPTIONS=--max-semi-space-size=4 \
-    NODE_COMPILE_CACHE=/tmp/node-compile-cache
+    NODE_COMPILE_CACHE=/tmp/node-compile-cache \
+    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=32768
 COPY --from=build /app/dist ./dist
 USER 65532:65532
 EXPOSE 8080 9443

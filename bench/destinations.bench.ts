@@ -23,9 +23,10 @@
  *           after N Destinations are Ready: heap held per object.
  *
  * Every scenario with a controller process runs it once per build in `--builds` (`ts`: the
- * TypeScript sources, `bundle`: the production bundle the image runs, built from the current
- * sources; `bundle-mmap`: the bundle with GLIBC_TUNABLES=glibc.malloc.mmap_threshold=32768, an
- * experiment), one row each, beside the same floor.
+ * TypeScript sources, `bundle`: the production bundle as the image runs it, built from the current
+ * sources, both with the image's NODE_OPTIONS and GLIBC_TUNABLES; `bundle-glibc-default`: the
+ * bundle with glibc's default malloc, to measure what the image's setting does), one row each,
+ * beside the same floor.
  *
  *   node --expose-gc bench/destinations.bench.ts [--count 1000] [--large 10000] [--concurrency 4]
  *     [--idle 300s] [--builds ts,bundle] [--repeat 3] [--scenarios apply,start,cold,scale,shards,heap]

@@ -11,28 +11,30 @@ import { promisify } from 'node:util'
 
 export const ROOT = resolve(import.meta.dirname, '..')
 
-let imageOptions: string | undefined
-/** The NODE_OPTIONS the image sets (read from the Dockerfile once), so a controller runs as in a pod. */
+let dockerfile: string | undefined
+/** A variable the image's ENV sets (read from the Dockerfile), or '' when it sets none. */
+function imageEnvValue(name: string): string {
+  dockerfile ??= readFileSync(resolve(ROOT, 'Dockerfile'), 'utf8')
+  return new RegExp(`\\b${name}=(\\S+)`).exec(dockerfile)?.[1]?.replace(/^"|"$/g, '') ?? ''
+}
+
+/** The NODE_OPTIONS the image sets, so a controller runs as in a pod. */
 export function imageNodeOptions(): string {
-  imageOptions ??=
-    /NODE_OPTIONS=(\S+)/
-      .exec(readFileSync(resolve(ROOT, 'Dockerfile'), 'utf8'))?.[1]
-      ?.replace(/^"|"$/g, '') ?? ''
-  return imageOptions
+  return imageEnvValue('NODE_OPTIONS')
 }
 
 /**
- * How a controller process is run: from the .ts sources, or from the production bundle; and, as
- * an experiment (not what the image sets), the bundle with glibc's malloc giving every block of
- * 32 KiB or more its own mapping, returned to the system when freed (V8's parser and compiler
- * zones are such blocks; by default they stay in the heap, fragmented, after start-up).
+ * How a controller process is run: from the .ts sources, or from the production bundle, both with
+ * the image's glibc malloc setting (GLIBC_TUNABLES: blocks of 32 KiB or more in mappings of their
+ * own, returned to the system when freed; V8's parser and compiler zones are such blocks, which
+ * glibc's default keeps in its heap, fragmented, after start-up); and, to measure what that setting
+ * does, the bundle with glibc's default malloc.
  */
-export type ControllerBuild = 'ts' | 'bundle' | 'bundle-mmap'
-export const CONTROLLER_BUILDS: readonly ControllerBuild[] = ['ts', 'bundle', 'bundle-mmap']
-const BUILD_ENV: Record<ControllerBuild, Record<string, string>> = {
-  ts: {},
-  bundle: {},
-  'bundle-mmap': { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=32768' },
+export type ControllerBuild = 'ts' | 'bundle' | 'bundle-glibc-default'
+export const CONTROLLER_BUILDS: readonly ControllerBuild[] = ['ts', 'bundle', 'bundle-glibc-default']
+function buildEnv(build: ControllerBuild): Record<string, string> {
+  const tunables = imageEnvValue('GLIBC_TUNABLES')
+  return build === 'bundle-glibc-default' || !tunables ? {} : { GLIBC_TUNABLES: tunables }
 }
 
 export function parseBuilds(list: string): ControllerBuild[] {
@@ -150,7 +152,7 @@ export async function startController(opts: {
       env: {
         ...process.env,
         NODE_OPTIONS: opts.nodeOptions ?? imageNodeOptions(),
-        ...BUILD_ENV[opts.build ?? 'ts'],
+        ...buildEnv(opts.build ?? 'ts'),
       },
     },
   )
