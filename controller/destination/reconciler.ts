@@ -125,6 +125,16 @@ export function destinationReconciler(
   }
 }
 
+/**
+ * Disposes of a replaced deliverer the registry never had (its check never passed); the registry
+ * closes the ones it replaces. A module-level function: the memo keeps it as long as the
+ * deliverer, and a closure made in `configure` would keep that reconcile's context (and the
+ * credentials read in it) alive with it.
+ */
+function closeUninstalled(old: DelivererEntry): void {
+  if (!old.installed) void old.deliverer.close().catch(() => {})
+}
+
 async function configure(
   ctx: Ctx,
   registry: DeliveryRegistry,
@@ -197,10 +207,7 @@ async function configure(
       ctx.log.info({ type: ctx.status.type }, 'deliverer configured')
       return { deliverer, installed: false }
     },
-    (old) => {
-      // one the registry never had (its check never passed); the registry closes the ones it replaces
-      if (!old.installed) void old.deliverer.close().catch(() => {})
-    },
+    closeUninstalled,
   )
   // A destination that can be checked (Postgres: connect, prepare the tables) is offered to
   // integrations only once that passed; it is checked again every interval.
