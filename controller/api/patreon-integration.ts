@@ -14,6 +14,7 @@ import {
   interval,
   suspend,
 } from './common.ts'
+import { connectStatus } from './connect.ts'
 import { defineKind, type Resource } from './types.ts'
 import { webhookStatus } from './webhook.ts'
 
@@ -186,6 +187,7 @@ export const patreonIntegrationStatus = z
       'When the access token in use expires (the token itself is never shown). It is refreshed shortly before.',
     ).optional(),
     webhook: webhookStatus.optional(),
+    connect: connectStatus.optional(),
     patreonWebhook: z
       .object({
         id: z.string().max(64).describe("The webhook's id at Patreon."),
