@@ -53,7 +53,9 @@ export const patreonIntegrationSpec = z
     credentialsSecretRef: credentialsSecretRef.describe(
       'The Secret with the OAuth client and the creator tokens, in the same namespace: ' +
         '`clientId`, `clientSecret`, `refreshToken`, and optionally `accessToken` with ' +
-        '`accessTokenExpiresAt` (RFC 3339). Patreon rotates the refresh token on every refresh, ' +
+        '`accessTokenExpiresAt` (RFC 3339). Without `refreshToken` (or with a revoked one) a ' +
+        "one-time connect link is published in `status.connect`, and the creator's consent " +
+        'writes the tokens here. Patreon rotates the refresh token on every refresh, ' +
         'so the controller writes the new tokens back to this Secret: it must carry the label ' +
         '`switchboard.dev/controller-writable: "true"`.',
     ),
