@@ -74,6 +74,26 @@ describe('PatreonIntegration connected from the link in its status', () => {
   const logs = capturedLogger('debug')
   const planted: string[] = [CLIENT_SECRET]
 
+  let socket: string
+  const startController = async () => {
+    operator = createOperator({
+      kubeConfig: c.kc,
+      logger: logs.logger,
+      publicUrl: hooksUrl,
+      endpoints: { allowLoopback: true },
+      providerHttp: { timeoutMs: 5_000 },
+      statusFlushDelayMs: 200,
+      connect: { now: () => Date.now() + skewMs },
+    })
+    await operator.start()
+    bridge = buildWebhookBridge({
+      source: managerBridgeSource(operator.manager),
+      connect: operator.connect,
+      logger: logs.logger,
+    })
+    await listenWebhookBridge(bridge, socket)
+  }
+
   beforeAll(async () => {
     c = clients()
     await installCrds(c.kc)
@@ -91,24 +111,9 @@ describe('PatreonIntegration connected from the link in its status', () => {
     await sandbox.listen()
     const port = await freePort()
     hooksUrl = `http://127.0.0.1:${port}`
-    operator = createOperator({
-      kubeConfig: c.kc,
-      logger: logs.logger,
-      publicUrl: hooksUrl,
-      endpoints: { allowLoopback: true },
-      providerHttp: { timeoutMs: 5_000 },
-      statusFlushDelayMs: 200,
-      connect: { now: () => Date.now() + skewMs },
-    })
-    await operator.start()
     dir = mkdtempSync(join(tmpdir(), 'sb-connect-'))
-    const socket = join(dir, 'bridge.sock')
-    bridge = buildWebhookBridge({
-      source: managerBridgeSource(operator.manager),
-      connect: operator.connect,
-      logger: logs.logger,
-    })
-    await listenWebhookBridge(bridge, socket)
+    socket = join(dir, 'bridge.sock')
+    await startController()
     // no kubeconfig: the webhook server reaches nothing but the bridge
     webhooks = spawn(
       process.execPath,
@@ -426,6 +431,25 @@ describe('PatreonIntegration connected from the link in its status', () => {
       return condition(o, 'Ready')?.status === 'True' && !o.status?.connect ? true : undefined
     })
     expect(key(await secret(ns), 'refreshToken')).not.toBe(oldRefresh)
+  })
+
+  it('a link published before a controller restart works after it (its state is in the connect Secret)', async () => {
+    const ns = await setup('connect-restart', CAMPAIGNS[9] as string)
+    const { url } = await linkOf(ns)
+    await bridge.close()
+    await operator.stop({ timeoutMs: 5_000 })
+    await startController()
+    sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[9] as string })
+    try {
+      const done = await page(url)
+      expect(done.status).toBe(200)
+      expect(done.text).toContain('data-outcome="connected"')
+    } finally {
+      sandbox.patreon.setConsent({})
+    }
+    await waitFor(`${ns} Ready`, async () =>
+      condition(await obj(ns), 'Ready')?.status === 'True' ? true : undefined,
+    )
   })
 
   it('headless Chromium follows the link to the success page (DOM asserted, screenshot kept)', async () => {
