@@ -349,6 +349,9 @@ export class ConnectLinks {
       })
     } catch (err) {
       if (err instanceof SecretConflictError) return this.#refuse(provider, log, 'used')
+      // a concurrent callback spent it first: its patch removed the keys ours removes (a 422)
+      const now = await this.#read(namespace, secretName).catch(() => undefined)
+      if (sameHash(sha256(nonce), decode(now).usedStateHash)) return this.#refuse(provider, log, 'used')
       log.warn({ err: toSwitchboardError(err).message }, 'the connect link could not be marked used')
       return fail('unavailable')
     }

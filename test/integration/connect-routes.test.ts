@@ -13,6 +13,22 @@ import { buildWebhookBridge, listenWebhookBridge } from '../../controller/index.
 import { buildApp, connectPage, connectRoutes, MemoryTargetResolver } from '../../webhooks/index.ts'
 
 const LINK = 'a'.repeat(43)
+const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000)
+
+/** mulberry32: a small seeded PRNG. */
+function prng(seed: number) {
+  let a = seed >>> 0
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const int = (n: number) => Math.floor(next() * n)
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T
+  return { int, pick }
+}
 
 describe('connect routes', () => {
   const asked: unknown[] = []
@@ -145,6 +161,58 @@ describe('connect routes', () => {
       payload: { provider: 'patreon', code: 'c'.repeat(2049) },
     })
     expect(res.statusCode).toBe(400)
+  })
+
+  it('random and malformed connect requests: never a 5xx, and only bounded values reach the controller', async () => {
+    process.stderr.write(`[connect fuzz] seed ${SEED} (replay: FUZZ_SEED=${SEED})\n`)
+    const r = prng(SEED)
+    const alphabet = [
+      'a',
+      'Z',
+      '0',
+      '-',
+      '_',
+      '.',
+      '%',
+      '%00',
+      '%2F',
+      '%ZZ',
+      '&',
+      '=',
+      '+',
+      ' ',
+      'é',
+      '<',
+      '"',
+      '/',
+      '?',
+      '#',
+    ]
+    const junk = (n: number) => Array.from({ length: r.int(n) }, () => r.pick(alphabet)).join('')
+    const keys = ['code', 'state', 'error', 'code[]', 'state[x]', 'CODE', junk(5)]
+    const before = asked.length
+    const statuses = new Map<number, number>()
+    for (let n = 0; n < 400; n++) {
+      const query = Array.from(
+        { length: r.int(5) },
+        () => `${r.pick(keys)}=${junk(r.pick([5, 60, 600, 3000]))}`,
+      ).join('&')
+      const url =
+        r.int(2) === 0
+          ? `/connect/${r.pick(['patreon', 'twitch', junk(8)])}/callback?${query}`
+          : `/connect/patreon/${junk(10)}/${junk(10)}/${r.pick([LINK, junk(50)])}?${query}`
+      const res = await app.inject(url)
+      statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1)
+      expect(res.statusCode, `seed ${SEED}, request ${n}: ${url.slice(0, 120)}`).toBeLessThan(500)
+    }
+    for (const a of asked.slice(before) as Array<Record<string, Record<string, string>>>) {
+      const v = a.callback ?? a.open ?? {}
+      expect((v.code ?? '').length).toBeLessThanOrEqual(2048)
+      expect((v.state ?? '').length).toBeLessThanOrEqual(512)
+      expect((v.error ?? '').length).toBeLessThanOrEqual(256)
+      if (a.open) expect(v.link).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    }
+    expect(statuses.size, `seed ${SEED}`).toBeGreaterThan(1)
   })
 
   it('renders a page with the outcome and nothing of the input unescaped', () => {
