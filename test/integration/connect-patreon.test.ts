@@ -262,7 +262,22 @@ describe('PatreonIntegration connected from the link in its status', () => {
     expect(access).toMatch(/^pat-at-/)
     expect(Date.parse(key(s, 'accessTokenExpiresAt'))).toBeGreaterThan(Date.now())
     const code = new URL(done.url).searchParams.get('code') as string
-    noSecretsAnywhere(ready, await eventsFor(c.core, ns, 'members'), refresh, access, code)
+    const state = new URL(done.url).searchParams.get('state') as string
+    const link = url.split('/').at(-1) as string
+    noSecretsAnywhere(ready, await eventsFor(c.core, ns, 'members'), refresh, access, code, link)
+    // nor in either process's metrics
+    const metrics = `${await operator.manager.metrics.registry.metrics()}${await (await fetch(`${hooksUrl}/metrics`)).text()}`
+    for (const v of [...planted, refresh, access, code, state, link]) expect(metrics).not.toContain(v)
+    // the connect Secret keeps hashes, not the link or the state
+    const kept = JSON.stringify(
+      (await c.core.listNamespacedSecret({ namespace: ns })).items
+        .filter((x) => x.metadata?.name?.startsWith('switchboard-connect-'))
+        .map((x) => x.data),
+    )
+    expect(kept.length).toBeGreaterThan(100)
+    for (const v of [link, state, code, refresh]) {
+      expect(kept).not.toContain(Buffer.from(v).toString('base64'))
+    }
   })
 
   it('a used link and a replayed callback are refused with a page each, and nothing is written', async () => {
