@@ -413,6 +413,12 @@ describe('PatreonIntegration connected from the link in its status', () => {
     expect(res.text).toContain(`does not own campaign ${CAMPAIGNS[5]}`)
     expect((await secret(nsA)).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
     expect(key(await secret(nsA), 'refreshToken')).toBe('')
+    for (const v of [
+      new URL(callbackB).searchParams.get('code') as string,
+      new URL(callbackA).searchParams.get('code') as string,
+    ]) {
+      expect(logs.text()).not.toContain(v)
+    }
     // A publishes a new link
     await linkOf(nsA, a.url)
   })
