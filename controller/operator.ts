@@ -154,9 +154,12 @@ export function createOperator(opts: OperatorOptions): Operator {
     registry: manager.metrics.registry,
     timeoutMs: opts.providerHttp?.timeoutMs,
     // a spent link: the resource goes on with its new grant, or publishes a new link
-    onSpent: (_kind, namespace, name, connected) => {
+    onSpent: (kind, namespace, name, connected) => {
       if (connected) tokens.forget(namespace, connected.secretName)
-      patreonController.enqueue(namespace, name)
+      const controllers: Record<string, { enqueue(namespace: string, name: string): void }> = {
+        PatreonIntegration: patreonController,
+      }
+      controllers[kind]?.enqueue(namespace, name)
     },
   })
   const patreonController = manager.add({
