@@ -23,6 +23,8 @@ export const Reason = {
   EndpointNotAllowed: 'EndpointNotAllowed',
   /** The provider refused the refresh token (`invalid_grant`): the grant must be made again. */
   TokenRevoked: 'TokenRevoked',
+  /** No grant yet (or a revoked one): a user must open the connect link in `status.connect`. */
+  AuthorizationNeeded: 'AuthorizationNeeded',
   // provider / destination outcomes
   Unauthorized: 'Unauthorized',
   RateLimited: 'RateLimited',

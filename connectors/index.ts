@@ -79,7 +79,13 @@ export {
   type RetryPolicy,
 } from './http/index.ts'
 export * from './log.ts'
-export { type RefreshGrantOptions, refreshGrant, type TokenSet } from './oauth/index.ts'
+export {
+  type CodeGrantOptions,
+  codeGrant,
+  type RefreshGrantOptions,
+  refreshGrant,
+  type TokenSet,
+} from './oauth/index.ts'
 export * from './patreon/index.ts'
 export {
   CURSOR_TABLE,

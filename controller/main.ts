@@ -46,6 +46,7 @@ Options (defaults in brackets):
   --allow-loopback-endpoints        let spec endpoints point to localhost / 127.0.0.1 (tests,
                                     the demo, the provider sandbox) [off]
   --provider-timeout DURATION       timeout of each provider request, e.g. 15s [each connector's own]
+  --connect-link-ttl DURATION       how long a connect link in status.connect works [15m]
   --log-level LEVEL                 trace, debug, info, warn, error [info]
   -h, --help                        show this help
 `
@@ -86,6 +87,7 @@ export async function runController(argv: string[], extensions: ControllerExtens
       'webhook-bridge-address': { type: 'string' },
       'webhook-bridge-token-file': { type: 'string' },
       'provider-timeout': { type: 'string' },
+      'connect-link-ttl': { type: 'string', default: '15m' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -124,6 +126,16 @@ export async function runController(argv: string[], extensions: ControllerExtens
     allowedHosts = parseAllowedHosts(values['allowed-hosts'])
   } catch (err) {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`)
+    return 2
+  }
+  let connectTtlMs: number
+  try {
+    connectTtlMs = parseDuration(values['connect-link-ttl'], '--connect-link-ttl')
+    if (!(connectTtlMs >= 1_000)) throw new Error('too short')
+  } catch {
+    process.stderr.write(
+      `--connect-link-ttl must be a duration of at least 1s such as 15m, got "${values['connect-link-ttl']}"\n`,
+    )
     return 2
   }
   let providerTimeoutMs: number | undefined
@@ -204,6 +216,7 @@ export async function runController(argv: string[], extensions: ControllerExtens
     metricsAddress,
     endpoints: { allowLoopback: values['allow-loopback-endpoints'], hosts: allowedHosts },
     ...(providerTimeoutMs === undefined ? {} : { providerHttp: { timeoutMs: providerTimeoutMs } }),
+    connect: { ttlMs: connectTtlMs },
     ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
     ...(shard ? { shard } : {}),
     namespaces: values.namespaces
@@ -247,6 +260,7 @@ export async function runController(argv: string[], extensions: ControllerExtens
   const bridgeOf = (token?: () => string) =>
     buildWebhookBridge({
       source: managerBridgeSource(operator.manager),
+      connect: operator.connect,
       logger,
       ...(sinks ? { sinks } : {}),
       ...(token === undefined ? {} : { token }),

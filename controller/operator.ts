@@ -8,6 +8,7 @@ import { DeliveryRegistry, destinationReconciler } from './destination/index.ts'
 import { patreonReconciler } from './patreon/index.ts'
 import {
   type CheckpointPolicy,
+  ConnectLinks,
   Manager,
   type ManagerOptions,
   OAuthTokens,
@@ -49,6 +50,8 @@ export interface OperatorOptions {
   statusFlushDelayMs?: number
   /** How often a long integration sync writes its cursor (default every 10 pages or 2 s). */
   checkpoints?: Partial<CheckpointPolicy>
+  /** Connect links (docs/connect.md): how long one works (default 15 minutes); the clock (tests). */
+  connect?: { ttlMs?: number; now?: () => number }
   onLostLeadership?(): void
 }
 
@@ -56,6 +59,8 @@ export interface Operator {
   readonly manager: Manager
   /** Ready Destinations by namespace/name; integrations hand their batches to these. */
   readonly destinations: DeliveryRegistry
+  /** The connect links' opening and callback, answered over the webhook bridge. */
+  readonly connect: ConnectLinks
   start(): Promise<void>
   stop(opts?: { timeoutMs?: number }): Promise<void>
 }
@@ -139,6 +144,24 @@ export function createOperator(opts: OperatorOptions): Operator {
   })
   // one token lifecycle per process: every kind with OAuth user tokens shares it
   const tokens = new OAuthTokens({ core: manager.clients.core, logger: opts.logger })
+  const connect = new ConnectLinks({
+    core: manager.clients.core,
+    custom: manager.clients.custom,
+    logger: opts.logger,
+    publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
+    ttlMs: opts.connect?.ttlMs,
+    ...(opts.connect?.now ? { now: opts.connect.now } : {}),
+    registry: manager.metrics.registry,
+    timeoutMs: opts.providerHttp?.timeoutMs,
+    // a spent link: the resource goes on with its new grant, or publishes a new link
+    onSpent: (kind, namespace, name, connected) => {
+      if (connected) tokens.forget(namespace, connected.secretName)
+      const controllers: Record<string, { enqueue(namespace: string, name: string): void }> = {
+        PatreonIntegration: patreonController,
+      }
+      controllers[kind]?.enqueue(namespace, name)
+    },
+  })
   const patreonController = manager.add({
     ...patreonReconciler({
       core: manager.clients.core,
@@ -147,6 +170,7 @@ export function createOperator(opts: OperatorOptions): Operator {
       registry: manager.metrics.registry,
       logger: opts.logger,
       tokens,
+      connect,
       jitter: opts.jitter,
       http: opts.providerHttp,
       publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
@@ -157,6 +181,7 @@ export function createOperator(opts: OperatorOptions): Operator {
   return {
     manager,
     destinations,
+    connect,
     start: () => manager.start(),
     stop: async (stopOpts) => {
       await manager.stop(stopOpts)

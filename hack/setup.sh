@@ -5,6 +5,7 @@
 #   - the local control plane binaries (kube-apiserver + etcd, built once from the Go module proxy),
 #   - promtool (Debian's prometheus package), used to check the metrics we export,
 #   - PostgreSQL 15 (Debian's postgresql package): the Postgres destination's tests, demo and bench.
+#   - Chromium (Debian's chromium package): the connect-link test drives it headless.
 # Idempotent; prints what it does. Run through `make setup`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,6 +89,7 @@ missing=()
 command -v lua5.1 >/dev/null 2>&1 || missing+=(lua5.1)
 command -v lua5.4 >/dev/null 2>&1 || missing+=(lua5.4)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubectl)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "installing ${missing[*]}"

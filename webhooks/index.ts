@@ -30,6 +30,7 @@ export {
   StatusCallbackSink,
   type StatusCallbackSinkOptions,
 } from './callbacks.ts'
+export { type ConnectRoutesOptions, connectPage, connectRoutes } from './connect.ts'
 export { DedupeStores, DeliveryDedupe, type DeliveryDedupeOptions, dedupeKey } from './dedupe.ts'
 export {
   KubernetesTargetResolver,

@@ -16,6 +16,7 @@ import { buildApp, DEFAULT_BODY_LIMIT, type RateLimitSetting } from './app.ts'
 import { type BridgeEndpoint, BridgeTargetResolver, bridgePatcher } from './bridge-resolver.ts'
 import { BridgeCallbackForwarder, BridgeRejectForwarder } from './bridge-sinks.ts'
 import { type CallbackSink, StatusCallbackSink } from './callbacks.ts'
+import { connectRoutes } from './connect.ts'
 import { KubernetesTargetResolver } from './kube-resolver.ts'
 import { WebhookMetrics } from './metrics.ts'
 import { annotationPatcher, CoalescingRequester } from './reconcile.ts'
@@ -192,7 +193,11 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
     publicUrl,
     bodyLimit,
     rateLimit,
-    publicRoutes: extensions.publicRoutes?.(watched) ?? [],
+    publicRoutes: [
+      ...(extensions.publicRoutes?.(watched) ?? []),
+      // connect links need the controller, which holds the OAuth client secrets (docs/connect.md)
+      ...(socket ? [connectRoutes({ endpoint: socket, logger })] : []),
+    ],
   })
 
   let resolveDone: () => void = () => {}

@@ -51,7 +51,7 @@ export interface RefreshGrantOptions {
   now?: () => number
 }
 
-const tokenResponse = z
+export const tokenResponse = z
   .object({
     access_token: z.string().min(1),
     refresh_token: z.string().min(1).optional(),
@@ -64,7 +64,7 @@ const tokenResponse = z
 /** Access tokens without `expires_in` are taken to last this long (an hour, as most do). */
 const DEFAULT_EXPIRES_IN_S = 3600
 
-function oauthError(body: unknown): string | undefined {
+export function oauthError(body: unknown): string | undefined {
   if (body && typeof body === 'object' && typeof (body as { error?: unknown }).error === 'string') {
     return (body as { error: string }).error
   }

@@ -14,6 +14,7 @@ import {
   interval,
   suspend,
 } from './common.ts'
+import { connectStatus } from './connect.ts'
 import { defineKind, type Resource } from './types.ts'
 import { webhookStatus } from './webhook.ts'
 
@@ -52,7 +53,9 @@ export const patreonIntegrationSpec = z
     credentialsSecretRef: credentialsSecretRef.describe(
       'The Secret with the OAuth client and the creator tokens, in the same namespace: ' +
         '`clientId`, `clientSecret`, `refreshToken`, and optionally `accessToken` with ' +
-        '`accessTokenExpiresAt` (RFC 3339). Patreon rotates the refresh token on every refresh, ' +
+        '`accessTokenExpiresAt` (RFC 3339). Without `refreshToken` (or with a revoked one) a ' +
+        "one-time connect link is published in `status.connect`, and the creator's consent " +
+        'writes the tokens here. Patreon rotates the refresh token on every refresh, ' +
         'so the controller writes the new tokens back to this Secret: it must carry the label ' +
         '`switchboard.dev/controller-writable: "true"`.',
     ),
@@ -186,6 +189,7 @@ export const patreonIntegrationStatus = z
       'When the access token in use expires (the token itself is never shown). It is refreshed shortly before.',
     ).optional(),
     webhook: webhookStatus.optional(),
+    connect: connectStatus.optional(),
     patreonWebhook: z
       .object({
         id: z.string().max(64).describe("The webhook's id at Patreon."),

@@ -21,6 +21,10 @@
  *   notifications) for objects of a kind that takes it, from the provider of the object's path, `{items: [{kind, namespace, name, event}]}`
  *   (at most 500); answered 503 while the controller's writer holds as much as it may, so the
  *   webhook server keeps them and refuses new callbacks rather than the data being dropped.
+ * - `POST /v1/connect/open` `{provider, namespace, name, link}` and `POST /v1/connect/callback`
+ *   `{provider, code, state, error}`: a connect link opened and the provider's OAuth callback
+ *   (controller/runtime/connect-links.ts), answered with where to send the browser or the outcome
+ *   to show; the controller holds the client secret, exchanges the code and writes the tokens.
  *
  * What the controller knows comes through {@link WebhookBridgeSource}, so the cache behind it can
  * change without touching the bridge.
@@ -36,6 +40,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import {
+  type ConnectHandler,
   fieldAt,
   parseWebhookPath,
   REQUESTED_STREAMS_ANNOTATION,
@@ -119,11 +124,30 @@ const callbacksBody = z.object({
   items: z.array(z.object({ ...objectRef, event: callbackEvent }).strict()).max(MAX_CALLBACKS),
 })
 
+const connectOpenBody = z
+  .object({
+    provider: z.string().max(32),
+    namespace: z.string().max(63),
+    name: z.string().max(253),
+    link: z.string().max(64),
+  })
+  .strict()
+const connectCallbackBody = z
+  .object({
+    provider: z.string().max(32),
+    code: z.string().max(2048).optional(),
+    state: z.string().max(512).optional(),
+    error: z.string().max(256).optional(),
+  })
+  .strict()
+
 export interface WebhookBridgeOptions {
   source: WebhookBridgeSource
   /** Where refusals and callback data go; without it both routes answer 404. */
   sinks?: WebhookBridgeSinks
   logger: Logger
+  /** The connect links' opening and callback; without it both routes answer 404. */
+  connect?: ConnectHandler
   /** The kind table. Default {@link WEBHOOK_KINDS}. */
   kinds?: readonly WebhookKind[]
   /** Kinds served whole on `/v1/published`. Default `CalendarSync`. */
@@ -312,6 +336,22 @@ export function buildWebhookBridge(opts: WebhookBridgeOptions): FastifyInstance 
         taken++
       }
       return { taken, refused: parsed.data.items.length - taken }
+    })
+  }
+
+  const connect = opts.connect
+  if (connect) {
+    app.post('/v1/connect/open', async (request, reply) => {
+      const parsed = connectOpenBody.safeParse(request.body)
+      if (!parsed.success) return reply.code(400).send({ error: 'malformed' })
+      const { provider, namespace, name, link } = parsed.data
+      return connect.open(provider, namespace, name, link)
+    })
+    app.post('/v1/connect/callback', async (request, reply) => {
+      const parsed = connectCallbackBody.safeParse(request.body)
+      if (!parsed.success) return reply.code(400).send({ error: 'malformed' })
+      const { provider, ...params } = parsed.data
+      return connect.callback(provider, params)
     })
   }
 

@@ -9,7 +9,11 @@
  * 4. `sync`: when due (first sync, a new generation, `requested-at` — which is what a webhook
  *    sets — or the interval), every member page by page to every Destination; `Synced`.
  *
- * A revoked grant stalls with `TokenRevoked` (the Ready=False Event says what to do).
+ * A revoked grant stalls with `TokenRevoked` (the Ready=False Event says what to do). With the
+ * webhook server's public URL known, a Secret without a grant (no `refreshToken`) or with a
+ * revoked one publishes a one-time connect link in `status.connect` instead
+ * (`AuthorizationNeeded`); the creator's consent writes the tokens and the resource goes on by
+ * itself (controller/runtime/connect-links.ts, docs/connect.md).
  */
 import type { CoreV1Api } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
@@ -35,11 +39,14 @@ import {
   type PatreonIntegrationSpec,
   type PatreonIntegrationStatus,
   patreonCredentials,
+  patreonProvider,
 } from '../api/index.ts'
 import type { DeliveryRegistry } from '../destination/index.ts'
 import {
   type AccessToken,
   ConditionType,
+  type ConnectLinks,
+  isWritable,
   type OAuthCredential,
   OAuthTokens,
   parseDuration,
@@ -74,12 +81,33 @@ export interface PatreonReconcilerOptions {
   http?: { timeoutMs?: number | undefined; retry?: RetryPolicy | undefined } | undefined
   endpoints?: EndpointPolicy | undefined
   jitter?: number | undefined
+  /** The connect links of the process; without them a missing or revoked grant stalls. */
+  connect?: ConnectLinks | undefined
 }
 
 export function patreonReconciler(
   opts: PatreonReconcilerOptions,
 ): ReconcilerDefinition<PatreonIntegrationSpec, PatreonIntegrationStatus, State> {
   const tokens = opts.tokens ?? new OAuthTokens({ core: opts.core, logger: opts.logger })
+  opts.connect?.register('patreon', {
+    kind: PatreonIntegrationKind,
+    // a campaign named in the spec must be one the consenting creator owns
+    verify: async ({ accessToken, tokenUrl, expect, signal }) => {
+      if (!expect.campaignId) return undefined
+      const client = createPatreonClient({
+        endpoint: tokenUrl.slice(0, tokenUrl.length - PATREON_TOKEN_PATH.length),
+        account: 'connect',
+        accessToken: async () => accessToken,
+        logger: opts.logger,
+        metrics: opts.registry,
+        ...(opts.http?.timeoutMs ? { timeoutMs: opts.http.timeoutMs } : {}),
+      })
+      const owned = await client.campaigns(signal ? { signal } : {})
+      return owned.some((c) => c.id === expect.campaignId)
+        ? undefined
+        : `the account authorized does not own campaign ${expect.campaignId}`
+    },
+  })
   return {
     name: 'patreonintegration',
     kind: PatreonIntegrationKind,
@@ -209,6 +237,7 @@ async function connect(ctx: Ctx, opts: PatreonReconcilerOptions, tokens: OAuthTo
         ...(last !== undefined ? { entitledMembers: last } : {}),
       }
     })
+    delete ctx.status.connect
     ctx.setCondition(
       ConditionType.CredentialsValid,
       'True',
@@ -216,12 +245,70 @@ async function connect(ctx: Ctx, opts: PatreonReconcilerOptions, tokens: OAuthTo
       `Patreon accepted the token; campaign ${campaign.id}${campaign.name ? ` (${campaign.name})` : ''}`,
     )
   } catch (err) {
-    const e = toSwitchboardError(err)
-    if (e.kind === 'stalling' || e.reason === Reason.Unauthorized) {
+    let e = toSwitchboardError(err)
+    const noGrant =
+      e.reason === Reason.TokenRevoked || (e.reason === Reason.SecretKeyMissing && e.field === 'refreshToken')
+    if (noGrant && opts.connect?.enabled) e = await authorizationNeeded(ctx, opts, e.reason)
+    if (
+      e.kind === 'stalling' ||
+      e.reason === Reason.Unauthorized ||
+      e.reason === Reason.AuthorizationNeeded
+    ) {
       ctx.setCondition(ConditionType.CredentialsValid, 'False', e.reason, e.message)
     }
     throw e
   }
+}
+
+/** Publishes a connect link for a resource without a (live) grant; the error to end the reconcile with. */
+async function authorizationNeeded(ctx: Ctx, opts: PatreonReconcilerOptions, why: string) {
+  const { spec } = ctx
+  const { namespace, name, uid } = ctx.obj.metadata
+  const secretName = spec.credentialsSecretRef.name
+  // a direct read: the Secret cache holds no labels
+  const secret = await opts.core.readNamespacedSecret({ namespace, name: secretName })
+  if (!isWritable(secret)) {
+    delete ctx.status.connect
+    return new StallingError(
+      Reason.SecretNotWritable,
+      `Patreon needs the creator's authorization, and the tokens go into Secret "${secretName}": add the label switchboard.dev/controller-writable=true to it, and a connect link is published in status.connect`,
+      { field: 'metadata.labels.switchboard.dev/controller-writable' },
+    )
+  }
+  const oauth = patreonProvider.oauth
+  const creds = ctx.credentials(secretName, patreonCredentials as never) as { clientId: string }
+  const base = (spec.endpoint ?? oauth.baseUrl).replace(/\/+$/, '')
+  const fields = spec.memberFields ?? defaultPatreonMemberFields
+  const scopes = oauth.scopes.filter(
+    (s) =>
+      (s !== 'campaigns.members[email]' || fields.includes('email')) &&
+      (s !== 'w:campaigns.webhook' || spec.manageWebhook),
+  )
+  const link = await opts.connect?.ensure({
+    kind: PatreonIntegrationKind,
+    provider: 'patreon',
+    namespace,
+    name,
+    uid: uid ?? '',
+    secretName,
+    clientId: creds.clientId,
+    authorizeUrl: `${base}${oauth.authorizePath}`,
+    tokenUrl: `${base}${oauth.tokenPath}`,
+    scopes,
+    pkce: oauth.pkce,
+    clientAuth: oauth.clientAuth,
+    ...(spec.campaignId ? { expect: { campaignId: spec.campaignId } } : {}),
+    current: ctx.obj.status?.connect,
+  })
+  if (!link) throw new StallingError(Reason.Internal, 'connect links without a public URL')
+  ctx.status.connect = link
+  const message = `${why === Reason.TokenRevoked ? 'Patreon refused the grant (revoked)' : `Secret "${secretName}" holds no grant yet`}: the creator opens status.connect.url (until ${link.expiresAt}) and allows access`
+  // back when the link expires, to publish a new one
+  return new WaitingError(
+    Reason.AuthorizationNeeded,
+    message,
+    Math.max(1_000, Date.parse(link.expiresAt) - Date.now()),
+  )
 }
 
 function destinations(ctx: Ctx, registry: DeliveryRegistry): void {

@@ -1,6 +1,16 @@
 export { Checkpointer, type CheckpointPolicy, DEFAULT_CHECKPOINTS } from './checkpoint.ts'
 export * from './conditions.ts'
 export {
+  CONNECT_FOR_ANNOTATION,
+  ConnectLinks,
+  type ConnectLinksOptions,
+  type ConnectProvider,
+  type ConnectRequest,
+  connectSecretName,
+  DEFAULT_CONNECT_TTL_MS,
+  parseState,
+} from './connect-links.ts'
+export {
   closeSharedConnections,
   type PoolOptions,
   SharedConnectionsKubeConfig,

@@ -103,6 +103,29 @@ export function renderProviderDocs(providers: readonly ProviderDescription[] = a
       rows,
     ),
     '',
+    '## OAuth user authorization (connect links)',
+    '',
+    "Providers whose user grant can be made from a link in the resource's status",
+    '([docs/connect.md](connect.md)); the redirect URI to register is',
+    '`<public URL>/connect/<provider>/callback`.',
+    '',
+    table(
+      ['provider', 'authorize', 'token', 'default scopes', 'PKCE', 'client authentication'],
+      providers
+        .filter((p) => p.oauth)
+        .map((p) => {
+          const o = p.oauth as NonNullable<ProviderDescription['oauth']>
+          return [
+            p.title,
+            code(`${o.baseUrl}${o.authorizePath}`),
+            code(`${o.baseUrl}${o.tokenPath}`),
+            o.scopes.map(code).join(' '),
+            o.pkce ? 'S256' : 'no',
+            o.clientAuth === 'basic' ? 'HTTP Basic' : 'form body',
+          ]
+        }),
+    ),
+    '',
   ].join('\n')
   return formatMarkdown(text, 'docs/providers.md')
 }

@@ -565,7 +565,15 @@ describe('Helm chart', () => {
     }
     expect(ing.ingressClassName).toBe('nginx')
     expect(ing.tls).toEqual([{ hosts: ['hooks.example.com'], secretName: 'sb-switchboard-webhooks-tls' }])
-    expect(ing.rules[0]?.http.paths.map((p) => `${p.pathType} ${p.path}`)).toEqual(['Prefix /hooks'])
+    expect(ing.rules[0]?.http.paths.map((p) => `${p.pathType} ${p.path}`)).toEqual([
+      'Prefix /hooks',
+      'Prefix /connect',
+    ])
+    const without = one(
+      render({ webhooks: { ingress: { enabled: true, host: 'hooks.example.com', connectPathPrefix: '' } } }),
+      'Ingress',
+    ).spec as typeof ing
+    expect(without.rules[0]?.http.paths.map((p) => p.path)).toEqual(['/hooks'])
     for (const ct of podSpec(one(objs, 'Deployment')).containers) {
       // the controller publishes it in status.webhook.url, the webhook server verifies Twilio against it
       expect(ct.args, ct.name).toContain('--public-url=https://hooks.example.com')

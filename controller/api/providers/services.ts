@@ -71,7 +71,8 @@ export const twilio = defineProvider({
 export const patreonCredentials = z.object({
   clientId: token('clientId'),
   clientSecret: token('clientSecret'),
-  refreshToken: token('refreshToken'),
+  /** Absent until the creator authorizes Switchboard (a connect link in status), or pasted in. */
+  refreshToken: token('refreshToken').optional(),
   accessToken: token('accessToken').optional(),
   accessTokenExpiresAt: z
     .string()
@@ -92,6 +93,15 @@ export const patreon = defineProvider({
     verifier: 'patreon',
     setup: 'nothing: Switchboard registers the webhook through the API',
     secrets: { webhookSecret: ['webhookSecret'] },
+  },
+  oauth: {
+    baseUrl: 'https://www.patreon.com',
+    authorizePath: '/oauth2/authorize',
+    tokenPath: '/api/oauth2/token',
+    scopes: ['identity', 'campaigns', 'campaigns.members', 'campaigns.members[email]', 'w:campaigns.webhook'],
+    // Patreon documents no PKCE; the state parameter and the client secret protect the code
+    pkce: false,
+    clientAuth: 'body',
   },
   sandbox: { fixture: 'patreon' },
 })

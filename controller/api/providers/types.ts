@@ -42,6 +42,26 @@ export interface ProviderWebhook {
   secrets: Readonly<Record<string, readonly string[]>>
 }
 
+/**
+ * How a user authorizes Switchboard at the provider (the OAuth 2.0 authorization-code grant), for
+ * the connect links (docs/connect.md). Paths are under the provider's base URL (its default host,
+ * or the endpoint the spec overrides it with).
+ */
+export interface ProviderOAuth {
+  /** The provider's base URL when the spec names none, e.g. `https://www.patreon.com`. */
+  baseUrl: string
+  /** The consent page, e.g. `/oauth2/authorize`. */
+  authorizePath: string
+  /** The token endpoint (authorization-code and refresh grants), e.g. `/api/oauth2/token`. */
+  tokenPath: string
+  /** The scopes asked for by default (the kind may leave some out for a resource's spec). */
+  scopes: readonly string[]
+  /** Whether the provider takes PKCE (RFC 7636, S256); sent only where it does. */
+  pkce: boolean
+  /** How the client authenticates at the token endpoint. */
+  clientAuth: 'body' | 'basic'
+}
+
 export interface ProviderDescription<
   Id extends string = string,
   C extends z.ZodObject = z.ZodObject,
@@ -63,6 +83,8 @@ export interface ProviderDescription<
   credentials?: C
   settings?: ProviderSettings<S>
   webhook?: ProviderWebhook
+  /** The authorization-code grant behind the connect links, for providers with user tokens. */
+  oauth?: ProviderOAuth
   /** The provider sandbox emulates it with this fixture (test/sandbox). */
   sandbox?: { fixture: string }
 }

@@ -212,3 +212,96 @@ describe('patreon sandbox', () => {
     expect(sb.webhooks()).toHaveLength(0)
   })
 })
+
+describe('patreon sandbox: the authorization-code flow', () => {
+  const REDIRECT = 'https://hooks.example.com/connect/patreon/callback'
+  const authorize = (q: Record<string, string>) =>
+    app.inject({ method: 'GET', url: `/patreon/oauth2/authorize?${new URLSearchParams(q)}` })
+  const exchange = (form: Record<string, string>) =>
+    app.inject({
+      method: 'POST',
+      url: '/patreon/api/oauth2/token',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({
+        grant_type: 'authorization_code',
+        client_id: 'sandbox-client-id',
+        client_secret: 'sandbox-client-secret',
+        redirect_uri: REDIRECT,
+        ...form,
+      }).toString(),
+    })
+  const base = {
+    response_type: 'code',
+    client_id: 'sandbox-client-id',
+    redirect_uri: REDIRECT,
+    scope: 'identity campaigns',
+    state: 's1',
+  }
+  const codeOf = (res: { headers: Record<string, unknown> }) =>
+    new URL(String(res.headers.location)).searchParams.get('code') ?? ''
+
+  it('grants at once with the state echoed; the code works once, for its redirect URI and client only', async () => {
+    const res = await authorize(base)
+    expect(res.statusCode).toBe(302)
+    const back = new URL(String(res.headers.location))
+    expect(`${back.origin}${back.pathname}`).toBe(REDIRECT)
+    expect(back.searchParams.get('state')).toBe('s1')
+    const code = codeOf(res)
+    expect(code).toMatch(/^pat-code-/)
+    expect((await exchange({ code, redirect_uri: 'https://elsewhere.example.com/cb' })).statusCode).toBe(400)
+    // the refused attempt spent it, as a provider does with a code presented wrongly
+    expect((await exchange({ code })).json()).toEqual({ error: 'invalid_grant' })
+    const fresh = codeOf(await authorize(base))
+    const ok = await exchange({ code: fresh })
+    expect(ok.statusCode).toBe(200)
+    const tokens = ok.json() as { access_token: string; refresh_token: string; scope: string }
+    expect(tokens.scope).toBe('identity campaigns')
+    expect((await get('/campaigns', tokens.access_token)).statusCode).toBe(200)
+    expect((await exchange({ code: fresh })).json()).toEqual({ error: 'invalid_grant' })
+    expect((await exchange({ code: codeOf(await authorize(base)), client_secret: 'wrong' })).statusCode).toBe(
+      401,
+    )
+  })
+
+  it('checks the PKCE verifier when the request carried an S256 challenge', async () => {
+    const verifier = 'v'.repeat(50)
+    const { createHash } = await import('node:crypto')
+    const challenge = createHash('sha256').update(verifier).digest('base64url')
+    const withChallenge = { ...base, code_challenge: challenge, code_challenge_method: 'S256' }
+    expect((await exchange({ code: codeOf(await authorize(withChallenge)) })).statusCode).toBe(400)
+    expect(
+      (await exchange({ code: codeOf(await authorize(withChallenge)), code_verifier: 'w'.repeat(50) }))
+        .statusCode,
+    ).toBe(400)
+    expect(
+      (await exchange({ code: codeOf(await authorize(withChallenge)), code_verifier: verifier })).statusCode,
+    ).toBe(200)
+    const plain = await authorize({ ...base, code_challenge: challenge, code_challenge_method: 'plain' })
+    expect(new URL(String(plain.headers.location)).searchParams.get('error')).toBe('invalid_request')
+  })
+
+  it('refuses when told, and never redirects for an unknown client or a bad redirect URI', async () => {
+    sb.setConsent({ refuse: true })
+    const refused = new URL(String((await authorize(base)).headers.location))
+    expect(refused.searchParams.get('error')).toBe('access_denied')
+    expect(refused.searchParams.get('state')).toBe('s1')
+    expect(refused.searchParams.get('code')).toBeNull()
+    sb.setConsent({})
+    expect((await authorize({ ...base, client_id: 'nobody' })).statusCode).toBe(400)
+    expect((await authorize({ ...base, redirect_uri: 'javascript:alert(1)' })).statusCode).toBe(400)
+    const control = await app.inject({
+      method: 'POST',
+      url: '/_sandbox/patreon/consent',
+      payload: { campaignId: '777' },
+    })
+    expect(control.statusCode).toBe(204)
+    const code = codeOf(await authorize(base))
+    const t = (await exchange({ code })).json() as { access_token: string }
+    const owned = (await get('/campaigns', t.access_token)).json() as { data: Array<{ id: string }> }
+    expect(owned.data.map((c) => c.id)).toEqual(['777'])
+    expect(
+      (await app.inject({ method: 'POST', url: '/_sandbox/patreon/consent', payload: { refuse: 'yes' } }))
+        .statusCode,
+    ).toBe(400)
+  })
+})

@@ -2,10 +2,18 @@
  * Patreon API v2 as its clients see it, under `/patreon` (a connector's endpoint is
  * `<sandbox>/patreon`, as it would be `https://www.patreon.com`):
  *
+ * - `GET /oauth2/authorize?response_type=code&client_id&redirect_uri&scope&state` (the consent
+ *   page, which answers at once): 302 to `redirect_uri?code=...&state=...`, or
+ *   `?error=access_denied&state=...` when the test said to refuse (`POST
+ *   /_sandbox/patreon/consent {refuse}` or `PatreonSandbox.setConsent`). An unknown client or a
+ *   missing or non-http(s) redirect URI is a 400 page (never a redirect, as RFC 6749 §4.1.2.1 says).
+ *   `code_challenge` (S256) is honoured when sent, though Patreon does not document PKCE.
  * - `POST /api/oauth2/token` (form): `grant_type=refresh_token` with `refresh_token`,
  *   `client_id`, `client_secret` → `{access_token, refresh_token, expires_in, scope, token_type}`;
  *   the refresh token used is spent (rotation). Unknown or spent refresh token → 400
  *   `{error:"invalid_grant"}`; wrong client → 401 `{error:"invalid_client"}`.
+ *   `grant_type=authorization_code` with `code`, `redirect_uri` (and `code_verifier`): the same
+ *   answer, once per code; a spent, expired or foreign code → 400 `{error:"invalid_grant"}`.
  * - `Authorization: Bearer <access token>`; missing, unknown or expired → 401 JSON:API errors.
  *   Over the per-token rate limit → 429 `{errors:[{code_name:"RequestThrottled", retry_after_seconds}]}`
  *   (no `Retry-After` header: the body is where Patreon says it).
@@ -223,13 +231,16 @@ export function patreonPlugin(state: PatreonSandbox, inst: Instrumentation) {
             return reply.code(400).send({ error: 'invalid_request', error_description: 'form body expected' })
           }
           const { grant_type: grant, client_id: clientId = '', client_secret: clientSecret = '' } = form
-          if (grant !== 'refresh_token') {
+          if (grant !== 'refresh_token' && grant !== 'authorization_code') {
             return reply.code(400).send({ error: 'unsupported_grant_type' })
           }
           if (!state.checkClient(clientId, clientSecret)) {
             return reply.code(401).send({ error: 'invalid_client' })
           }
-          const granted = state.refresh(clientId, form.refresh_token ?? '')
+          const granted =
+            grant === 'refresh_token'
+              ? state.refresh(clientId, form.refresh_token ?? '')
+              : state.exchangeCode(clientId, form.code ?? '', form.redirect_uri ?? '', form.code_verifier)
           if (!granted) return reply.code(400).send({ error: 'invalid_grant' })
           return {
             access_token: granted.accessToken,
@@ -238,6 +249,37 @@ export function patreonPlugin(state: PatreonSandbox, inst: Instrumentation) {
             scope: granted.scope,
             token_type: 'Bearer',
           }
+        })
+
+        api.get<{ Querystring: Query }>('/oauth2/authorize', async (req, reply) => {
+          const q = req.query
+          const page = (status: number, text: string) =>
+            reply
+              .code(status)
+              .type('text/html; charset=utf-8')
+              .send(`<!doctype html><title>Patreon</title><p>${text}</p>`)
+          if (!q.client_id || !state.hasClient(q.client_id)) return page(400, 'Unknown client_id.')
+          if (!q.redirect_uri || !/^https?:\/\//.test(q.redirect_uri))
+            return page(400, 'Invalid redirect_uri.')
+          const back = new URL(q.redirect_uri)
+          if (q.state !== undefined) back.searchParams.set('state', q.state)
+          if (q.response_type !== 'code') {
+            back.searchParams.set('error', 'unsupported_response_type')
+            return reply.redirect(back.toString(), 302)
+          }
+          if (q.code_challenge !== undefined && q.code_challenge_method !== 'S256') {
+            back.searchParams.set('error', 'invalid_request')
+            return reply.redirect(back.toString(), 302)
+          }
+          const answer = state.consent({
+            clientId: q.client_id,
+            redirectUri: q.redirect_uri,
+            scope: q.scope ?? '',
+            codeChallenge: q.code_challenge,
+          })
+          if ('error' in answer) back.searchParams.set('error', answer.error)
+          else back.searchParams.set('code', answer.code)
+          return reply.redirect(back.toString(), 302)
         })
 
         await api.register(
@@ -521,6 +563,23 @@ export function patreonPlugin(state: PatreonSandbox, inst: Instrumentation) {
         )
       },
       { prefix: PATREON_PATH_PREFIX },
+    )
+    // the control API's part for Patreon: who answers the consent page next
+    app.post<{ Body: { campaignId?: unknown; refuse?: unknown } | undefined }>(
+      '/_sandbox/patreon/consent',
+      async (req, reply) => {
+        const b = req.body ?? {}
+        if (
+          (b.campaignId !== undefined && typeof b.campaignId !== 'string') ||
+          (b.refuse !== undefined && typeof b.refuse !== 'boolean')
+        )
+          return reply.code(400).send({ error: 'campaignId must be a string, refuse a boolean' })
+        state.setConsent({
+          ...(typeof b.campaignId === 'string' ? { campaignId: b.campaignId } : {}),
+          refuse: b.refuse === true,
+        })
+        return reply.code(204).send()
+      },
     )
   }
 }

@@ -198,8 +198,23 @@ export class PatreonSandbox {
   readonly #grants: NonNullable<PatreonSandboxOptions['grants']>
   /** Token refreshes answered with new tokens. */
   refreshes = 0
-  /** Refresh requests refused with invalid_grant. */
+  /** Refresh and code requests refused with invalid_grant. */
   invalidGrants = 0
+  /** Codes the consent page issued, and codes exchanged for tokens. */
+  codesIssued = 0
+  codesRedeemed = 0
+  readonly #codes = new Map<
+    string,
+    {
+      campaignId: string
+      clientId: string
+      redirectUri: string
+      scopes: Set<string>
+      challenge?: string
+      expiresAt: number
+    }
+  >()
+  #consent: { campaignId?: string; refuse: boolean } = { refuse: false }
   #nextId = 1
 
   constructor(opts: PatreonSandboxOptions = {}) {
@@ -372,6 +387,10 @@ export class PatreonSandbox {
     return { accessToken, refreshToken, expiresIn: this.#ttlSeconds, scope: [...scopes].join(' ') }
   }
 
+  hasClient(clientId: string): boolean {
+    return this.#clients.has(clientId)
+  }
+
   checkClient(clientId: string, clientSecret: string): boolean {
     return this.#clients.get(clientId) === clientSecret
   }
@@ -386,6 +405,76 @@ export class PatreonSandbox {
     this.#refresh.delete(refreshToken)
     this.refreshes++
     return this.#grant(r.campaignId, r.clientId, r.scopes)
+  }
+
+  // --- the authorization-code flow (the consent page and the code grant) ----------------------
+
+  /**
+   * Who answers the next consent page: the owner of `campaignId` (default: the first campaign),
+   * or a refusal (`error=access_denied`) when `refuse` is set. Stays until changed or reset.
+   */
+  setConsent(consent: { campaignId?: string; refuse?: boolean }): void {
+    this.#consent = {
+      ...(consent.campaignId ? { campaignId: consent.campaignId } : {}),
+      refuse: !!consent.refuse,
+    }
+  }
+
+  /**
+   * The consent page's answer for a valid authorize request: a one-time code bound to the client,
+   * the redirect URI and (RFC 7636, when the request carried one) the code challenge; or the
+   * refusal. The caller has checked the client and the redirect URI.
+   */
+  consent(req: {
+    clientId: string
+    redirectUri: string
+    scope: string
+    codeChallenge?: string | undefined
+  }): { code: string } | { error: 'access_denied' } {
+    if (this.#consent.refuse) return { error: 'access_denied' }
+    const campaignId = this.#consent.campaignId ?? [...this.#campaigns.keys()][0]
+    if (!campaignId) return { error: 'access_denied' }
+    const code = `pat-code-${randomBytes(18).toString('base64url')}`
+    this.#codes.set(code, {
+      campaignId,
+      clientId: req.clientId,
+      redirectUri: req.redirectUri,
+      scopes: new Set(req.scope.split(/\s+/).filter(Boolean)),
+      ...(req.codeChallenge ? { challenge: req.codeChallenge } : {}),
+      expiresAt: Date.now() + 10 * 60_000,
+    })
+    this.codesIssued++
+    return { code }
+  }
+
+  /**
+   * The authorization-code grant: tokens for a code issued to this client and redirect URI, once.
+   * A code given a second time, expired, for another client or redirect URI, or whose PKCE
+   * verifier does not hash to its challenge → undefined (`invalid_grant`).
+   */
+  exchangeCode(
+    clientId: string,
+    code: string,
+    redirectUri: string,
+    verifier?: string,
+  ): TokenGrant | undefined {
+    const c = this.#codes.get(code)
+    this.#codes.delete(code)
+    const pkceOk =
+      c?.challenge === undefined ||
+      (verifier !== undefined && createHash('sha256').update(verifier).digest('base64url') === c.challenge)
+    if (
+      !c ||
+      c.clientId !== clientId ||
+      c.redirectUri !== redirectUri ||
+      c.expiresAt < Date.now() ||
+      !pkceOk
+    ) {
+      this.invalidGrants++
+      return undefined
+    }
+    this.codesRedeemed++
+    return this.#grant(c.campaignId, c.clientId, c.scopes.size > 0 ? c.scopes : new Set(DEFAULT_SCOPES))
   }
 
   /** The creator revoked the app: every token of the campaign stops working. */
@@ -582,8 +671,12 @@ export class PatreonSandbox {
     this.#deliveries.clear()
     this.#campaigns.clear()
     this.#expireAfter.clear()
+    this.#codes.clear()
+    this.#consent = { refuse: false }
     this.refreshes = 0
     this.invalidGrants = 0
+    this.codesIssued = 0
+    this.codesRedeemed = 0
     for (const c of this.#initial) this.addCampaign(c)
     this.#issuePresets()
   }

@@ -1,0 +1,516 @@
+/**
+ * Connect links for PatreonIntegration, end to end in the default (sidecar) layout: the real
+ * webhook server (bin/switchboard.ts webhooks, no Kubernetes credentials) serves the link and the
+ * callback, the controller answers over the bridge's Unix socket, checks the link, exchanges the
+ * code at the Patreon sandbox and writes the tokens into the resource's Secret. A browser is an
+ * HTTP client that follows redirects (and, once, headless Chromium).
+ *
+ * Adversarial: a used link and a replayed callback, an expired link, a forged state, a refused
+ * consent, a code given for another account than the resource names, a Secret without the opt-in
+ * label: each a clear page with its own status, the resource's condition, and its Secret
+ * unchanged (same resourceVersion). Planted secrets never reach logs, Events or status.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { promisify } from 'node:util'
+import type { V1Secret } from '@kubernetes/client-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  buildWebhookBridge,
+  createOperator,
+  listenWebhookBridge,
+  managerBridgeSource,
+  type Operator,
+  REQUESTED_AT_ANNOTATION,
+} from '../../controller/index.ts'
+import { WRITABLE_LABEL } from '../../controller/runtime/index.ts'
+import { installCrds } from '../../crds/index.ts'
+import { buildSandbox, type Sandbox } from '../sandbox/index.ts'
+import {
+  annotate,
+  type Clients,
+  capturedLogger,
+  clients,
+  condition,
+  createNamespace,
+  createResource,
+  createSecret,
+  eventsFor,
+  getObj,
+  type Obj,
+  waitFor,
+} from './helpers.ts'
+
+const PLURAL = 'patreonintegrations'
+const CLIENT_SECRET = 'PLANTED-connect-client-secret-4f1c'
+const CAMPAIGNS = ['8201', '8202', '8203', '8204', '8205', '8206', '8207', '8208', '8209', '8210']
+const ARTIFACTS = resolve(import.meta.dirname, '../../.cache/artifacts')
+const run = promisify(execFile)
+
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer()
+    srv.once('error', rej)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      srv.close(() => (addr && typeof addr === 'object' ? res(addr.port) : rej(new Error('no port'))))
+    })
+  })
+}
+
+describe('PatreonIntegration connected from the link in its status', () => {
+  let c: Clients
+  let operator: Operator
+  let sandbox: Sandbox
+  let webhooks: ChildProcess
+  let bridge: ReturnType<typeof buildWebhookBridge>
+  let dir: string
+  let hooksUrl: string
+  /** Added to the controller's clock for connect links (the expired-link test moves it on). */
+  let skewMs = 0
+  const logs = capturedLogger('debug')
+  const planted: string[] = [CLIENT_SECRET]
+
+  let socket: string
+  const startController = async () => {
+    operator = createOperator({
+      kubeConfig: c.kc,
+      logger: logs.logger,
+      publicUrl: hooksUrl,
+      endpoints: { allowLoopback: true },
+      providerHttp: { timeoutMs: 5_000 },
+      statusFlushDelayMs: 200,
+      connect: { now: () => Date.now() + skewMs },
+    })
+    await operator.start()
+    bridge = buildWebhookBridge({
+      source: managerBridgeSource(operator.manager),
+      connect: operator.connect,
+      logger: logs.logger,
+    })
+    await listenWebhookBridge(bridge, socket)
+  }
+
+  beforeAll(async () => {
+    c = clients()
+    await installCrds(c.kc)
+    sandbox = await buildSandbox({
+      patreon: {
+        clients: [{ clientId: 'connect-client-id', clientSecret: CLIENT_SECRET }],
+        campaigns: CAMPAIGNS.map((id) => ({
+          id,
+          name: `Connect ${id}`,
+          tiers: [{ title: 'Supporter', amountCents: 500 }],
+          members: 4,
+        })),
+      },
+    })
+    await sandbox.listen()
+    const port = await freePort()
+    hooksUrl = `http://127.0.0.1:${port}`
+    dir = mkdtempSync(join(tmpdir(), 'sb-connect-'))
+    socket = join(dir, 'bridge.sock')
+    await startController()
+    // no kubeconfig: the webhook server reaches nothing but the bridge
+    webhooks = spawn(
+      process.execPath,
+      [
+        resolve(import.meta.dirname, '../../bin/switchboard.ts'),
+        'webhooks',
+        '--controller-socket',
+        socket,
+        '--bind-address',
+        `127.0.0.1:${port}`,
+        '--public-url',
+        hooksUrl,
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KUBECONFIG: '/nonexistent' } },
+    )
+    await waitFor(
+      'the webhook server',
+      async () => ((await fetch(`${hooksUrl}/readyz`)).ok ? true : undefined),
+      { timeoutMs: 30_000, intervalMs: 200 },
+    )
+  })
+
+  afterAll(async () => {
+    webhooks?.kill('SIGTERM')
+    await bridge?.close()
+    await operator?.stop({ timeoutMs: 5_000 })
+    await sandbox?.close()
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  const obj = (ns: string, name = 'members') => getObj(c.custom, PLURAL, ns, name)
+  const secret = (ns: string, name = 'patreon'): Promise<V1Secret> =>
+    c.core.readNamespacedSecret({ namespace: ns, name })
+  const key = (s: V1Secret, k: string) => Buffer.from(s.data?.[k] ?? '', 'base64').toString('utf8')
+
+  /** A namespace with a Destination, a writable Secret without a grant, and the resource. */
+  async function setup(prefix: string, campaignId: string, opts: { writable?: boolean } = {}) {
+    const ns = await createNamespace(c.core, prefix)
+    await createSecret(c.core, ns, 'cdp', { writeKey: `wk-${ns}` })
+    await createResource(c, 'Destination', ns, 'cdp', {
+      credentialsSecretRef: { name: 'cdp' },
+      segment: { host: sandbox.url },
+    })
+    await c.core.createNamespacedSecret({
+      namespace: ns,
+      body: {
+        metadata: {
+          name: 'patreon',
+          namespace: ns,
+          ...(opts.writable === false ? {} : { labels: { [WRITABLE_LABEL]: 'true' } }),
+        },
+        stringData: { clientId: 'connect-client-id', clientSecret: CLIENT_SECRET },
+      },
+    })
+    await createResource(c, 'PatreonIntegration', ns, 'members', {
+      credentialsSecretRef: { name: 'patreon' },
+      campaignId,
+      endpoint: sandbox.patreonEndpoint,
+      destinationRefs: [{ name: 'cdp' }],
+      manageWebhook: false,
+    })
+    return ns
+  }
+
+  /** The link the resource publishes, once it is there (and differs from `not`). */
+  async function linkOf(ns: string, not?: string): Promise<{ url: string; expiresAt: string; obj: Obj }> {
+    return waitFor(
+      `status.connect of ${ns}/members`,
+      async () => {
+        const o = await obj(ns)
+        const connect = o.status?.connect as { url?: string; expiresAt?: string } | undefined
+        return connect?.url && connect.expiresAt && connect.url !== not
+          ? { url: connect.url, expiresAt: connect.expiresAt, obj: o }
+          : undefined
+      },
+      { timeoutMs: 30_000 },
+    )
+  }
+
+  /** What a browser does up to the callback: the link, the consent page; the callback URL it would load. */
+  async function toCallback(link: string): Promise<string> {
+    const first = await fetch(link, { redirect: 'manual' })
+    expect(first.status).toBe(302)
+    expect(first.headers.get('referrer-policy')).toBe('no-referrer')
+    const consent = first.headers.get('location') as string
+    expect(consent.startsWith(`${sandbox.patreonEndpoint}/oauth2/authorize?`)).toBe(true)
+    const back = await fetch(consent, { redirect: 'manual' })
+    expect(back.status).toBe(302)
+    const callback = back.headers.get('location') as string
+    expect(callback.startsWith(`${hooksUrl}/connect/patreon/callback?`)).toBe(true)
+    return callback
+  }
+
+  const page = async (url: string) => {
+    const res = await fetch(url, { redirect: 'follow' })
+    return { status: res.status, text: await res.text(), url: res.url, headers: res.headers }
+  }
+
+  function noSecretsAnywhere(o: Obj, events: unknown, ...values: string[]) {
+    const status = JSON.stringify(o.status)
+    const evs = JSON.stringify(events)
+    for (const v of [...planted, ...values]) {
+      expect(logs.text()).not.toContain(v)
+      expect(status).not.toContain(v)
+      expect(evs).not.toContain(v)
+    }
+  }
+
+  it('publishes a link, and following it as a browser does makes the resource Ready with tokens in its Secret', async () => {
+    const ns = await setup('connect-ok', CAMPAIGNS[0] as string)
+    const { url, expiresAt, obj: waiting } = await linkOf(ns)
+    expect(url).toMatch(new RegExp(`^${hooksUrl}/connect/patreon/${ns}/members/[A-Za-z0-9_-]{43}$`))
+    // default lifetime: 15 minutes
+    const left = Date.parse(expiresAt) - Date.now()
+    expect(left).toBeGreaterThan(14 * 60_000)
+    expect(left).toBeLessThanOrEqual(15 * 60_000)
+    expect(condition(waiting, 'CredentialsValid')?.reason).toBe('AuthorizationNeeded')
+    expect(condition(waiting, 'Ready')?.status).toBe('False')
+    expect(condition(waiting, 'Ready')?.reason).toBe('AuthorizationNeeded')
+    // the link shows nowhere but the status
+    expect(logs.text()).not.toContain(url.split('/').at(-1))
+
+    const done = await page(url)
+    expect(done.status).toBe(200)
+    expect(done.text).toContain('data-outcome="connected"')
+    expect(done.text).toContain('Switchboard is connected')
+    expect(done.headers.get('cache-control')).toBe('no-store')
+
+    const ready = await waitFor(
+      `${ns}/members Ready`,
+      async () => {
+        const o = await obj(ns)
+        return condition(o, 'Ready')?.status === 'True' ? o : undefined
+      },
+      { timeoutMs: 30_000 },
+    )
+    expect(ready.status?.connect).toBeUndefined()
+    expect(condition(ready, 'CredentialsValid')?.status).toBe('True')
+    expect((ready.status?.members as { total?: number } | undefined)?.total).toBe(4)
+    const s = await secret(ns)
+    const refresh = key(s, 'refreshToken')
+    const access = key(s, 'accessToken')
+    expect(refresh).toMatch(/^pat-rt-/)
+    expect(access).toMatch(/^pat-at-/)
+    expect(Date.parse(key(s, 'accessTokenExpiresAt'))).toBeGreaterThan(Date.now())
+    const code = new URL(done.url).searchParams.get('code') as string
+    const state = new URL(done.url).searchParams.get('state') as string
+    const link = url.split('/').at(-1) as string
+    noSecretsAnywhere(ready, await eventsFor(c.core, ns, 'members'), refresh, access, code, link)
+    // nor in either process's metrics
+    const metrics = `${await operator.manager.metrics.registry.metrics()}${await (await fetch(`${hooksUrl}/metrics`)).text()}`
+    for (const v of [...planted, refresh, access, code, state, link]) expect(metrics).not.toContain(v)
+    // the connect Secret keeps hashes, not the link or the state
+    const kept = JSON.stringify(
+      (await c.core.listNamespacedSecret({ namespace: ns })).items
+        .filter((x) => x.metadata?.name?.startsWith('switchboard-connect-'))
+        .map((x) => x.data),
+    )
+    expect(kept.length).toBeGreaterThan(100)
+    for (const v of [link, state, code, refresh]) {
+      expect(kept).not.toContain(Buffer.from(v).toString('base64'))
+    }
+  })
+
+  it('a used link and a replayed callback are refused with a page each, and nothing is written', async () => {
+    const ns = await setup('connect-replay', CAMPAIGNS[1] as string)
+    const { url } = await linkOf(ns)
+    sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[1] as string })
+    const callback = await toCallback(url)
+    sandbox.patreon.setConsent({})
+    // the same callback twice at once: one connects, the other finds the link used
+    const both = await Promise.all([page(callback), page(callback)])
+    expect(both.map((r) => r.status).sort()).toEqual([200, 410])
+    expect(sandbox.patreon.codesRedeemed).toBeGreaterThan(0)
+    await waitFor('tokens', async () => (key(await secret(ns), 'refreshToken') ? true : undefined))
+    const before = await secret(ns)
+
+    const again = await page(url)
+    expect(again.status).toBe(410)
+    expect(again.text).toContain('data-outcome="used"')
+    expect(again.text).toContain('was used already')
+    const replay = await page(callback)
+    expect(replay.status).toBe(410)
+    expect(replay.text).toContain('data-outcome="used"')
+    // the same callback with its code and state in another order, and with an extra parameter
+    const u = new URL(callback)
+    const reordered = `${hooksUrl}/connect/patreon/callback?state=${encodeURIComponent(u.searchParams.get('state') ?? '')}&code=${encodeURIComponent(u.searchParams.get('code') ?? '')}&x=1`
+    expect((await page(reordered)).status).toBe(410)
+    // a repeated parameter is malformed
+    expect((await page(`${callback}&state=x`)).status).toBe(400)
+    const after = await secret(ns)
+    expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
+  })
+
+  it('a refused consent shows what to do, writes nothing, and a new link is published', async () => {
+    const ns = await setup('connect-refused', CAMPAIGNS[2] as string)
+    const { url } = await linkOf(ns)
+    const before = await secret(ns)
+    sandbox.patreon.setConsent({ refuse: true })
+    try {
+      const refused = await page(url)
+      expect(refused.status).toBe(403)
+      expect(refused.text).toContain('data-outcome="refused"')
+      expect(refused.text).toContain('allow access')
+    } finally {
+      sandbox.patreon.setConsent({})
+    }
+    const next = await linkOf(ns, url)
+    expect(next.url).not.toBe(url)
+    expect(condition(next.obj, 'CredentialsValid')?.reason).toBe('AuthorizationNeeded')
+    expect((await secret(ns)).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
+    // the old link is spent
+    expect((await page(url)).status).toBe(410)
+    // the new one works
+    sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[2] as string })
+    expect((await page(next.url)).status).toBe(200)
+    sandbox.patreon.setConsent({})
+  })
+
+  it('a forged state is refused and does not spend the link; the genuine callback then connects', async () => {
+    const ns = await setup('connect-forged', CAMPAIGNS[3] as string)
+    const { url } = await linkOf(ns)
+    sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[3] as string })
+    const callback = await toCallback(url)
+    sandbox.patreon.setConsent({})
+    const before = await secret(ns)
+    const u = new URL(callback)
+    const state = u.searchParams.get('state') as string
+    const nonce = state.split('.').at(-1) as string
+    const forgedNonce = `${nonce.slice(0, -1)}${nonce.endsWith('A') ? 'B' : 'A'}`
+    const forgeries = [
+      state.replace(nonce, forgedNonce), // one character changed
+      `${ns}.members.${'A'.repeat(43)}`, // a guess
+      `${ns}.other.${nonce}`, // another resource's name
+      'default.members.x', // malformed
+      '',
+    ]
+    for (const forged of forgeries) {
+      u.searchParams.set('state', forged)
+      const res = await page(u.toString())
+      expect(res.status, forged).toBe(400)
+      expect(res.text).toContain('data-outcome="mismatch"')
+    }
+    // no state at all
+    u.searchParams.delete('state')
+    expect((await page(u.toString())).status).toBe(400)
+    expect((await secret(ns)).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
+    const genuine = await page(callback)
+    expect(genuine.status).toBe(200)
+    await waitFor(`${ns} Ready`, async () =>
+      condition(await obj(ns), 'Ready')?.status === 'True' ? true : undefined,
+    )
+  })
+
+  it('an expired link, and a callback after the expiry, are refused and write nothing', async () => {
+    const ns = await setup('connect-expired', CAMPAIGNS[4] as string)
+    const { url } = await linkOf(ns)
+    sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[4] as string })
+    const callback = await toCallback(url)
+    sandbox.patreon.setConsent({})
+    const before = await secret(ns)
+    skewMs = 16 * 60_000
+    try {
+      const opened = await page(url)
+      expect(opened.status).toBe(410)
+      expect(opened.text).toContain('data-outcome="expired"')
+      const late = await page(callback)
+      expect(late.status).toBe(410)
+      expect(late.text).toContain('expired')
+    } finally {
+      skewMs = 0
+    }
+    expect((await secret(ns)).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
+    expect(condition(await obj(ns), 'CredentialsValid')?.reason).toBe('AuthorizationNeeded')
+  })
+
+  it('a code given for another account than the resource names is refused and writes nothing', async () => {
+    const nsA = await setup('connect-other-a', CAMPAIGNS[5] as string)
+    const nsB = await setup('connect-other-b', CAMPAIGNS[6] as string)
+    const a = await linkOf(nsA)
+    const b = await linkOf(nsB)
+    // B's creator consents on B's link; A's link is opened by A's creator
+    sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[6] as string })
+    const callbackB = await toCallback(b.url)
+    sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[5] as string })
+    const callbackA = await toCallback(a.url)
+    sandbox.patreon.setConsent({})
+    const before = await secret(nsA)
+    // A's state with B's code
+    const mixed = new URL(callbackA)
+    mixed.searchParams.set('code', new URL(callbackB).searchParams.get('code') as string)
+    const res = await page(mixed.toString())
+    expect(res.status).toBe(409)
+    expect(res.text).toContain('data-outcome="wrong_account"')
+    expect(res.text).toContain(`does not own campaign ${CAMPAIGNS[5]}`)
+    expect((await secret(nsA)).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
+    expect(key(await secret(nsA), 'refreshToken')).toBe('')
+    for (const v of [
+      new URL(callbackB).searchParams.get('code') as string,
+      new URL(callbackA).searchParams.get('code') as string,
+    ]) {
+      expect(logs.text()).not.toContain(v)
+    }
+    // A publishes a new link
+    await linkOf(nsA, a.url)
+  })
+
+  it('a Secret without the opt-in label gets no link, and a condition naming the label', async () => {
+    const ns = await setup('connect-label', CAMPAIGNS[7] as string, { writable: false })
+    const o = await waitFor('SecretNotWritable', async () => {
+      const x = await obj(ns)
+      return condition(x, 'CredentialsValid')?.reason === 'SecretNotWritable' ? x : undefined
+    })
+    expect(condition(o, 'CredentialsValid')?.message).toContain(`${WRITABLE_LABEL}=true`)
+    expect(o.status?.connect).toBeUndefined()
+  })
+
+  it('a revoked grant publishes a link, and following it brings the resource back to Ready', async () => {
+    const ns = await setup('connect-revoked', CAMPAIGNS[8] as string)
+    const first = await linkOf(ns)
+    sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[8] as string })
+    expect((await page(first.url)).status).toBe(200)
+    await waitFor(`${ns} Ready`, async () =>
+      condition(await obj(ns), 'Ready')?.status === 'True' ? true : undefined,
+    )
+    const oldRefresh = key(await secret(ns), 'refreshToken')
+    sandbox.patreon.revoke(CAMPAIGNS[8] as string)
+    await annotate(c, PLURAL, ns, 'members', { [REQUESTED_AT_ANNOTATION]: new Date().toISOString() })
+    const again = await linkOf(ns, first.url)
+    expect(condition(again.obj, 'CredentialsValid')?.reason).toBe('AuthorizationNeeded')
+    expect(condition(again.obj, 'CredentialsValid')?.message).toContain('revoked')
+    expect((await page(again.url)).status).toBe(200)
+    sandbox.patreon.setConsent({})
+    await waitFor(`${ns} Ready again`, async () => {
+      const o = await obj(ns)
+      return condition(o, 'Ready')?.status === 'True' && !o.status?.connect ? true : undefined
+    })
+    expect(key(await secret(ns), 'refreshToken')).not.toBe(oldRefresh)
+  })
+
+  it('a link published before a controller restart works after it (its state is in the connect Secret)', async () => {
+    const ns = await setup('connect-restart', CAMPAIGNS[9] as string)
+    const { url } = await linkOf(ns)
+    await bridge.close()
+    await operator.stop({ timeoutMs: 5_000 })
+    await startController()
+    sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[9] as string })
+    try {
+      const done = await page(url)
+      expect(done.status).toBe(200)
+      expect(done.text).toContain('data-outcome="connected"')
+    } finally {
+      sandbox.patreon.setConsent({})
+    }
+    await waitFor(`${ns} Ready`, async () =>
+      condition(await obj(ns), 'Ready')?.status === 'True' ? true : undefined,
+    )
+  })
+
+  it('headless Chromium follows the link to the success page (DOM asserted, screenshot kept)', async () => {
+    const chromium = process.env.CHROMIUM ?? '/usr/bin/chromium'
+    const ns = await setup('connect-chromium', CAMPAIGNS[9] as string)
+    const profile = mkdtempSync(join(tmpdir(), 'sb-chromium-'))
+    const flags = [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      `--user-data-dir=${profile}`,
+    ]
+    try {
+      sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[9] as string })
+      const { url } = await linkOf(ns)
+      const dom = await run(chromium, [...flags, '--dump-dom', url], { timeout: 60_000 })
+      expect(dom.stdout).toContain('data-outcome="connected"')
+      expect(dom.stdout).toContain('Switchboard is connected')
+      // the link is spent; the screenshot is of a second resource's flow, the same way
+      await waitFor(`${ns} Ready`, async () =>
+        condition(await obj(ns), 'Ready')?.status === 'True' ? true : undefined,
+      )
+      const ns2 = await setup('connect-chromium-shot', CAMPAIGNS[9] as string)
+      const second = await linkOf(ns2)
+      mkdirSync(ARTIFACTS, { recursive: true })
+      const shot = join(ARTIFACTS, 'connect-patreon-success.png')
+      rmSync(shot, { force: true })
+      await run(chromium, [...flags, '--window-size=900,500', `--screenshot=${shot}`, second.url], {
+        timeout: 60_000,
+      })
+      expect(statSync(shot).size).toBeGreaterThan(1000)
+      await waitFor(`${ns2} Ready`, async () =>
+        condition(await obj(ns2), 'Ready')?.status === 'True' ? true : undefined,
+      )
+    } finally {
+      sandbox.patreon.setConsent({})
+      rmSync(profile, { recursive: true, force: true })
+    }
+  }, 180_000)
+})

@@ -1,0 +1,222 @@
+/**
+ * The webhook server's connect routes against a real bridge on a Unix socket, whose connect
+ * handler records what it was asked: what reaches the controller, what the browser is shown, and
+ * that malformed or oversized input never reaches the controller at all.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createLogger } from '../../connectors/index.ts'
+import type { ConnectHandler } from '../../controller/api/index.ts'
+import { buildWebhookBridge, listenWebhookBridge } from '../../controller/index.ts'
+import { buildApp, connectPage, connectRoutes, MemoryTargetResolver } from '../../webhooks/index.ts'
+
+const LINK = 'a'.repeat(43)
+const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000)
+
+/** mulberry32: a small seeded PRNG. */
+function prng(seed: number) {
+  let a = seed >>> 0
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const int = (n: number) => Math.floor(next() * n)
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T
+  return { int, pick }
+}
+
+describe('connect routes', () => {
+  const asked: unknown[] = []
+  const handler: ConnectHandler = {
+    async open(provider, namespace, name, link) {
+      asked.push({ open: { provider, namespace, name, link } })
+      return link === LINK
+        ? { outcome: 'redirect', location: 'https://www.patreon.com/oauth2/authorize?state=x' }
+        : { outcome: 'unknown', status: 404, message: 'no such link <script>' }
+    },
+    async callback(provider, params) {
+      asked.push({ callback: { provider, ...params } })
+      return params.code === 'good'
+        ? { outcome: 'connected', status: 200, message: 'Switchboard is connected.' }
+        : { outcome: 'mismatch', status: 400, message: 'does not belong' }
+    },
+  }
+  const logger = createLogger({ level: 'silent' })
+  let dir: string
+  let bridge: ReturnType<typeof buildWebhookBridge>
+  let app: ReturnType<typeof buildApp>
+  let noController: ReturnType<typeof buildApp>
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sb-connect-routes-'))
+    const socket = join(dir, 'bridge.sock')
+    bridge = buildWebhookBridge({
+      source: { objects: () => [], secretData: async () => undefined, annotate: async () => {} },
+      connect: handler,
+      logger,
+    })
+    await listenWebhookBridge(bridge, socket)
+    const resolver = new MemoryTargetResolver([])
+    const requester = { request: () => {} } as never
+    app = buildApp({
+      resolver,
+      requester,
+      logger,
+      publicRoutes: [connectRoutes({ endpoint: socket, logger })],
+    })
+    noController = buildApp({
+      resolver,
+      requester,
+      logger,
+      publicRoutes: [connectRoutes({ endpoint: join(dir, 'nobody.sock'), logger })],
+    })
+  })
+  afterAll(async () => {
+    await app?.close()
+    await noController?.close()
+    await bridge?.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('redirects an opened link where the controller says, without a referrer or a cache', async () => {
+    const res = await app.inject(`/connect/patreon/ns1/members/${LINK}`)
+    expect(res.statusCode).toBe(302)
+    expect(res.headers.location).toBe('https://www.patreon.com/oauth2/authorize?state=x')
+    expect(res.headers['referrer-policy']).toBe('no-referrer')
+    expect(res.headers['cache-control']).toBe('no-store')
+    expect(asked.at(-1)).toEqual({
+      open: { provider: 'patreon', namespace: 'ns1', name: 'members', link: LINK },
+    })
+  })
+
+  it('shows the controller refusal as a page with its status, the message escaped', async () => {
+    const res = await app.inject(`/connect/patreon/ns1/members/${'b'.repeat(43)}`)
+    expect(res.statusCode).toBe(404)
+    expect(res.headers['content-type']).toContain('text/html')
+    expect(res.body).toContain('no such link &lt;script&gt;')
+    expect(res.body).not.toContain('<script>')
+  })
+
+  it('never asks the controller about a malformed link, a provider without OAuth, or a repeated parameter', async () => {
+    const before = asked.length
+    for (const path of [
+      '/connect/patreon/ns1/members/short',
+      `/connect/patreon/ns1/members/${'a'.repeat(44)}`,
+      `/connect/twilio/ns1/members/${LINK}`,
+      `/connect/nope/ns1/members/${LINK}`,
+      '/connect/twilio/callback?code=good&state=x',
+    ]) {
+      const res = await app.inject(path)
+      expect(res.statusCode, path).toBe(404)
+    }
+    for (const path of [
+      '/connect/patreon/callback?code=good&code=bad&state=s',
+      '/connect/patreon/callback?state=a&state=b&code=good',
+      `/connect/patreon/callback?code=${'c'.repeat(2049)}&state=s`,
+      `/connect/patreon/callback?code=good&state=${'s'.repeat(513)}`,
+    ]) {
+      const res = await app.inject(path)
+      expect(res.statusCode, path.slice(0, 60)).toBe(400)
+    }
+    expect(asked.length).toBe(before)
+  })
+
+  it('hands code, state and error to the controller and shows its outcome', async () => {
+    const ok = await app.inject('/connect/patreon/callback?code=good&state=ns.n.x')
+    expect(ok.statusCode).toBe(200)
+    expect(ok.body).toContain('data-outcome="connected"')
+    expect(asked.at(-1)).toEqual({ callback: { provider: 'patreon', code: 'good', state: 'ns.n.x' } })
+    const denied = await app.inject('/connect/patreon/callback?error=access_denied&state=ns.n.x')
+    expect(denied.statusCode).toBe(400)
+    expect(asked.at(-1)).toEqual({
+      callback: { provider: 'patreon', error: 'access_denied', state: 'ns.n.x' },
+    })
+  })
+
+  it('answers 503 with a page when the controller cannot be reached', async () => {
+    const res = await noController.inject(`/connect/patreon/ns1/members/${LINK}`)
+    expect(res.statusCode).toBe(503)
+    expect(res.body).toContain('data-outcome="unavailable"')
+    const cb = await noController.inject('/connect/patreon/callback?code=good&state=s')
+    expect(cb.statusCode).toBe(503)
+  })
+
+  it('the bridge refuses malformed connect bodies', async () => {
+    for (const body of [
+      {},
+      { provider: 'patreon', namespace: 'n', name: 'm', link: 'x'.repeat(65) },
+      { provider: 'patreon', extra: 1 },
+    ]) {
+      const res = await bridge.inject({ method: 'POST', url: '/v1/connect/open', payload: body })
+      expect(res.statusCode).toBe(400)
+    }
+    const res = await bridge.inject({
+      method: 'POST',
+      url: '/v1/connect/callback',
+      payload: { provider: 'patreon', code: 'c'.repeat(2049) },
+    })
+    expect(res.statusCode).toBe(400)
+  })
+
+  it('random and malformed connect requests: never a 5xx, and only bounded values reach the controller', async () => {
+    process.stderr.write(`[connect fuzz] seed ${SEED} (replay: FUZZ_SEED=${SEED})\n`)
+    const r = prng(SEED)
+    const alphabet = [
+      'a',
+      'Z',
+      '0',
+      '-',
+      '_',
+      '.',
+      '%',
+      '%00',
+      '%2F',
+      '%ZZ',
+      '&',
+      '=',
+      '+',
+      ' ',
+      'é',
+      '<',
+      '"',
+      '/',
+      '?',
+      '#',
+    ]
+    const junk = (n: number) => Array.from({ length: r.int(n) }, () => r.pick(alphabet)).join('')
+    const keys = ['code', 'state', 'error', 'code[]', 'state[x]', 'CODE', junk(5)]
+    const before = asked.length
+    const statuses = new Map<number, number>()
+    for (let n = 0; n < 400; n++) {
+      const query = Array.from(
+        { length: r.int(5) },
+        () => `${r.pick(keys)}=${junk(r.pick([5, 60, 600, 3000]))}`,
+      ).join('&')
+      const url =
+        r.int(2) === 0
+          ? `/connect/${r.pick(['patreon', 'twitch', junk(8)])}/callback?${query}`
+          : `/connect/patreon/${junk(10)}/${junk(10)}/${r.pick([LINK, junk(50)])}?${query}`
+      const res = await app.inject(url)
+      statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1)
+      expect(res.statusCode, `seed ${SEED}, request ${n}: ${url.slice(0, 120)}`).toBeLessThan(500)
+    }
+    for (const a of asked.slice(before) as Array<Record<string, Record<string, string>>>) {
+      const v = a.callback ?? a.open ?? {}
+      expect((v.code ?? '').length).toBeLessThanOrEqual(2048)
+      expect((v.state ?? '').length).toBeLessThanOrEqual(512)
+      expect((v.error ?? '').length).toBeLessThanOrEqual(256)
+      if (a.open) expect(v.link).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    }
+    expect(statuses.size, `seed ${SEED}`).toBeGreaterThan(1)
+  })
+
+  it('renders a page with the outcome and nothing of the input unescaped', () => {
+    expect(connectPage('connected', 'ok')).toContain('<h1>Connected</h1>')
+    expect(connectPage('refused', '"><img src=x>')).toContain('&quot;&gt;&lt;img src=x&gt;')
+  })
+})
