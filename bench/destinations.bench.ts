@@ -431,12 +431,15 @@ async function scaleScenario(count: number, concurrency: number, idleMs: number,
       // The watch from resourceVersion 0 replays current objects as ADDED first: start counting after.
       await new Promise((r) => setTimeout(r, 2_000))
       writes = 0
-      const reconcilesBefore = await reconcileCount(s)
+      const reconcilesBefore = await metricSum(s, RECONCILES)
+      const gcBefore = await metricSum(s, GC_SECONDS)
       const idleStart = procStat(s.pid)
       await new Promise((r) => setTimeout(r, idleMs))
       const idleEnd = procStat(s.pid)
       // resyncs that fell in the window (objects whose interval ran out) are not idle: counted
-      const idleReconciles = (await reconcileCount(s)) - reconcilesBefore
+      const idleReconciles = (await metricSum(s, RECONCILES)) - reconcilesBefore
+      // the share of the idle CPU that was garbage collection (V8 returning the ramp's heap)
+      const idleGcS = (await metricSum(s, GC_SECONDS)) - gcBefore
       for (const w of watches) w.abort()
       return {
         build,
@@ -451,6 +454,7 @@ async function scaleScenario(count: number, concurrency: number, idleMs: number,
         idleCpuPercentOfCore: round(((idleEnd.cpuMs - idleStart.cpuMs) / idleMs) * 100, 2),
         idleWrites: writes,
         idleReconciles,
+        idleGcS: round(idleGcS, 2),
         objectInterval: objectInterval ?? 'the default (10m)',
         rssAfterIdleMiB: Math.round(idleEnd.rssMiB),
       }
@@ -460,13 +464,15 @@ async function scaleScenario(count: number, concurrency: number, idleMs: number,
   })
 }
 
-/** Reconciles the controller has finished, from its /metrics. */
-async function reconcileCount(c: ControllerProcess): Promise<number> {
+/** The sum of a metric's series in the controller's /metrics (every label set). */
+async function metricSum(c: ControllerProcess, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${c.port}/metrics`)).text()
   let n = 0
-  for (const m of text.matchAll(/^controller_runtime_reconcile_total\{[^}]*\} (\S+)$/gm)) n += Number(m[1])
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) n += Number(m[1])
   return n
 }
+const RECONCILES = 'controller_runtime_reconcile_total'
+const GC_SECONDS = 'nodejs_gc_duration_seconds_sum'
 
 async function shardsScenario(count: number, concurrency: number, build: ControllerBuild) {
   return withControlPlane(async (cp, kc) => {
