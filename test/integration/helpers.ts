@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:net'
 import { Writable } from 'node:stream'
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node'
 import { inject } from 'vitest'
@@ -54,6 +55,30 @@ export async function waitFor<T>(
     }
     await sleep(opts.intervalMs ?? 100)
   }
+}
+
+/**
+ * `count` distinct loopback ports the OS has just handed out (all held at once, then released),
+ * for a child process told which port to bind: a random pick could be in use.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((res, rej) => {
+          const srv = createServer()
+          srv.once('error', rej)
+          srv.listen(0, '127.0.0.1', () => res(srv))
+        }),
+    ),
+  )
+  const ports = servers.map((s) => {
+    const addr = s.address()
+    return addr && typeof addr === 'object' ? addr.port : 0
+  })
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
+  return ports
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))

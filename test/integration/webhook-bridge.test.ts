@@ -36,6 +36,7 @@ import {
   createNamespace,
   createResource,
   createSecret,
+  freePorts,
   getObj,
   sleep,
   waitFor,
@@ -213,7 +214,7 @@ describe('the webhook bridge', () => {
       30_000,
     )
     const hook = ready.status?.webhook as { path: string; url: string }
-    const port = 20_000 + Math.floor(Math.random() * 20_000)
+    const [port = 0] = await freePorts(1)
     const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir }
     delete env.KUBECONFIG
     delete env.KUBERNETES_SERVICE_HOST
@@ -239,7 +240,7 @@ describe('the webhook bridge', () => {
         'the webhook process to be ready',
         async () => ((await fetch(`${base}/readyz`).catch(() => undefined))?.ok ? true : undefined),
         {
-          timeoutMs: 30_000,
+          timeoutMs: 60_000,
           intervalMs: 200,
         },
       )
@@ -331,15 +332,16 @@ describe('the webhook bridge', () => {
         ],
         { env, stdio: ['ignore', 'ignore', 'inherit'] },
       )
-    const port = 20_000 + Math.floor(Math.random() * 20_000)
+    const [port = 0, impostorPort = 0] = await freePorts(2)
     const child = run(tokenFile, port)
-    const impostor = run(wrongFile, port + 1)
+    const impostor = run(wrongFile, impostorPort)
     try {
       const base = `http://127.0.0.1:${port}`
       await waitFor(
         'the webhook process to be ready over the TCP bridge',
         async () => ((await fetch(`${base}/readyz`).catch(() => undefined))?.ok ? true : undefined),
-        { timeoutMs: 30_000, intervalMs: 200 },
+        // a process loading the TypeScript sources on a loaded machine
+        { timeoutMs: 60_000, intervalMs: 200 },
       )
       const res = await waitFor('the delivery to be accepted', async () => {
         const r = await send(
@@ -360,7 +362,7 @@ describe('the webhook bridge', () => {
           : undefined
       })
       // the one with a wrong token is refused by the bridge: it never gets routing, never ready
-      const impostorBase = `http://127.0.0.1:${port + 1}`
+      const impostorBase = `http://127.0.0.1:${impostorPort}`
       await waitFor('the impostor to listen', async () =>
         (await fetch(`${impostorBase}/healthz`).catch(() => undefined))?.ok ? true : undefined,
       )
