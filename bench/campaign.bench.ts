@@ -8,8 +8,9 @@
  *             same template, in the controller's batches (`min(500, 2 × rate)`), every message of a
  *             batch in flight at once, the next batch when they all answered. No pacing: the most
  *             the controller's sending could do.
- * - paced:    the same loop, each send started by the same `limiter` the controller uses at the
- *             campaign's rate (one message every `round(1000 / rate)` ms): what the rate allows.
+ * - paced:    the same loop, each send started by the controller's own pacer at the campaign's
+ *             rate (`pacer`: a `limiter` token bucket filled at the rate, holding 20 ms of it):
+ *             what the rate allows.
  * - operator: `switchboard controller` (its own process, the image's NODE_OPTIONS,
  *             `--allow-loopback-endpoints`) against a fresh local API server, running a
  *             MessageCampaign at the kind's maximum rate (1,000/s): recipients from a Secret, the
@@ -29,9 +30,8 @@
  */
 import { parseArgs } from 'node:util'
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node'
-import { RateLimiter } from 'limiter'
 import { createTwilioSdkClient } from '../connectors/index.ts'
-import { render } from '../controller/campaign/index.ts'
+import { pacer, render } from '../controller/campaign/index.ts'
 import { installCrds } from '../crds/index.ts'
 import { startControlPlane } from '../test/controlplane/index.ts'
 import { buildSandbox } from '../test/sandbox/index.ts'
@@ -167,7 +167,7 @@ export async function runCampaignBench(opts: {
       credentials: { accountSid: ACCOUNT, authToken: AUTH_TOKEN },
       endpoint: sandbox.twilioEndpoint,
     })
-    const loop = async (side: Side, limiter?: RateLimiter, count = N) => {
+    const loop = async (side: Side, limiter?: ReturnType<typeof pacer>, count = N) => {
       for (let start = 0; start < count; start += BATCH) {
         const sends: Promise<unknown>[] = []
         for (let i = start; i < Math.min(count, start + BATCH); i++) {
@@ -193,10 +193,7 @@ export async function runCampaignBench(opts: {
     // paced: the same, at the campaign's rate through the controller's limiter
     cpu = process.cpuUsage()
     started = Date.now()
-    await loop(
-      'paced',
-      new RateLimiter({ tokensPerInterval: 1, interval: Math.max(1, Math.round(1000 / RATE)) }),
-    )
+    await loop('paced', pacer(RATE))
     const paced = {
       ...timing('paced', started, Date.now()),
       benchCpuSeconds: cpuSeconds(cpu),

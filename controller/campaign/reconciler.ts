@@ -1,5 +1,4 @@
 import type { CoreV1Api } from '@kubernetes/client-node'
-import { RateLimiter } from 'limiter'
 import type { Logger } from 'pino'
 import {
   createTwilioClient,
@@ -27,6 +26,7 @@ import {
 import type { DeliveryRegistry } from '../destination/index.ts'
 import { ConditionType, type ReconcileContext, type ReconcilerDefinition } from '../runtime/index.ts'
 import { OutcomeReporter } from './outcomes.ts'
+import { pacer } from './pace.ts'
 import { advance, type Delivery, deliveryOf, type Entry, Progress } from './progress.ts'
 import { type MalformedLine, maskPhone, parseList, type Recipient, render } from './recipients.ts'
 import { closesAt, isOpen, isValidTimeZone, nextOpen } from './window.ts'
@@ -396,11 +396,8 @@ async function sendWith(
   drained()
 
   // 3. Send in batches, each committed before (intents) and after (outcomes).
-  // evenly spaced: one message every 1/rate seconds, never a burst of a second's worth
-  const limiter = new RateLimiter({
-    tokensPerInterval: 1,
-    interval: Math.max(1, Math.round(1000 / spec.rate)),
-  })
+  // evenly spaced at the rate, never a burst of more than 20 ms worth
+  const limiter = pacer(spec.rate)
   let rateLimitedMs: number | undefined
   let nextSendTime: Date | undefined
   for (;;) {
