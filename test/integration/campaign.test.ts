@@ -108,7 +108,7 @@ describe('MessageCampaign against the Twilio sandbox', () => {
       logger: logs.logger,
       publicUrl: hooksUrl,
       providerHttp: { timeoutMs: 1_000 },
-      campaign: { settleMs: 1_500, recheckAfterMs: 3_000, now: () => clock },
+      campaign: { settleMs: 1_500, recheckAfterMs: 15_000, now: () => clock },
     })
     await operator.start()
   })
@@ -338,7 +338,7 @@ describe('MessageCampaign against the Twilio sandbox', () => {
         const t = totalsOf(o)
         return t?.delivered === 5 && t.undelivered === 1 ? o : undefined
       },
-      { timeoutMs: 60_000, intervalMs: 300 },
+      { timeoutMs: 90_000, intervalMs: 300 },
     )
     // their callbacks (sent, then delivered or undelivered) never went out
     expect(sandbox.twilio.lost - lostBefore).toBe(6)
