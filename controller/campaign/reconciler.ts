@@ -250,8 +250,18 @@ function recipients(ctx: Ctx): void {
       ctx.setCondition(ConditionType.RecipientsValid, 'False', Reason.SecretKeyMissing, message)
       throw new StallingError(Reason.SecretKeyMissing, message, { field: source.key })
     }
-    const text = Buffer.from(raw, 'base64').toString('utf8')
-    const parsed = parseList(text, source.format, `Secret "${name}" key "${source.key}"`, idKey)
+    // parsed (and every number hashed) once per version of the Secret, not at every batch
+    const parsed = ctx.memo(
+      `recipients:${i}`,
+      { name, key: source.key, format: source.format, version: secret.metadata?.resourceVersion, idKey },
+      () =>
+        parseList(
+          Buffer.from(raw, 'base64').toString('utf8'),
+          source.format,
+          `Secret "${name}" key "${source.key}"`,
+          idKey,
+        ),
+    )
     malformed.push(...parsed.malformed)
     for (const r of parsed.recipients) {
       if (seen.has(r.id)) continue
