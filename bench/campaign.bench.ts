@@ -8,13 +8,14 @@
  *             same template, in the controller's batches (`min(500, 2 × rate)`), every message of a
  *             batch in flight at once, the next batch when they all answered. No pacing: the most
  *             the controller's sending could do.
- * - paced:    the same loop, each send started by the same `limiter` the controller uses at the
- *             campaign's rate (one message every `round(1000 / rate)` ms): what the rate allows.
+ * - paced:    the same loop, each send started by the controller's own pacer at the campaign's
+ *             rate (`pacer`: a `limiter` token bucket filled at the rate, holding 20 ms of it):
+ *             what the rate allows.
  * - operator: `switchboard controller` (its own process, the image's NODE_OPTIONS,
  *             `--allow-loopback-endpoints`) against a fresh local API server, running a
- *             MessageCampaign at the kind's maximum rate (1,000/s): recipients from a Secret, the
- *             credentials from a Secret, intents and outcomes committed to the progress Secrets
- *             around every batch, status written after every batch. Timed from the campaign's
+ *             MessageCampaign at the kind's maximum rate (1,000/s): recipients from Secrets
+ *             (10,000 a Secret), the credentials from a Secret, intents and outcomes committed
+ *             to the progress Secrets around every batch, status written after every batch. Timed from the campaign's
  *             creation to phase Completed with every recipient sent.
  *
  * No status callbacks on either side (the controller runs without a public URL; the loops send
@@ -29,9 +30,8 @@
  */
 import { parseArgs } from 'node:util'
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node'
-import { RateLimiter } from 'limiter'
 import { createTwilioSdkClient } from '../connectors/index.ts'
-import { render } from '../controller/campaign/index.ts'
+import { pacer, render } from '../controller/campaign/index.ts'
 import { installCrds } from '../crds/index.ts'
 import { startControlPlane } from '../test/controlplane/index.ts'
 import { buildSandbox } from '../test/sandbox/index.ts'
@@ -55,6 +55,8 @@ const TEMPLATE = 'Hey {{name}}, your course starts soon: {{link}}'
 const RATE = 1000
 /** The controller's batch at that rate: `min(500, 2 × rate)` messages between two commits. */
 const BATCH = Math.min(500, Math.ceil(2 * RATE))
+/** Recipients per list Secret. */
+const LIST_SIZE = 10_000
 
 type Side = 'warmup' | 'floor' | 'paced' | 'operator'
 const PREFIX: Record<Side, string> = { warmup: '2786', floor: '2783', paced: '2785', operator: '2784' }
@@ -74,7 +76,14 @@ export interface Timing {
    */
   breakdownSeconds: { toFirst: number; inBatches: number; betweenBatches: number; afterLast: number }
   /** The pauses between two batches: the first, the median and the last (0 with one batch). */
-  gapSeconds: { first: number; median: number; last: number }
+  gapSeconds: {
+    first: number
+    median: number
+    last: number
+    /** Means of the first and of the last tenth of the pauses (at least one each): the trend. */
+    firstTenthMean: number
+    lastTenthMean: number
+  }
 }
 
 export interface CampaignBenchResult {
@@ -93,6 +102,8 @@ export interface CampaignBenchResult {
     benchCpuSeconds: number
   }
   controllerRssMiB: { before: number; after: number; peak: number }
+  /** The Secrets holding the campaign's progress when it completed (`status.progressRecords`). */
+  progressRecords: number | undefined
 }
 
 export async function runCampaignBench(opts: {
@@ -122,6 +133,8 @@ export async function runCampaignBench(opts: {
       if (i > 0) gaps.push((arrivals[i] as number) - (arrivals[i - 1] as number))
     }
     const sortedGaps = [...gaps].sort((a, b) => a - b)
+    const tenth = Math.max(1, Math.floor(gaps.length / 10))
+    const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length)
     const first = arrivals[0] ?? startedAt
     const last = arrivals.at(-1) ?? endedAt
     const s = (ms: number) => Number((ms / 1000).toFixed(2))
@@ -140,6 +153,8 @@ export async function runCampaignBench(opts: {
         first: s(gaps[0] ?? 0),
         median: s(sortedGaps[Math.floor(sortedGaps.length / 2)] ?? 0),
         last: s(gaps.at(-1) ?? 0),
+        firstTenthMean: s(mean(gaps.slice(0, tenth))),
+        lastTenthMean: s(mean(gaps.slice(-tenth))),
       },
     }
   }
@@ -167,7 +182,7 @@ export async function runCampaignBench(opts: {
       credentials: { accountSid: ACCOUNT, authToken: AUTH_TOKEN },
       endpoint: sandbox.twilioEndpoint,
     })
-    const loop = async (side: Side, limiter?: RateLimiter, count = N) => {
+    const loop = async (side: Side, limiter?: ReturnType<typeof pacer>, count = N) => {
       for (let start = 0; start < count; start += BATCH) {
         const sends: Promise<unknown>[] = []
         for (let i = start; i < Math.min(count, start + BATCH); i++) {
@@ -193,10 +208,7 @@ export async function runCampaignBench(opts: {
     // paced: the same, at the campaign's rate through the controller's limiter
     cpu = process.cpuUsage()
     started = Date.now()
-    await loop(
-      'paced',
-      new RateLimiter({ tokensPerInterval: 1, interval: Math.max(1, Math.round(1000 / RATE)) }),
-    )
+    await loop('paced', pacer(RATE))
     const paced = {
       ...timing('paced', started, Date.now()),
       benchCpuSeconds: cpuSeconds(cpu),
@@ -216,15 +228,21 @@ export async function runCampaignBench(opts: {
         namespace: ns,
         body: { metadata: { name: 'twilio' }, stringData: { accountSid: ACCOUNT, authToken: AUTH_TOKEN } },
       })
-      const lines = ['phone,name,link']
-      for (let i = 0; i < N; i++) {
-        const v = variables(i)
-        lines.push(`${phone('operator', i)},${v.name},${v.link}`)
+      // lists of at most 10,000 recipients (about 500 KB), each in a Secret of its own (1 MiB at most)
+      const lists: Array<{ secretRef: { name: string }; key: string }> = []
+      for (let from = 0; from < N; from += LIST_SIZE) {
+        const lines = ['phone,name,link']
+        for (let i = from; i < Math.min(N, from + LIST_SIZE); i++) {
+          const v = variables(i)
+          lines.push(`${phone('operator', i)},${v.name},${v.link}`)
+        }
+        const name = `players-${lists.length}`
+        await core.createNamespacedSecret({
+          namespace: ns,
+          body: { metadata: { name }, stringData: { 'players.csv': lines.join('\n') } },
+        })
+        lists.push({ secretRef: { name }, key: 'players.csv' })
       }
-      await core.createNamespacedSecret({
-        namespace: ns,
-        body: { metadata: { name: 'players' }, stringData: { 'players.csv': lines.join('\n') } },
-      })
       const controller = await startController({ kubeconfig: cp.kubeconfigPath, build: opts.build })
       const sampler = sampleProc(controller.pid)
       try {
@@ -253,13 +271,17 @@ export async function runCampaignBench(opts: {
               credentialsSecretRef: { name: 'twilio' },
               endpoint: sandbox.twilioEndpoint,
               template: { body: TEMPLATE },
-              recipients: [{ secretRef: { name: 'players' }, key: 'players.csv' }],
+              recipients: lists,
               rate: RATE,
             },
           },
         })
         type Campaign = {
-          status?: { phase?: string; totals?: { sent?: number; pending?: number; skipped?: number } }
+          status?: {
+            phase?: string
+            progressRecords?: number
+            totals?: { sent?: number; pending?: number; skipped?: number }
+          }
         }
         let last: Campaign | undefined
         for (;;) {
@@ -310,6 +332,7 @@ export async function runCampaignBench(opts: {
             after: Math.round(after.rssMiB),
             peak: Math.round(Math.max(after.hwmMiB, sampler.last().hwmMiB)),
           },
+          progressRecords: last.status?.progressRecords,
         }
       } finally {
         sampler.stop()

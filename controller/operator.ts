@@ -43,7 +43,7 @@ export interface OperatorOptions {
    */
   endpoints?: EndpointPolicy
   /** MessageCampaign tuning (tests shorten the settle time and fix the clock). */
-  campaign?: { settleMs?: number; sliceMs?: number; now?: () => Date }
+  campaign?: { settleMs?: number; sliceMs?: number; recheckAfterMs?: number; now?: () => Date }
   /** TwitchIntegration tuning (tests shorten how long a notification outranks a Helix read). */
   twitch?: { helixLagMs?: number }
   /** Delay before delivery counters are written to a Destination's status (default 2 s). */

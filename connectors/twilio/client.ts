@@ -75,6 +75,11 @@ export interface TwilioClient {
     since: Date,
     sender: { from?: string | undefined; messagingServiceSid?: string | undefined },
   ): Promise<SentMessage[]>
+  /**
+   * One message's status as Twilio has it now (`messages(sid).fetch`), for a message whose status
+   * callback may have been lost; `undefined` if Twilio has no such message (404).
+   */
+  messageStatus(sid: string): Promise<{ status: string; errorCode: number | undefined } | undefined>
 }
 
 type RequestClientClass = typeof RequestClient
@@ -211,6 +216,17 @@ export function createTwilioClient(opts: TwilioClientOptions): TwilioClient {
         }
         const why = r ? `HTTP ${r.status}` : 'no response'
         return { outcome: 'uncertain', why, retryAfterMs: r?.status === 429 ? retryAfterOf(err) : undefined }
+      }
+    },
+
+    async messageStatus(sid) {
+      const client = await sdkClient()
+      try {
+        const m = await client.messages(sid).fetch()
+        return { status: m.status, errorCode: typeof m.errorCode === 'number' ? m.errorCode : undefined }
+      } catch (err) {
+        if (restError(err)?.status === 404) return undefined
+        throw transient(err, 'message read')
       }
     },
 

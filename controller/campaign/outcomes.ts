@@ -13,9 +13,11 @@
  *   has not delivered yet go out, and the commit waits for every Destination's acknowledgement (a
  *   Destination that refuses or is down stops the campaign, as a sync's cursor waits for its
  *   Destinations). A crash between the two re-sends them: at least once, recognisably.
- * - What is remembered is in memory: a new controller process (a restart, a failover) sends the
- *   outcomes of a campaign again at its first reconcile, with the same ids. A malformed line has
- *   no recipient to name and gets no event (RecipientsValid names its line).
+ * - What was delivered is remembered in memory, for one set of Destinations (another set gets
+ *   every outcome again), and across processes by the progress records: a record is written only
+ *   after the Destinations its `reportedTo` names acknowledged every outcome in it, so a new
+ *   controller process `seed`s those as delivered. A malformed line has no recipient to name and
+ *   gets no event (RecipientsValid names its line).
  */
 import { createHash } from 'node:crypto'
 import { type Deliverer, type DeliveryRecord, rfc3339 } from '../../connectors/index.ts'
@@ -59,9 +61,21 @@ export class OutcomeReporter {
   /** `<recipient id>` → the outcomes delivered for it. */
   readonly #done = new Map<string, Set<Outcome>>()
   readonly #campaign: CampaignRef
+  /** The Destinations (names, sorted, comma-separated) this reporter delivers to. */
+  readonly reportedTo: string
 
-  constructor(campaign: CampaignRef) {
+  constructor(campaign: CampaignRef, reportedTo = '') {
     this.#campaign = campaign
+    this.reportedTo = reportedTo
+  }
+
+  /** Marks the outcomes of these entries delivered (records written after they were). */
+  seed(entries: Iterable<readonly [string, Entry]>): void {
+    for (const [id, e] of entries) {
+      const set = this.#done.get(id) ?? new Set<Outcome>()
+      for (const o of outcomesOf(e)) set.add(o)
+      this.#done.set(id, set)
+    }
   }
 
   /** The events for outcomes not delivered yet (in the order of the entries). */

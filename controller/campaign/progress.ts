@@ -1,30 +1,43 @@
 /**
  * The per-recipient progress of a campaign, kept in Secrets the campaign owns
- * (`<campaign>-progress-<n>`, n = 0..15, created when first needed, deleted with the campaign by
- * the garbage collector). A recipient's entry lives in the shard its id picks. Each line of a
- * shard's `entries` key is one recipient:
+ * (`<campaign>-progress-<n>`, n = 0, 1, 2..., created when first needed, deleted with the campaign
+ * by the garbage collector). Each line of a record's `entries` key is one recipient:
  *
  *   <id> q <intent ms>                   a send is about to happen, or happened and is unconfirmed
  *   <id> s <sid> <delivery> [<code>]     Twilio accepted it: queued, sent, delivered, undelivered,
  *                                        failed or read (never moving backwards)
  *   <id> x <reason> [<code>]             skipped, never to be sent
  *
- * Shards are read straight from the API server (never a cache: a stale read could send twice)
- * and written with their resourceVersion, so that two controllers that both believe they lead
- * cannot both commit: the second gets a conflict and stops.
+ * A recipient's entry stays in the record it was first written to. New entries go only to the
+ * last record, until it holds `CHUNK_ENTRIES` of them; then the next record is created. A commit
+ * writes only the records holding entries that changed: a batch's intents and outcomes are in
+ * the last record or two, the callbacks of recent messages in the few before, so the bytes written
+ * per commit do not grow with the campaign (at most `CHUNK_ENTRIES` lines of at most ~75 bytes
+ * per record written, about 75 KB, well under the 1 MiB a Secret may hold).
+ *
+ * Records are read straight from the API server (a consistent list, never a cache: a stale read
+ * could send twice) and written with their resourceVersion, or created (which fails if another
+ * writer created it first). Every commit that adds entries (intents) writes the last record of
+ * its writer's view or creates the one after it, so two controllers that both believe they lead
+ * cannot both commit intents: whichever writes second gets a conflict and stops.
+ *
+ * A record's `reportedTo` key names the Destinations (sorted, comma-separated) that had
+ * acknowledged the outcomes of all its entries before it was written; a new controller process
+ * does not deliver those again.
  */
-import type { CoreV1Api, V1OwnerReference } from '@kubernetes/client-node'
+import type { CoreV1Api, V1OwnerReference, V1Secret } from '@kubernetes/client-node'
 import { Reason, TransientError } from '../../connectors/index.ts'
 import {
   createWritableSecret,
   describeApiError,
-  isNotFound,
   SecretConflictError,
   writeSecretKeys,
 } from '../runtime/index.ts'
 
-export const SHARDS = 16
+/** New entries per record at most (then the next record is started). */
+export const CHUNK_ENTRIES = 1000
 const KEY = 'entries'
+const REPORTED_KEY = 'reportedTo'
 export const PROGRESS_TYPE = 'switchboard.dev/campaign-progress'
 export const CAMPAIGN_LABEL = 'switchboard.dev/message-campaign'
 
@@ -68,10 +81,6 @@ export function advance(current: Delivery, next: Delivery): boolean {
   return RANK[next] > RANK[current]
 }
 
-export function shardOf(id: string): number {
-  return id.charCodeAt(0) % SHARDS
-}
-
 function encode(id: string, e: Entry): string {
   switch (e.state) {
     case 'q':
@@ -94,9 +103,13 @@ function decode(line: string): [string, Entry] | undefined {
   return undefined
 }
 
-interface Shard {
+interface Chunk {
+  /** The entries this record holds, in the order they were first written. */
+  ids: Set<string>
   resourceVersion: string | undefined
   dirty: boolean
+  /** `reportedTo` as loaded, with the entries it covered then (taken once by the reporter). */
+  loaded?: { reportedTo: string; entries: Array<[string, Entry]> } | undefined
 }
 
 export interface ProgressOwner {
@@ -107,63 +120,101 @@ export interface ProgressOwner {
   kind: string
 }
 
-/** All entries of one campaign, loaded at once; `commit` writes the shards that changed. */
+const NAME_SUFFIX = /-progress-(\d+)$/
+
+/** All entries of one campaign, loaded at once; `commit` writes the records that changed. */
 export class Progress {
   readonly entries = new Map<string, Entry>()
   readonly bySid = new Map<string, string>()
-  readonly #shards: Shard[] = []
+  readonly #chunks = new Map<number, Chunk>()
+  readonly #chunkOf = new Map<string, number>()
+  #last = -1
   readonly #core: CoreV1Api
   readonly #owner: ProgressOwner
+  readonly #perChunk: number
 
-  private constructor(core: CoreV1Api, owner: ProgressOwner) {
+  private constructor(core: CoreV1Api, owner: ProgressOwner, perChunk: number) {
     this.#core = core
     this.#owner = owner
+    this.#perChunk = perChunk
   }
 
-  static shardName(campaign: string, n: number): string {
+  static chunkName(campaign: string, n: number): string {
     return `${campaign}-progress-${n}`
   }
 
-  static async load(core: CoreV1Api, owner: ProgressOwner): Promise<Progress> {
-    const p = new Progress(core, owner)
-    const reads = await Promise.all(
-      Array.from({ length: SHARDS }, async (_, n) => {
-        try {
-          return await core.readNamespacedSecret({
-            namespace: owner.namespace,
-            name: Progress.shardName(owner.name, n),
-          })
-        } catch (err) {
-          if (isNotFound(err)) return undefined
-          throw new TransientError(
-            Reason.Internal,
-            `reading the progress records failed: ${describeApiError(err)}`,
-          )
-        }
-      }),
-    )
-    for (const [n, secret] of reads.entries()) {
-      if (secret && secret.metadata?.ownerReferences?.some((o) => o.uid === owner.uid) === false) {
-        throw new TransientError(
-          Reason.Internal,
-          `Secret "${Progress.shardName(owner.name, n)}" exists but belongs to something else: remove or rename it`,
-        )
-      }
-      p.#shards[n] = { resourceVersion: secret?.metadata?.resourceVersion, dirty: false }
-      const text = secret?.data?.[KEY] ? Buffer.from(secret.data[KEY], 'base64').toString('utf8') : ''
+  static async load(
+    core: CoreV1Api,
+    owner: ProgressOwner,
+    opts: { perChunk?: number } = {},
+  ): Promise<Progress> {
+    const p = new Progress(core, owner, opts.perChunk ?? CHUNK_ENTRIES)
+    let items: V1Secret[]
+    try {
+      // no resourceVersion: a consistent read from etcd, never the watch cache
+      const list = await core.listNamespacedSecret({
+        namespace: owner.namespace,
+        labelSelector: `${CAMPAIGN_LABEL}=${owner.name}`,
+      })
+      items = list.items
+    } catch (err) {
+      throw new TransientError(
+        Reason.Internal,
+        `reading the progress records failed: ${describeApiError(err)}`,
+      )
+    }
+    const indexOf = (s: V1Secret) => Number(NAME_SUFFIX.exec(s.metadata?.name ?? '')?.[1] ?? -1)
+    items.sort((a, b) => indexOf(a) - indexOf(b))
+    for (const secret of items) {
+      const name = secret.metadata?.name ?? ''
+      const m = NAME_SUFFIX.exec(name)
+      if (!m || name !== Progress.chunkName(owner.name, Number(m[1])) || secret.type !== PROGRESS_TYPE)
+        continue
+      if (!secret.metadata?.ownerReferences?.some((o) => o.uid === owner.uid)) throw foreign(name)
+      const n = Number(m[1])
+      const chunk: Chunk = { ids: new Set(), resourceVersion: secret.metadata?.resourceVersion, dirty: false }
+      const text = secret.data?.[KEY] ? Buffer.from(secret.data[KEY], 'base64').toString('utf8') : ''
+      const loaded: Array<[string, Entry]> = []
       for (const line of text.split('\n')) {
         const d = line ? decode(line) : undefined
         if (!d) continue
-        p.entries.set(d[0], d[1])
-        if (d[1].state === 's') p.bySid.set(d[1].sid, d[0])
+        const [id, e] = d
+        const before = p.#chunkOf.get(id)
+        if (before !== undefined) p.#chunks.get(before)?.ids.delete(id)
+        p.entries.set(id, e)
+        p.#chunkOf.set(id, n)
+        chunk.ids.add(id)
+        if (e.state === 's') p.bySid.set(e.sid, id)
+        loaded.push(d)
       }
+      const reported = secret.data?.[REPORTED_KEY]
+      if (reported !== undefined) {
+        chunk.loaded = { reportedTo: Buffer.from(reported, 'base64').toString('utf8'), entries: loaded }
+      }
+      p.#chunks.set(n, chunk)
+      p.#last = Math.max(p.#last, n)
     }
     return p
   }
 
-  /** Shards that exist at the API server. */
+  /** Records that exist at the API server. */
   get records(): number {
-    return this.#shards.filter((s) => s.resourceVersion !== undefined).length
+    let n = 0
+    for (const c of this.#chunks.values()) if (c.resourceVersion !== undefined) n++
+    return n
+  }
+
+  /**
+   * The entries, as loaded, of the records written after the Destinations `reportedTo` had
+   * acknowledged all their outcomes. Once per load: entries changed since are not among them.
+   */
+  takeReported(reportedTo: string): Array<[string, Entry]> {
+    const out: Array<[string, Entry]> = []
+    for (const c of this.#chunks.values()) {
+      if (c.loaded?.reportedTo === reportedTo) out.push(...c.loaded.entries)
+      c.loaded = undefined
+    }
+    return out
   }
 
   get(id: string): Entry | undefined {
@@ -175,7 +226,21 @@ export class Progress {
     if (prev?.state === 's') this.bySid.delete(prev.sid)
     this.entries.set(id, e)
     if (e.state === 's') this.bySid.set(e.sid, id)
-    this.#mark(id)
+    let n = this.#chunkOf.get(id)
+    if (n === undefined) {
+      // a new entry: into the last record while it has room, else into a new one
+      let last = this.#chunks.get(this.#last)
+      if (!last || last.ids.size >= this.#perChunk) {
+        this.#last++
+        last = { ids: new Set(), resourceVersion: undefined, dirty: false }
+        this.#chunks.set(this.#last, last)
+      }
+      n = this.#last
+      last.ids.add(id)
+      this.#chunkOf.set(id, n)
+    }
+    const c = this.#chunks.get(n)
+    if (c) c.dirty = true
   }
 
   delete(id: string): void {
@@ -183,30 +248,39 @@ export class Progress {
     if (!prev) return
     if (prev.state === 's') this.bySid.delete(prev.sid)
     this.entries.delete(id)
-    this.#mark(id)
+    const n = this.#chunkOf.get(id)
+    this.#chunkOf.delete(id)
+    const c = n === undefined ? undefined : this.#chunks.get(n)
+    if (c) {
+      c.ids.delete(id)
+      c.dirty = true
+    }
   }
 
-  #mark(id: string): void {
-    const s = this.#shards[shardOf(id)]
-    if (s) s.dirty = true
-  }
-
-  /** Writes every changed shard; a conflict means another writer: nothing is sent after it. */
-  async commit(): Promise<void> {
-    const lines: string[][] = Array.from({ length: SHARDS }, () => [])
-    for (const [id, e] of this.entries) lines[shardOf(id)]?.push(encode(id, e))
+  /**
+   * Writes every changed record (only those); a conflict means another writer: nothing is sent
+   * after it. `reportedTo`: the Destinations that acknowledged every entry's outcomes before.
+   */
+  async commit(reportedTo = ''): Promise<{ records: number; bytes: number }> {
+    const dirty = [...this.#chunks.entries()].filter(([, c]) => c.dirty)
+    let bytes = 0
     await Promise.all(
-      this.#shards.map(async (shard, n) => {
-        if (!shard.dirty) return
-        const name = Progress.shardName(this.#owner.name, n)
-        const text = lines[n]?.join('\n') ?? ''
+      dirty.map(async ([n, chunk]) => {
+        const name = Progress.chunkName(this.#owner.name, n)
+        const lines: string[] = []
+        for (const id of chunk.ids) {
+          const e = this.entries.get(id)
+          if (e) lines.push(encode(id, e))
+        }
+        const text = lines.join('\n')
+        bytes += text.length
         try {
-          const written = shard.resourceVersion
+          const written = chunk.resourceVersion
             ? await writeSecretKeys(this.#core, {
                 namespace: this.#owner.namespace,
                 name,
-                resourceVersion: shard.resourceVersion,
-                set: { [KEY]: text },
+                resourceVersion: chunk.resourceVersion,
+                set: { [KEY]: text, [REPORTED_KEY]: reportedTo },
               })
             : await createWritableSecret(this.#core, {
                 apiVersion: 'v1',
@@ -218,12 +292,16 @@ export class Progress {
                   labels: { [CAMPAIGN_LABEL]: this.#owner.name },
                   ownerReferences: [this.#ownerRef()],
                 },
-                data: { [KEY]: Buffer.from(text).toString('base64') },
+                data: {
+                  [KEY]: Buffer.from(text).toString('base64'),
+                  [REPORTED_KEY]: Buffer.from(reportedTo).toString('base64'),
+                },
               })
-          shard.resourceVersion = written.metadata?.resourceVersion
-          shard.dirty = false
+          chunk.resourceVersion = written.metadata?.resourceVersion
+          chunk.dirty = false
         } catch (err) {
           if (err instanceof SecretConflictError) {
+            if (chunk.resourceVersion === undefined && (await this.#foreign(name))) throw foreign(name)
             throw new TransientError(
               Reason.Internal,
               `the progress record "${name}" was written by someone else meanwhile; nothing more is sent until it is read again`,
@@ -233,6 +311,17 @@ export class Progress {
         }
       }),
     )
+    return { records: dirty.length, bytes }
+  }
+
+  /** Whether a Secret of that name exists and is not one of this campaign's records. */
+  async #foreign(name: string): Promise<boolean> {
+    try {
+      const s = await this.#core.readNamespacedSecret({ namespace: this.#owner.namespace, name })
+      return !s.metadata?.ownerReferences?.some((o) => o.uid === this.#owner.uid)
+    } catch {
+      return false
+    }
   }
 
   #ownerRef(): V1OwnerReference {
@@ -245,4 +334,11 @@ export class Progress {
       blockOwnerDeletion: false,
     }
   }
+}
+
+function foreign(name: string): TransientError {
+  return new TransientError(
+    Reason.Internal,
+    `Secret "${name}" exists but belongs to something else: remove or rename it`,
+  )
 }

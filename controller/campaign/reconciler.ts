@@ -1,5 +1,4 @@
 import type { CoreV1Api } from '@kubernetes/client-node'
-import { RateLimiter } from 'limiter'
 import type { Logger } from 'pino'
 import {
   createTwilioClient,
@@ -27,6 +26,7 @@ import {
 import type { DeliveryRegistry } from '../destination/index.ts'
 import { ConditionType, type ReconcileContext, type ReconcilerDefinition } from '../runtime/index.ts'
 import { OutcomeReporter } from './outcomes.ts'
+import { pacer } from './pace.ts'
 import { advance, type Delivery, deliveryOf, type Entry, Progress } from './progress.ts'
 import { type MalformedLine, maskPhone, parseList, type Recipient, render } from './recipients.ts'
 import { closesAt, isOpen, isValidTimeZone, nextOpen } from './window.ts'
@@ -59,6 +59,11 @@ export interface CampaignReconcilerOptions {
   settleMs?: number | undefined
   /** Longest stretch of sending in one reconcile before it hands the worker back. Default 10 s. */
   sliceMs?: number | undefined
+  /**
+   * How long a message may stay `queued` or `sent` (no final status from a callback) before its
+   * status is read from Twilio; each further read waits twice as long. Default 10 minutes.
+   */
+  recheckAfterMs?: number | undefined
   /** The clock the start time and the sending window are judged by (tests fix it). */
   now?: (() => Date) | undefined
 }
@@ -70,6 +75,10 @@ const RECENT_FAILURES = 10
 const FINAL = new Set<Delivery>(['delivered', 'undelivered', 'failed', 'read'])
 /** After the last send, how long the inbox is looked at every few seconds (then every 5 minutes). */
 const CALLBACK_WATCH_MS = 30 * 60_000
+/** Status reads of messages without a final status, per reconcile at most (10 at a time). */
+const MAX_RECHECKS = 50
+/** Reads of one message's status before it is left at its last known status. */
+const RECHECK_TRIES = 6
 /** Twilio error codes that skip a recipient for good. */
 const SKIP_CODES: Record<number, SkipReason> = {
   21211: 'invalidNumber',
@@ -121,6 +130,7 @@ export function campaignReconciler(
             destinations: opts.destinations,
             settleMs,
             sliceMs: opts.sliceMs ?? 10_000,
+            recheckAfterMs: opts.recheckAfterMs ?? 10 * 60_000,
             now,
           }),
       },
@@ -240,8 +250,18 @@ function recipients(ctx: Ctx): void {
       ctx.setCondition(ConditionType.RecipientsValid, 'False', Reason.SecretKeyMissing, message)
       throw new StallingError(Reason.SecretKeyMissing, message, { field: source.key })
     }
-    const text = Buffer.from(raw, 'base64').toString('utf8')
-    const parsed = parseList(text, source.format, `Secret "${name}" key "${source.key}"`, idKey)
+    // parsed (and every number hashed) once per version of the Secret, not at every batch
+    const parsed = ctx.memo(
+      `recipients:${i}`,
+      { name, key: source.key, format: source.format, version: secret.metadata?.resourceVersion, idKey },
+      () =>
+        parseList(
+          Buffer.from(raw, 'base64').toString('utf8'),
+          source.format,
+          `Secret "${name}" key "${source.key}"`,
+          idKey,
+        ),
+    )
     malformed.push(...parsed.malformed)
     for (const r of parsed.recipients) {
       if (seen.has(r.id)) continue
@@ -297,8 +317,12 @@ interface SendOptions {
   destinations: DeliveryRegistry
   settleMs: number
   sliceMs: number
+  recheckAfterMs: number
   now: () => Date
 }
+
+/** When each message without a final status is next read from Twilio (this process only). */
+type Rechecks = Map<string, { due: number; tries: number }>
 
 function addressOf(spec: MessageCampaignSpec, phone: string): string {
   return spec.channel === 'whatsapp' ? `whatsapp:${phone}` : phone
@@ -311,22 +335,31 @@ async function send(ctx: Ctx, opts: SendOptions): Promise<void> {
   const started = Date.now()
   // Loaded once per controller process and kept: only this process writes the records while it
   // leads (a writer elsewhere makes the next commit conflict, and the records are read again).
-  const held = ctx.memo<{ progress?: Progress | undefined; outcomes?: OutcomeReporter }>(
+  const held = ctx.memo<{ progress?: Progress | undefined; outcomes?: OutcomeReporter; rechecks?: Rechecks }>(
     'progress',
     { uid },
     () => ({}),
   )
-  held.outcomes ??= new OutcomeReporter({ namespace, name, uid, channel: ctx.spec.channel })
-  held.progress ??= await Progress.load(opts.core, {
-    namespace,
-    name,
-    uid,
-    apiVersion,
-    kind: MessageCampaignKind.kind,
-  })
+  // What was delivered is remembered for one set of Destinations: another set gets every outcome.
+  const reportedTo = [...new Set((ctx.spec.destinationRefs ?? []).map((d) => d.name))].sort().join(',')
+  if (held.outcomes?.reportedTo !== reportedTo) {
+    held.outcomes = new OutcomeReporter({ namespace, name, uid, channel: ctx.spec.channel }, reportedTo)
+  }
+  if (!held.progress) {
+    held.progress = await Progress.load(opts.core, {
+      namespace,
+      name,
+      uid,
+      apiVersion,
+      kind: MessageCampaignKind.kind,
+    })
+    // outcomes in records written after these Destinations acknowledged them are not sent again
+    held.outcomes.seed(held.progress.takeReported(reportedTo))
+  }
   const progress = held.progress
   try {
-    await sendWith(ctx, opts, client, progress, held.outcomes, started)
+    held.rechecks ??= new Map()
+    await sendWith(ctx, opts, client, progress, held.outcomes, held.rechecks, started)
   } catch (err) {
     held.progress = undefined
     throw err
@@ -339,6 +372,7 @@ async function sendWith(
   client: TwilioClient,
   progress: Progress,
   outcomes: OutcomeReporter,
+  rechecks: Rechecks,
   started: number,
 ): Promise<void> {
   const { spec, status } = ctx
@@ -351,7 +385,7 @@ async function sendWith(
   const commit = async () => {
     const sent = await outcomes.report(progress.entries, byId, deliverers, ctx.signal)
     if (sent > 0) ctx.log.debug({ events: sent }, 'outcomes delivered to the destinations')
-    await progress.commit()
+    await progress.commit(outcomes.reportedTo)
   }
   const fail = (r: Recipient | undefined, reason: string, code?: number) => {
     failures.unshift({
@@ -392,15 +426,14 @@ async function sendWith(
       progress.delete(id)
     }
   }
+  // 2b. Messages whose final status never came (a lost callback): read them from Twilio.
+  const nextRecheck = await recheck(ctx, opts, client, progress, rechecks, byId, fail)
   await commit()
   drained()
 
   // 3. Send in batches, each committed before (intents) and after (outcomes).
-  // evenly spaced: one message every 1/rate seconds, never a burst of a second's worth
-  const limiter = new RateLimiter({
-    tokensPerInterval: 1,
-    interval: Math.max(1, Math.round(1000 / spec.rate)),
-  })
+  // evenly spaced at the rate, never a burst of more than 20 ms worth
+  const limiter = pacer(spec.rate)
   let rateLimitedMs: number | undefined
   let nextSendTime: Date | undefined
   for (;;) {
@@ -513,7 +546,8 @@ async function sendWith(
     // callbacks keep coming for a while: look at the inbox often while they may
     const lastSend = status.lastSyncTime ? Date.parse(status.lastSyncTime) : 0
     const awaiting = done.awaitingCallbacks > 0 && Date.now() - lastSend < CALLBACK_WATCH_MS
-    ctx.requeueAfter(inbox > 0 ? 1_000 : awaiting ? 3_000 : 300_000)
+    const untilRecheck = nextRecheck === undefined ? 300_000 : Math.max(1_000, nextRecheck - Date.now())
+    ctx.requeueAfter(Math.min(inbox > 0 ? 1_000 : awaiting ? 3_000 : 300_000, untilRecheck))
     return
   }
   ctx.setCondition(
@@ -556,6 +590,84 @@ function compose(spec: MessageCampaignSpec, r: Recipient): Message | { missing: 
     vars[k] = out.text
   }
   return { contentSid: t.contentSid as string, contentVariables: JSON.stringify(vars) }
+}
+
+/**
+ * Reads from Twilio the status of messages still `queued` or `sent` (no final status) since
+ * `recheckAfterMs` (then twice as long after each read, `RECHECK_TRIES` reads at most), at most
+ * `MAX_RECHECKS` per reconcile, so the counts converge when a status callback was lost. The
+ * clock starts when this process first sees the entry. Returns when the next read is due.
+ */
+async function recheck(
+  ctx: Ctx,
+  opts: SendOptions,
+  client: TwilioClient,
+  progress: Progress,
+  rechecks: Rechecks,
+  byId: ReadonlyMap<string, Recipient>,
+  fail: (r: Recipient | undefined, reason: string, code?: number) => void,
+): Promise<number | undefined> {
+  const now = Date.now()
+  const due: Array<[string, string]> = []
+  for (const [id, e] of progress.entries) {
+    if (e.state !== 's' || FINAL.has(e.delivery)) continue
+    let r = rechecks.get(e.sid)
+    if (!r) {
+      r = { due: now + opts.recheckAfterMs, tries: 0 }
+      rechecks.set(e.sid, r)
+    }
+    if (r.tries >= RECHECK_TRIES) continue
+    if (r.due <= now && due.length < MAX_RECHECKS) due.push([id, e.sid])
+  }
+  // messages that reached a final status (or left the records) are no longer watched
+  for (const sid of rechecks.keys()) {
+    const id = progress.bySid.get(sid)
+    const e = id === undefined ? undefined : progress.get(id)
+    if (e?.state !== 's' || FINAL.has(e.delivery)) rechecks.delete(sid)
+  }
+  let read = 0
+  let moved = 0
+  for (let i = 0; i < due.length; i += 10) {
+    await Promise.all(
+      due.slice(i, i + 10).map(async ([id, sid]) => {
+        const r = rechecks.get(sid)
+        if (!r) return
+        r.tries++
+        r.due = Date.now() + opts.recheckAfterMs * 2 ** r.tries
+        let found: Awaited<ReturnType<TwilioClient['messageStatus']>>
+        try {
+          found = await client.messageStatus(sid)
+        } catch (err) {
+          if (err instanceof StallingError) throw err
+          return // read again when due
+        }
+        read++
+        if (!found) {
+          r.tries = RECHECK_TRIES // Twilio has no such message: left as it is
+          return
+        }
+        const entry = progress.get(id)
+        const next = deliveryOf(found.status)
+        if (entry?.state !== 's' || !next || !advance(entry.delivery, next)) return
+        const code = found.errorCode
+        progress.set(id, { state: 's', sid, delivery: next, ...(code === undefined ? {} : { code }) })
+        moved++
+        if (next === 'failed' || next === 'undelivered') {
+          fail(
+            byId.get(id),
+            code !== undefined && SKIP_CODES[code] ? (SKIP_CODES[code] as string) : next,
+            code,
+          )
+        }
+      }),
+    )
+    if (ctx.signal.aborted) break
+  }
+  let next: number | undefined
+  for (const r of rechecks.values()) if (r.tries < RECHECK_TRIES) next = Math.min(next ?? r.due, r.due)
+  if (read > 0)
+    ctx.log.info({ read, moved }, 'delivery statuses read from Twilio for messages without a final callback')
+  return next
 }
 
 /** Applies the callbacks in `status.deliveryInbox` to the progress records, never backwards. */

@@ -108,7 +108,7 @@ describe('MessageCampaign against the Twilio sandbox', () => {
       logger: logs.logger,
       publicUrl: hooksUrl,
       providerHttp: { timeoutMs: 1_000 },
-      campaign: { settleMs: 1_500, now: () => clock },
+      campaign: { settleMs: 1_500, recheckAfterMs: 15_000, now: () => clock },
     })
     await operator.start()
   })
@@ -318,6 +318,40 @@ describe('MessageCampaign against the Twilio sandbox', () => {
     // evenly spaced at 4/s: at most 4 in any second (one more for network jitter)
     for (const t of times) expect(times.filter((x) => x >= t && x < t + 1000).length).toBeLessThanOrEqual(5)
     expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(((N - 1) * 1000) / 4 - 300)
+  }, 120_000)
+
+  it('a message whose status callbacks are lost gets its status from Twilio; the counts converge', async () => {
+    clock = new Date()
+    const N = 6
+    const lines = ['phone,name,link']
+    for (let i = 0; i < N; i++) lines.push(`${phone(i, '2788')},L${i},https://l/${i}`)
+    for (const i of [0, 1, 3]) sandbox.twilio.lostCallbacks.add(phone(i, '2788'))
+    sandbox.twilio.unreachable.add(phone(3, '2788'))
+    const lostBefore = sandbox.twilio.lost
+    const ns = await setup('campaign-lost', lines.join('\n'))
+    await createResource(c, 'MessageCampaign', ns, 'lost', campaign({ rate: 50 }))
+    await waitPhase(ns, 'lost', 'Completed')
+    const done = await waitFor(
+      'the statuses of the messages without callbacks read from Twilio',
+      async () => {
+        const o = await getObj(c.custom, 'messagecampaigns', ns, 'lost')
+        const t = totalsOf(o)
+        return t?.delivered === 5 && t.undelivered === 1 ? o : undefined
+      },
+      { timeoutMs: 90_000, intervalMs: 300 },
+    )
+    // their callbacks (sent, then delivered or undelivered) never went out
+    expect(sandbox.twilio.lost - lostBefore).toBe(6)
+    expect(totalsOf(done)).toMatchObject({ recipients: N, sent: N, pending: 0 })
+    expect(done.status?.recentFailures).toEqual(
+      expect.arrayContaining([expect.objectContaining({ reason: 'undelivered', code: 30003 })]),
+    )
+    const reads = logs
+      .text()
+      .split('\n')
+      .filter((l) => l.includes('"name":"lost"') && l.includes('delivery statuses read from Twilio'))
+    expect(reads.length).toBeGreaterThan(0)
+    for (let i = 0; i < N; i++) expect(sandbox.twilio.messagesTo(phone(i, '2788'))).toHaveLength(1)
   }, 120_000)
 
   it('suspend pauses mid-campaign and resume continues; recipients added to the Secret are messaged once, removed ones not', async () => {

@@ -27,6 +27,7 @@ export const twilioConfigSchema = z
     unreachable: z.array(number).optional(),
     invalidNumbers: z.array(number).optional(),
     readers: z.array(number).optional(),
+    lostCallbacks: z.array(number).optional(),
     callbackDelayMs: z.number().int().min(0).max(60_000).optional(),
   })
   .strict() satisfies z.ZodType<TwilioSandboxOptions>

@@ -150,6 +150,33 @@ describe('Twilio sandbox', () => {
     expect(((await none.json()) as { messages: unknown[] }).messages).toHaveLength(0)
   })
 
+  it('reads one message as the description says; a lost callback leaves its status readable', async () => {
+    const path = spec.paths['/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json'] ?? {}
+    const ref = (path.get.responses['200'].content['application/json'].schema as Schema).$ref ?? ''
+    expect(ref).toBe('#/components/schemas/api.v2010.account.message')
+    const schema = spec.components.schemas['api.v2010.account.message'] as Schema
+    sandbox.twilio.lostCallbacks.add('+27820000003')
+    const c = client()
+    const sent = await c.send({ to: '+27820000003', from: FROM, body: 'hi', statusCallback: hookUrl })
+    if (sent.outcome !== 'accepted') throw new Error(`not accepted: ${sent.outcome}`)
+    await new Promise((r) => setTimeout(r, 100))
+    expect(received).toHaveLength(0)
+    expect(sandbox.twilio.lost).toBe(2)
+    expect(await c.messageStatus(sent.sid)).toEqual({ status: 'undelivered', errorCode: 30003 })
+    const res = await fetch(
+      `${sandbox.twilioEndpoint}/2010-04-01/Accounts/${ACCOUNT}/Messages/${sent.sid}.json`,
+      {
+        headers: { authorization: `Basic ${Buffer.from(`${ACCOUNT}:${TOKEN}`).toString('base64')}` },
+      },
+    )
+    checkShape((await res.json()) as Record<string, unknown>, schema, spec.components.schemas)
+    expect(await c.messageStatus(`SM${'0'.repeat(32)}`)).toBeUndefined()
+    // another recipient's callbacks still go
+    await c.send({ to: '+27820000001', from: FROM, body: 'hi', statusCallback: hookUrl })
+    await new Promise((r) => setTimeout(r, 100))
+    expect(received.length).toBeGreaterThanOrEqual(2)
+  })
+
   it('refuses invalid and opted-out numbers with 21211 and 21610, and wrong credentials with 401', async () => {
     const c = client({ key: true })
     expect(await c.send({ to: '+123', from: FROM, body: 'x' })).toMatchObject({

@@ -12,6 +12,7 @@
  *   POSTed to StatusCallback with `X-Twilio-Signature`. A freeform WhatsApp body to a user without
  *   an open session ends `failed` with 63016, as on Twilio. Errors: 21211 invalid To, 21610
  *   unsubscribed recipient, 21602 no body, 21604 no To, 21606 bad From, 20429 for 429 faults.
+ * - `GET .../Messages/{Sid}.json` → the message as it is now (404 20404 if there is none).
  * - `GET .../Messages.json?To=&From=&DateSent=&DateSent<=&DateSent>=&PageSize=&Page=&PageToken=`:
  *   newest first, dates at day precision, paged with `next_page_uri`.
  * - Faults for provider `twilio` (429 with Retry-After, 5xx, delays) answer in Twilio's error
@@ -204,6 +205,17 @@ export function twilioPlugin(state: TwilioSandbox, inst: Instrumentation) {
               return fail(reply, status, 20500, 'An internal server error occurred')
             }
             return reply.code(201).send(messageResource(msg))
+          },
+        )
+
+        api.get<{ Params: { account: string; sid: string } }>(
+          `/${TWILIO_API_VERSION}/Accounts/:account/Messages/:sid`,
+          async (req, reply) => {
+            const sid = req.params.sid.replace(/\.json$/, '')
+            const m = state.bySid.get(sid)
+            if (!m || m.accountSid !== req.params.account || !req.params.sid.endsWith('.json'))
+              return fail(reply, 404, 20404, `The requested resource ${req.url} was not found`)
+            return messageResource(m)
           },
         )
 

@@ -30,6 +30,8 @@ export interface TwilioSandboxOptions {
   unreachable?: string[]
   /** WhatsApp recipients who read their messages (`read` after `delivered`). */
   readers?: string[]
+  /** Recipients whose status callbacks are lost (never sent; the message's status still moves on). */
+  lostCallbacks?: string[]
   /** Delay between the status callbacks of one message (ms). Default 5. */
   callbackDelayMs?: number
   /** Clock for date_created / date_sent (tests fix it). Default: real time. */
@@ -75,6 +77,9 @@ export class TwilioSandbox {
   unreachable = new Set<string>()
   invalidNumbers = new Set<string>()
   readers = new Set<string>()
+  lostCallbacks = new Set<string>()
+  /** Status callbacks not sent because their recipient is in `lostCallbacks`. */
+  lost = 0
   callbacks: SentCallback[] = []
   /** The next n creates are stored, then the connection is dropped (the response is lost). */
   loseResponses = 0
@@ -102,6 +107,8 @@ export class TwilioSandbox {
     this.unreachable = new Set(this.#opts.unreachable ?? [])
     this.invalidNumbers = new Set(this.#opts.invalidNumbers ?? [])
     this.readers = new Set(this.#opts.readers ?? [])
+    this.lostCallbacks = new Set(this.#opts.lostCallbacks ?? [])
+    this.lost = 0
     this.callbacks = []
     this.loseResponses = 0
     this.acceptThenFail = { times: 0, status: 500 }
@@ -189,6 +196,10 @@ export class TwilioSandbox {
 
   async #callback(msg: StoredMessage): Promise<void> {
     if (!msg.statusCallback) return
+    if (this.lostCallbacks.has(msg.to.replace(/^whatsapp:/, ''))) {
+      this.lost++
+      return
+    }
     const params: Record<string, string> = {
       AccountSid: msg.accountSid,
       ApiVersion: TWILIO_API_VERSION,
