@@ -159,12 +159,16 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
   const key = (s: V1Secret, k: string) => Buffer.from(s.data?.[k] ?? '', 'base64').toString('utf8')
 
   /** A namespace with a writable Secret holding the app's credentials but no user grant, and the resource. */
-  async function setup(prefix: string, caster: string) {
+  async function setup(prefix: string, caster: string, opts: { writable?: boolean } = {}) {
     const ns = await createNamespace(c.core, prefix)
     await c.core.createNamespacedSecret({
       namespace: ns,
       body: {
-        metadata: { name: 'twitch', namespace: ns, labels: { [WRITABLE_LABEL]: 'true' } },
+        metadata: {
+          name: 'twitch',
+          namespace: ns,
+          ...(opts.writable === false ? {} : { labels: { [WRITABLE_LABEL]: 'true' } }),
+        },
         stringData: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, eventsubSecret: EVENTSUB_SECRET },
       },
     })
@@ -406,6 +410,21 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
     const code = new URL(res.url).searchParams.get('code') as string
     expect(logs.text()).not.toContain(code)
     await linkOf(ns, url)
+  })
+
+  it('a Secret without the opt-in label gets no link, a condition naming the label, and the channel tracked', async () => {
+    const ns = await setup('ctw-label', 'caster_ok', { writable: false })
+    const o = await waitFor('SecretNotWritable', async () => {
+      const x = await obj(ns)
+      return condition(x, 'BroadcasterAuthorized')?.reason === 'SecretNotWritable' &&
+        (x.status?.channels as unknown[] | undefined)?.length === 1
+        ? x
+        : undefined
+    })
+    expect(condition(o, 'BroadcasterAuthorized')?.message).toContain(`${WRITABLE_LABEL}=true`)
+    expect(condition(o, 'Ready')?.status).toBe('False')
+    expect(o.status?.connect).toBeUndefined()
+    expect(JSON.stringify(o.status?.subscriptions ?? [])).not.toContain('channel.subscribe')
   })
 
   it('a revoked grant publishes a new link, and the consent brings the resource back to Ready', async () => {
