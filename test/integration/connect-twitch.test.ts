@@ -416,8 +416,10 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
     const ns = await setup('ctw-label', 'caster_ok', { writable: false })
     const o = await waitFor('SecretNotWritable', async () => {
       const x = await obj(ns)
+      // (a first reconcile may write its status in two steps: Ready comes with the second)
       return condition(x, 'BroadcasterAuthorized')?.reason === 'SecretNotWritable' &&
-        (x.status?.channels as unknown[] | undefined)?.length === 1
+        (x.status?.channels as unknown[] | undefined)?.length === 1 &&
+        condition(x, 'Ready') !== undefined
         ? x
         : undefined
     })
