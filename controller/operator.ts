@@ -130,18 +130,6 @@ export function createOperator(opts: OperatorOptions): Operator {
     }),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   })
-  const twitchController = manager.add({
-    ...twitchReconciler({
-      destinations,
-      logger: opts.logger,
-      registry: manager.metrics.registry,
-      publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
-      endpoints: opts.endpoints,
-      http: opts.providerHttp,
-      ...(opts.twitch ?? {}),
-    }),
-    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
-  })
   // one token lifecycle per process: every kind with OAuth user tokens shares it
   const tokens = new OAuthTokens({ core: manager.clients.core, logger: opts.logger })
   const connect = new ConnectLinks({
@@ -158,9 +146,25 @@ export function createOperator(opts: OperatorOptions): Operator {
       if (connected) tokens.forget(namespace, connected.secretName)
       const controllers: Record<string, { enqueue(namespace: string, name: string): void }> = {
         PatreonIntegration: patreonController,
+        TwitchIntegration: twitchController,
       }
       controllers[kind]?.enqueue(namespace, name)
     },
+  })
+  const twitchController = manager.add({
+    ...twitchReconciler({
+      core: manager.clients.core,
+      tokens,
+      connect,
+      destinations,
+      logger: opts.logger,
+      registry: manager.metrics.registry,
+      publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
+      endpoints: opts.endpoints,
+      http: opts.providerHttp,
+      ...(opts.twitch ?? {}),
+    }),
+    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   })
   const patreonController = manager.add({
     ...patreonReconciler({

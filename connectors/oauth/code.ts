@@ -13,7 +13,7 @@ import type { Registry } from 'prom-client'
 import { Reason, StallingError, type SwitchboardError } from '../errors.ts'
 import { createProviderClient } from '../http/index.ts'
 import type { Logger } from '../log.ts'
-import { oauthError, type TokenSet, tokenResponse } from './refresh.ts'
+import { oauthError, type TokenSet, tokenResponse, twitchInvalid } from './refresh.ts'
 
 export interface CodeGrantOptions {
   provider: string
@@ -45,7 +45,7 @@ export async function codeGrant(opts: CodeGrantOptions): Promise<TokenSet> {
     secrets: () => [opts.clientSecret, opts.code, ...(opts.codeVerifier ? [opts.codeVerifier] : [])],
     classify: (res, body, ctx): SwitchboardError | undefined => {
       const code = oauthError(body)
-      if (code === 'invalid_grant') {
+      if (code === 'invalid_grant' || twitchInvalid(res.status, body, 'authorization code')) {
         return new StallingError(
           Reason.ProviderRejected,
           `${ctx.where} refused the authorization code (invalid_grant): it was used already, expired, or was issued for another link`,

@@ -56,7 +56,8 @@ export const tokenResponse = z
     access_token: z.string().min(1),
     refresh_token: z.string().min(1).optional(),
     expires_in: z.number().positive().optional(),
-    scope: z.string().optional(),
+    // a space-separated string (RFC 6749), or an array of scopes (Twitch)
+    scope: z.union([z.string(), z.array(z.string()).transform((a) => a.join(' '))]).optional(),
     token_type: z.string().optional(),
   })
   .loose()
@@ -69,6 +70,16 @@ export function oauthError(body: unknown): string | undefined {
     return (body as { error: string }).error
   }
   return undefined
+}
+
+/**
+ * Twitch answers a refused grant without an OAuth `error`: 400
+ * `{"status":400,"message":"Invalid refresh token"}` (or `"Invalid authorization code"`).
+ */
+export function twitchInvalid(status: number, body: unknown, what: string): boolean {
+  if (status !== 400 || !body || typeof body !== 'object') return false
+  const message = (body as { message?: unknown }).message
+  return typeof message === 'string' && message.toLowerCase() === `invalid ${what}`
 }
 
 /** Exchanges a refresh token for a new access token (and, with rotation, a new refresh token). */
@@ -86,7 +97,7 @@ export async function refreshGrant(opts: RefreshGrantOptions): Promise<TokenSet>
     secrets: () => [opts.clientSecret, opts.refreshToken],
     classify: (res, body, ctx): SwitchboardError | undefined => {
       const code = oauthError(body)
-      if (code === 'invalid_grant') {
+      if (code === 'invalid_grant' || twitchInvalid(res.status, body, 'refresh token')) {
         return new StallingError(
           Reason.TokenRevoked,
           `${ctx.where} refused the refresh token (invalid_grant): the creator revoked the app, or the token was replaced; authorise again and put the new refreshToken in the Secret`,

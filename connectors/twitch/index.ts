@@ -16,3 +16,8 @@ export {
   type TwitchCredentials,
   twitchCredentialsSchema,
 } from './client.ts'
+export {
+  TWITCH_SUBSCRIPTIONS_SCOPE,
+  type TwitchUserToken,
+  validateTwitchUserToken,
+} from './user-token.ts'

@@ -7,6 +7,7 @@ import {
   interval,
   suspend,
 } from './common.ts'
+import { connectStatus } from './connect.ts'
 import { defineKind, type Resource } from './types.ts'
 import { webhookStatus } from './webhook.ts'
 
@@ -48,7 +49,11 @@ export const twitchIntegrationSpec = z
     credentialsSecretRef: credentialsSecretRef.describe(
       "The Secret with the Twitch application's credentials, in the same namespace: `clientId` " +
         'and `clientSecret` (an app access token is obtained from them by client credentials) ' +
-        'and `eventsubSecret` (10 to 100 characters; Twitch signs every EventSub message with it).',
+        'and `eventsubSecret` (10 to 100 characters; Twitch signs every EventSub message with it). ' +
+        "With `channel.subscribe` in spec.events, the broadcaster's user token too: `refreshToken` " +
+        '(and, written by the controller, `accessToken` and `accessTokenExpiresAt`). Without it, and ' +
+        'with the label switchboard.dev/controller-writable=true on the Secret, a one-time connect ' +
+        "link is published in `status.connect` and the broadcaster's consent writes the tokens.",
     ),
     channels: z
       .array(
@@ -209,6 +214,25 @@ export const twitchIntegrationStatus = z
       })
       .optional(),
     webhook: webhookStatus.optional(),
+    broadcaster: z
+      .object({
+        login: z.string().max(25).describe('The login of the broadcaster who authorized.'),
+        userId: z.string().max(64).describe('Their Twitch user id.'),
+        scopes: z
+          .array(z.string().max(128).describe('A scope.'))
+          .max(64)
+          .describe('The scopes Twitch reports for the user token.'),
+        accessTokenExpiresAt: z
+          .string()
+          .max(64)
+          .describe('When the user access token in use expires (RFC 3339); it is refreshed before.')
+          .optional(),
+      })
+      .describe(
+        "The broadcaster's authorization (the user token for channel.subscribe), as Twitch validated it.",
+      )
+      .optional(),
+    connect: connectStatus.optional(),
   })
   .describe('The observed state of the TwitchIntegration, written by the controller.')
 

@@ -41,6 +41,8 @@ export const ConditionType = {
   ChannelsResolved: 'ChannelsResolved',
   /** Every EventSub subscription is enabled (TwitchIntegration). */
   EventSubReady: 'EventSubReady',
+  /** The broadcaster authorized Switchboard (a user token) for channel.subscribe (TwitchIntegration). */
+  BroadcasterAuthorized: 'BroadcasterAuthorized',
 } as const
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType]
 

@@ -23,6 +23,7 @@
  * Deletion: with `deletionPolicy: Delete` the finalizer deletes the resource's subscriptions at
  * Twitch; with `Orphan` there is no finalizer at all.
  */
+import type { CoreV1Api } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import {
@@ -35,10 +36,16 @@ import {
   parseTwitchCredentials,
   Reason,
   type RetryPolicy,
+  refreshGrant,
   rfc3339,
   StallingError,
+  TWITCH_AUTH_URL,
+  TWITCH_SUBSCRIPTIONS_SCOPE,
   type TwitchClient,
+  type TwitchUserToken,
   toSwitchboardError,
+  validateTwitchUserToken,
+  WaitingError,
 } from '../../connectors/index.ts'
 import {
   ensureWebhookStatus,
@@ -47,10 +54,15 @@ import {
   type TwitchIntegrationSpec,
   type TwitchIntegrationStatus,
   type TwitchSubscriptionStatus,
+  twitchProvider,
 } from '../api/index.ts'
 import type { DeliveryRegistry } from '../destination/index.ts'
 import {
   ConditionType,
+  type ConnectLinks,
+  isWritable,
+  type OAuthCredential,
+  type OAuthTokens,
   REQUESTED_AT_ANNOTATION,
   type ReconcileContext,
   type ReconcilerDefinition,
@@ -61,6 +73,8 @@ interface State {
   client?: TwitchClient
   /** Set when this reconcile published a new webhook URL (subscriptions wait one round). */
   published?: boolean
+  /** channel.subscribe waits for the broadcaster's consent (a connect link is published). */
+  awaitingGrant?: boolean
 }
 
 type Ctx = ReconcileContext<TwitchIntegrationSpec, TwitchIntegrationStatus, State>
@@ -79,6 +93,11 @@ export interface TwitchReconcilerOptions {
    * streams answer lags EventSub by up to a minute or two). Default 90 s.
    */
   helixLagMs?: number
+  /** For the broadcaster's user token (channel.subscribe): Secret reads and the token lifecycle. */
+  core?: CoreV1Api | undefined
+  tokens?: OAuthTokens | undefined
+  /** The connect links of the process; without them a Secret without a user grant is left as it is. */
+  connect?: ConnectLinks | undefined
 }
 
 /** Statuses after which Switchboard makes the subscription again. */
@@ -102,6 +121,25 @@ export function twitchReconciler(
   opts: TwitchReconcilerOptions,
 ): ReconcilerDefinition<TwitchIntegrationSpec, TwitchIntegrationStatus, State> {
   const helixLagMs = opts.helixLagMs ?? 90_000
+  opts.connect?.register('twitch', {
+    kind: TwitchIntegrationKind,
+    // the broadcaster who consented must be one of the channels the resource names
+    verify: async ({ accessToken, tokenUrl, expect, signal }) => {
+      const logins = (expect.logins ?? '').split(',').filter(Boolean)
+      if (logins.length === 0) return undefined
+      const user = await validateTwitchUserToken({
+        accessToken,
+        authUrl: tokenUrl.slice(0, tokenUrl.length - twitchProvider.oauth.tokenPath.length),
+        logger: opts.logger,
+        metrics: opts.registry,
+        timeoutMs: opts.http?.timeoutMs,
+        signal,
+      })
+      return logins.includes(user.login.toLowerCase())
+        ? undefined
+        : `the Twitch account authorized (${user.login}) is not a channel in spec.channels`
+    },
+  })
   return {
     name: 'twitchintegration',
     kind: TwitchIntegrationKind,
@@ -127,6 +165,8 @@ export function twitchReconciler(
     steps: [
       { name: 'webhook', run: (ctx) => webhook(ctx, opts.publicUrl) },
       { name: 'connect', run: (ctx) => connect(ctx, opts) },
+      // the broadcaster's user token, for channel.subscribe; the channels are tracked without it
+      { name: 'grant', run: (ctx) => grant(ctx, opts), optional: true },
       { name: 'resolve', run: (ctx) => resolve(ctx) },
       { name: 'notifications', run: (ctx) => notifications(ctx, opts.destinations), optional: true },
       { name: 'streams', run: (ctx) => streams(ctx, helixLagMs) },
@@ -213,6 +253,176 @@ async function connect(ctx: Ctx, opts: TwitchReconcilerOptions): Promise<void> {
     if (e.kind === 'stalling') ctx.setCondition(ConditionType.CredentialsValid, 'False', e.reason, e.message)
     throw e
   }
+}
+
+const SUBSCRIBE = 'channel.subscribe'
+
+/**
+ * The broadcaster's user token, when spec.events has channel.subscribe: taken from the Secret
+ * (refreshed through the shared token lifecycle, rotated tokens written back) and validated at
+ * Twitch once per access token, as Twitch asks. Without a grant (no `refreshToken`) or with a
+ * revoked one, and with connect links on, a link is published in status.connect and
+ * channel.subscribe waits (the channels are tracked meanwhile: the step is optional); without connect links the Secret is left as it is (the broadcaster may
+ * have authorized the application some other way).
+ */
+async function grant(ctx: Ctx, opts: TwitchReconcilerOptions): Promise<void> {
+  if (!ctx.spec.events.includes(SUBSCRIBE)) {
+    delete ctx.status.broadcaster
+    delete ctx.status.connect
+    ctx.removeCondition(ConditionType.BroadcasterAuthorized)
+    return
+  }
+  const secretName = ctx.spec.credentialsSecretRef.name
+  const { namespace } = ctx.obj.metadata
+  const secret = ctx.secret(secretName)
+  const refreshToken = Buffer.from(secret.data?.refreshToken ?? '', 'base64')
+    .toString('utf8')
+    .trim()
+  const auth = (ctx.spec.endpoints?.auth ?? TWITCH_AUTH_URL).replace(/\/+$/, '')
+  const tokens = opts.tokens
+  try {
+    if (!refreshToken || !tokens) {
+      if (!opts.connect?.enabled || !tokens) {
+        delete ctx.status.connect
+        return
+      }
+      throw new StallingError(Reason.SecretKeyMissing, `Secret "${secretName}" has no key "refreshToken"`, {
+        field: 'refreshToken',
+      })
+    }
+    const credentials = parseTwitchCredentials(decoded(secret), `Secret "${secretName}"`)
+    const credential: OAuthCredential = {
+      namespace,
+      secretName,
+      refresh: (token, signal) =>
+        refreshGrant({
+          provider: 'twitch',
+          tokenUrl: `${auth}${twitchProvider.oauth.tokenPath}`,
+          clientId: credentials.clientId,
+          clientSecret: credentials.clientSecret,
+          refreshToken: token,
+          logger: ctx.log,
+          metrics: opts.registry,
+          ...(opts.http?.timeoutMs ? { timeoutMs: opts.http.timeoutMs } : {}),
+          ...(signal ? { signal } : {}),
+        }),
+    }
+    const token = await tokens.get(credential, secret, ctx.signal)
+    ctx.addSecretValue(token.token)
+    // validated once an hour per access token, as Twitch asks (a failed validation is not kept)
+    const hour = Math.floor(ctx.now().getTime() / 3_600_000)
+    const known = ctx.memo('broadcaster', [token.token, hour], () => ({
+      user: undefined as TwitchUserToken | undefined,
+    }))
+    let user: TwitchUserToken
+    try {
+      user =
+        known.user ??
+        (await validateTwitchUserToken({
+          accessToken: token.token,
+          authUrl: auth,
+          logger: ctx.log,
+          metrics: opts.registry,
+          timeoutMs: opts.http?.timeoutMs,
+          signal: ctx.signal,
+        }))
+      known.user = user
+    } catch (err) {
+      const e = toSwitchboardError(err)
+      if (e.reason !== Reason.Unauthorized) throw e
+      // Twitch no longer knows the token: a new one from the refresh token, once
+      tokens.reject(credential, token.token)
+      const again = await tokens.get(credential, undefined, ctx.signal)
+      ctx.addSecretValue(again.token)
+      user = await validateTwitchUserToken({
+        accessToken: again.token,
+        authUrl: auth,
+        logger: ctx.log,
+        metrics: opts.registry,
+        timeoutMs: opts.http?.timeoutMs,
+        signal: ctx.signal,
+      })
+    }
+    ctx.status.broadcaster = {
+      login: user.login.slice(0, 25),
+      userId: user.userId.slice(0, 64),
+      scopes: user.scopes.slice(0, 64).map((s) => s.slice(0, 128)),
+      ...(token.expiresAt !== undefined ? { accessTokenExpiresAt: rfc3339(new Date(token.expiresAt)) } : {}),
+    }
+    delete ctx.status.connect
+    if (!user.scopes.includes(TWITCH_SUBSCRIPTIONS_SCOPE)) {
+      const message = `the broadcaster ${user.login} did not grant ${TWITCH_SUBSCRIPTIONS_SCOPE}, which channel.subscribe needs: remove refreshToken from Secret "${secretName}" to get a new connect link`
+      ctx.setCondition(ConditionType.BroadcasterAuthorized, 'False', Reason.InvalidCredentials, message)
+      throw new StallingError(Reason.InvalidCredentials, message, { field: 'refreshToken' })
+    }
+    ctx.setCondition(
+      ConditionType.BroadcasterAuthorized,
+      'True',
+      Reason.Succeeded,
+      `the broadcaster ${user.login} authorized ${TWITCH_SUBSCRIPTIONS_SCOPE}`,
+    )
+  } catch (err) {
+    let e = toSwitchboardError(err)
+    const noGrant =
+      e.reason === Reason.TokenRevoked || (e.reason === Reason.SecretKeyMissing && e.field === 'refreshToken')
+    if (noGrant && opts.connect?.enabled) {
+      delete ctx.status.broadcaster
+      e = await authorizationNeeded(ctx, opts, e.reason, auth)
+    }
+    ctx.setCondition(ConditionType.BroadcasterAuthorized, 'False', e.reason, e.message)
+    throw e
+  }
+}
+
+function decoded(secret: { data?: Record<string, string> | undefined }): Record<string, string> {
+  const data: Record<string, string> = {}
+  for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8')
+  return data
+}
+
+/** Publishes a connect link for the broadcaster's consent; the error to end the step with. */
+async function authorizationNeeded(ctx: Ctx, opts: TwitchReconcilerOptions, why: string, auth: string) {
+  const secretName = ctx.spec.credentialsSecretRef.name
+  const { namespace, name, uid } = ctx.obj.metadata
+  if (!opts.core || !opts.connect) throw new StallingError(Reason.Internal, 'connect links without a client')
+  // a direct read: the Secret cache holds no labels
+  const secret = await opts.core.readNamespacedSecret({ namespace, name: secretName })
+  if (!isWritable(secret)) {
+    delete ctx.status.connect
+    return new StallingError(
+      Reason.SecretNotWritable,
+      `channel.subscribe needs the broadcaster's authorization, and the tokens go into Secret "${secretName}": add the label switchboard.dev/controller-writable=true to it, and a connect link is published in status.connect`,
+      { field: 'metadata.labels.switchboard.dev/controller-writable' },
+    )
+  }
+  const oauth = twitchProvider.oauth
+  const credentials = parseTwitchCredentials(decoded(ctx.secret(secretName)), `Secret "${secretName}"`)
+  const link = await opts.connect.ensure({
+    kind: TwitchIntegrationKind,
+    provider: 'twitch',
+    namespace,
+    name,
+    uid: uid ?? '',
+    secretName,
+    clientId: credentials.clientId,
+    authorizeUrl: `${auth}${oauth.authorizePath}`,
+    tokenUrl: `${auth}${oauth.tokenPath}`,
+    scopes: oauth.scopes,
+    pkce: oauth.pkce,
+    clientAuth: oauth.clientAuth,
+    expect: { logins: [...new Set(ctx.spec.channels.map((l) => l.toLowerCase()))].join(',') },
+    current: ctx.obj.status?.connect,
+  })
+  if (!link) throw new StallingError(Reason.Internal, 'connect links without a public URL')
+  ctx.status.connect = link
+  ctx.state.awaitingGrant = true
+  const message = `${why === Reason.TokenRevoked ? "Twitch refused the broadcaster's grant (revoked)" : `Secret "${secretName}" holds no broadcaster grant yet`}: channel.subscribe waits until the broadcaster opens status.connect.url (until ${link.expiresAt}) and allows access`
+  // back when the link expires, to publish a new one
+  return new WaitingError(
+    Reason.AuthorizationNeeded,
+    message,
+    Math.max(1_000, Date.parse(link.expiresAt) - Date.now()),
+  )
 }
 
 /** The client, once `connect` made it. */
@@ -469,6 +679,8 @@ async function eventsub(ctx: Ctx): Promise<void> {
       const key = `${type}|${ch.userId}`
       wanted.add(key)
       const existing = byKey.get(key) ?? []
+      // not asked for while the broadcaster's consent is awaited (Twitch would answer 403)
+      if (type === SUBSCRIBE && ctx.state.awaitingGrant) continue
       const live = existing.find((s) => s.status === 'enabled') ?? existing.find((s) => s.status === PENDING)
       if (live) {
         out.push({ id: live.id, type, login: ch.login, status: live.status })

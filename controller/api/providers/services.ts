@@ -144,6 +144,17 @@ export const twitch = defineProvider({
     setup: 'nothing: EventSub subscriptions are created through the API',
     secrets: { eventsubSecret: ['eventsubSecret'] },
   },
+  // the broadcaster's user token, for channel.subscribe (connect links)
+  oauth: {
+    baseUrl: 'https://id.twitch.tv',
+    authorizePath: '/oauth2/authorize',
+    tokenPath: '/oauth2/token',
+    scopes: ['channel:read:subscriptions'],
+    // Twitch documents no PKCE for its authorization code flow; the state and the client secret
+    // protect the code, and the account check makes sure the broadcaster is one the spec names
+    pkce: false,
+    clientAuth: 'body',
+  },
   sandbox: { fixture: 'twitch' },
 })
 

@@ -5,6 +5,16 @@
  * - `POST /oauth2/token` (form: `client_id`, `client_secret`, `grant_type=client_credentials`)
  *   → `{access_token, expires_in, token_type:"bearer"}`; an unknown client id → 400, a wrong
  *   secret → 403 `{status, message:"invalid client secret"}`.
+ * - The authorization code flow (a broadcaster's user token, for connect links):
+ *   `GET /oauth2/authorize?response_type=code&client_id&redirect_uri&scope&state` is a consent
+ *   page that answers at once (a code for the first user, or the one `TwitchSandbox.setConsent`
+ *   names) or refuses (`error=access_denied`); `POST /oauth2/token` with
+ *   `grant_type=authorization_code` (one use per code, bound to client and redirect URI, the S256
+ *   check when a challenge was sent) or `refresh_token` answers `{access_token, refresh_token,
+ *   expires_in, scope: [...]}`, a refused one 400 `{status, message:"Invalid authorization code"}`
+ *   (or `"Invalid refresh token"`); the scopes granted count as the broadcaster's authorization.
+ *   `GET /oauth2/validate` (`Authorization: OAuth <token>`) → `{client_id, login, scopes,
+ *   user_id, expires_in}`, 401 for a token it does not know.
  * - Helix (`/helix/...`): `Authorization: Bearer <app token>` and the token's `Client-Id`, else
  *   401 `{error:"Unauthorized", status:401, message:"Invalid OAuth token"}`. Every answer carries
  *   `Ratelimit-Limit`, `Ratelimit-Remaining` and `Ratelimit-Reset` (epoch seconds); 429 when the
@@ -81,14 +91,85 @@ export function twitchPlugin(state: TwitchSandbox, inst: Instrumentation) {
           const clientId = form.client_id ?? q.client_id
           const secret = form.client_secret ?? q.client_secret
           const grant = form.grant_type ?? q.grant_type
-          if (grant !== 'client_credentials')
+          if (grant !== 'client_credentials' && grant !== 'authorization_code' && grant !== 'refresh_token')
             return reply.code(400).send({ status: 400, message: 'unsupported grant type' })
           if (!clientId || !state.clients.has(clientId))
             return reply.code(400).send({ status: 400, message: 'invalid client' })
           if (state.clients.get(clientId) !== secret)
             return reply.code(403).send({ status: 403, message: 'invalid client secret' })
+          if (grant !== 'client_credentials') {
+            const user =
+              grant === 'authorization_code'
+                ? state.exchangeCode(clientId, form.code ?? '', form.redirect_uri ?? '', form.code_verifier)
+                : state.refreshUser(clientId, form.refresh_token ?? '')
+            if (!user) {
+              const what = grant === 'authorization_code' ? 'authorization code' : 'refresh token'
+              return reply.code(400).send({ status: 400, message: `Invalid ${what}` })
+            }
+            // as Twitch answers it: the scopes as an array
+            return {
+              access_token: user.accessToken,
+              refresh_token: user.refreshToken,
+              expires_in: user.expiresIn,
+              scope: user.scopes,
+              token_type: 'bearer',
+            }
+          }
           const { token, expiresIn } = state.issueToken(clientId)
           return { access_token: token, expires_in: expiresIn, token_type: 'bearer' }
+        })
+
+        api.get<{ Querystring: Record<string, string | undefined> }>(
+          '/oauth2/authorize',
+          async (req, reply) => {
+            const q = req.query
+            const page = (status: number, text: string) =>
+              reply
+                .code(status)
+                .type('text/html; charset=utf-8')
+                .send(`<!doctype html><title>Twitch</title><p>${text}</p>`)
+            if (!q.client_id || !state.clients.has(q.client_id)) return page(400, 'Unknown client_id.')
+            if (!q.redirect_uri || !/^https?:\/\//.test(q.redirect_uri))
+              return page(400, 'Invalid redirect_uri.')
+            const back = new URL(q.redirect_uri)
+            if (q.state !== undefined) back.searchParams.set('state', q.state)
+            if (q.response_type !== 'code') {
+              back.searchParams.set('error', 'unsupported_response_type')
+              return reply.redirect(back.toString(), 302)
+            }
+            if (q.code_challenge !== undefined && q.code_challenge_method !== 'S256') {
+              back.searchParams.set('error', 'invalid_request')
+              return reply.redirect(back.toString(), 302)
+            }
+            const answer = state.consent({
+              clientId: q.client_id,
+              redirectUri: q.redirect_uri,
+              scope: q.scope ?? '',
+              codeChallenge: q.code_challenge,
+            })
+            if ('error' in answer) {
+              // as Twitch sends a refusal: error, its description, and the state
+              back.searchParams.set('error', answer.error)
+              back.searchParams.set('error_description', 'The user denied you access')
+            } else {
+              back.searchParams.set('code', answer.code)
+              back.searchParams.set('scope', q.scope ?? '')
+            }
+            return reply.redirect(back.toString(), 302)
+          },
+        )
+
+        api.get('/oauth2/validate', async (req, reply) => {
+          const m = /^(?:OAuth|Bearer)\s+(\S+)$/i.exec(req.headers.authorization ?? '')
+          const user = m?.[1] ? state.validateUser(m[1]) : undefined
+          if (!user) return reply.code(401).send({ status: 401, message: 'invalid access token' })
+          return {
+            client_id: user.clientId,
+            login: user.login,
+            scopes: user.scopes,
+            user_id: user.userId,
+            expires_in: user.expiresIn,
+          }
         })
 
         await api.register(

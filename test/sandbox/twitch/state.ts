@@ -4,7 +4,7 @@
  * limit per client, and the EventSub sender: the callback verification a new subscription goes
  * through, and notifications and revocations signed as Twitch signs them (senders.ts).
  */
-import { randomBytes, randomUUID } from 'node:crypto'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import {
   type TwitchSubscription,
   twitchNotification,
@@ -85,6 +85,27 @@ interface TokenEntry {
   expiresAt: number
 }
 
+/** A broadcaster's user token (authorization code flow), and the refresh token that renews it. */
+interface UserGrant {
+  clientId: string
+  userId: string
+  login: string
+  scopes: string[]
+}
+
+interface IssuedCode extends UserGrant {
+  redirectUri: string
+  challenge?: string
+  expiresAt: number
+}
+
+export interface TwitchUserTokens {
+  accessToken: string
+  refreshToken: string
+  expiresIn: number
+  scopes: string[]
+}
+
 /** Every request to Helix, by operation (the test's way to count them). */
 export type HelixOperation =
   | 'token'
@@ -105,6 +126,15 @@ export class TwitchSandbox {
   readonly #tokens = new Map<string, TokenEntry>()
   /** `<userId>:<scope>` the broadcaster granted the application. */
   readonly authorizations = new Set<string>()
+  readonly #codes = new Map<string, IssuedCode>()
+  readonly #userTokens = new Map<string, UserGrant & { expiresAt: number }>()
+  readonly #userRefresh = new Map<string, UserGrant>()
+  #consent: { login?: string; refuse: boolean } = { refuse: false }
+  /** Codes the consent page issued, redeemed, and token requests refused as `Invalid ...`. */
+  codesIssued = 0
+  codesRedeemed = 0
+  invalidGrants = 0
+  userRefreshes = 0
   readonly deliveries: TwitchDelivery[] = []
   readonly counts = new Map<HelixOperation, number>()
   /** Values asked for per request (`login` / `user_login`), to check the batching. */
@@ -130,6 +160,14 @@ export class TwitchSandbox {
     this.subscriptions.clear()
     this.#tokens.clear()
     this.authorizations.clear()
+    this.#codes.clear()
+    this.#userTokens.clear()
+    this.#userRefresh.clear()
+    this.#consent = { refuse: false }
+    this.codesIssued = 0
+    this.codesRedeemed = 0
+    this.invalidGrants = 0
+    this.userRefreshes = 0
     this.deliveries.length = 0
     this.counts.clear()
     this.batchSizes.users = []
@@ -170,6 +208,112 @@ export class TwitchSandbox {
     const t = this.#tokens.get(token)
     if (!t || t.expiresAt <= Date.now()) return undefined
     return t.clientId
+  }
+
+  // --- the authorization code flow (a broadcaster's user token) ------------------------------
+
+  /**
+   * Who answers the next consent page: the user `login` (default: the first user), or a refusal
+   * (`error=access_denied`). Stays until changed or reset.
+   */
+  setConsent(consent: { login?: string; refuse?: boolean }): void {
+    this.#consent = { ...(consent.login ? { login: consent.login } : {}), refuse: !!consent.refuse }
+  }
+
+  /** The consent page's answer: a one-time code bound to client, redirect URI and challenge. */
+  consent(req: {
+    clientId: string
+    redirectUri: string
+    scope: string
+    codeChallenge?: string | undefined
+  }): { code: string } | { error: 'access_denied' } {
+    if (this.#consent.refuse) return { error: 'access_denied' }
+    const user = this.#consent.login ? this.userByLogin(this.#consent.login) : [...this.users.values()][0]
+    if (!user) return { error: 'access_denied' }
+    const code = randomBytes(15).toString('hex')
+    this.#codes.set(code, {
+      clientId: req.clientId,
+      userId: user.id,
+      login: user.login,
+      scopes: req.scope.split(/\s+/).filter(Boolean),
+      redirectUri: req.redirectUri,
+      ...(req.codeChallenge ? { challenge: req.codeChallenge } : {}),
+      expiresAt: Date.now() + 10 * 60_000,
+    })
+    this.codesIssued++
+    return { code }
+  }
+
+  /**
+   * `grant_type=authorization_code`: tokens for a code issued to this client and redirect URI,
+   * once; the broadcaster's scopes count as granted to the client (what channel.subscribe needs).
+   */
+  exchangeCode(clientId: string, code: string, redirectUri: string, verifier?: string) {
+    const c = this.#codes.get(code)
+    this.#codes.delete(code)
+    const pkceOk =
+      c?.challenge === undefined ||
+      (verifier !== undefined && createHash('sha256').update(verifier).digest('base64url') === c.challenge)
+    if (
+      !c ||
+      c.clientId !== clientId ||
+      c.redirectUri !== redirectUri ||
+      c.expiresAt < Date.now() ||
+      !pkceOk
+    ) {
+      this.invalidGrants++
+      return undefined
+    }
+    this.codesRedeemed++
+    for (const scope of c.scopes) this.authorizations.add(`${c.userId}:${scope}`)
+    return this.#userGrant(c)
+  }
+
+  /** `grant_type=refresh_token`: a new pair (Twitch may rotate; the sandbox always does). */
+  refreshUser(clientId: string, refreshToken: string): TwitchUserTokens | undefined {
+    const g = this.#userRefresh.get(refreshToken)
+    if (!g || g.clientId !== clientId) {
+      this.invalidGrants++
+      return undefined
+    }
+    this.#userRefresh.delete(refreshToken)
+    this.userRefreshes++
+    return this.#userGrant(g)
+  }
+
+  /** `GET /oauth2/validate`: the grant behind a live user token. */
+  validateUser(accessToken: string): (UserGrant & { expiresIn: number }) | undefined {
+    const t = this.#userTokens.get(accessToken)
+    if (!t || t.expiresAt <= Date.now()) return undefined
+    return { ...t, expiresIn: Math.floor((t.expiresAt - Date.now()) / 1000) }
+  }
+
+  /** The broadcaster disconnected the application: its tokens stop working, its scopes go. */
+  revokeUser(login: string): void {
+    const user = this.userByLogin(login)
+    for (const [k, v] of this.#userTokens) if (v.userId === user.id) this.#userTokens.delete(k)
+    for (const [k, v] of this.#userRefresh) if (v.userId === user.id) this.#userRefresh.delete(k)
+    for (const a of [...this.authorizations]) if (a.startsWith(`${user.id}:`)) this.authorizations.delete(a)
+  }
+
+  /** Every user access token expires now (refresh tokens keep working). */
+  expireUserTokens(): void {
+    for (const v of this.#userTokens.values()) v.expiresAt = Date.now() - 1
+  }
+
+  /** Whether a user refresh token still works (tests check what the Secret holds). */
+  userRefreshTokenValid(token: string): boolean {
+    return this.#userRefresh.has(token)
+  }
+
+  #userGrant(g: UserGrant): TwitchUserTokens {
+    const expiresIn = this.#opts.tokenTtlSeconds ?? 3600
+    const grant = { clientId: g.clientId, userId: g.userId, login: g.login, scopes: g.scopes }
+    const accessToken = randomBytes(15).toString('hex')
+    const refreshToken = randomBytes(25).toString('hex')
+    this.#userTokens.set(accessToken, { ...grant, expiresAt: Date.now() + expiresIn * 1000 })
+    this.#userRefresh.set(refreshToken, grant)
+    return { accessToken, refreshToken, expiresIn, scopes: g.scopes }
   }
 
   /** Every issued token stops working (as an expiry or a revocation would do). */
