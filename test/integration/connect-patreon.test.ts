@@ -29,6 +29,7 @@ import {
 import { WRITABLE_LABEL } from '../../controller/runtime/index.ts'
 import { installCrds } from '../../crds/index.ts'
 import { buildSandbox, type Sandbox } from '../sandbox/index.ts'
+import { connectLinkOf, expectNowhere, followToCallback, page } from './connect-helpers.ts'
 import {
   annotate,
   type Clients,
@@ -180,49 +181,16 @@ describe('PatreonIntegration connected from the link in its status', () => {
     return ns
   }
 
-  /** The link the resource publishes, once it is there (and differs from `not`). */
-  async function linkOf(ns: string, not?: string): Promise<{ url: string; expiresAt: string; obj: Obj }> {
-    return waitFor(
-      `status.connect of ${ns}/members`,
-      async () => {
-        const o = await obj(ns)
-        const connect = o.status?.connect as { url?: string; expiresAt?: string } | undefined
-        return connect?.url && connect.expiresAt && connect.url !== not
-          ? { url: connect.url, expiresAt: connect.expiresAt, obj: o }
-          : undefined
-      },
-      { timeoutMs: 30_000 },
-    )
-  }
+  const linkOf = (ns: string, not?: string) => connectLinkOf(`${ns}/members`, () => obj(ns), not)
 
-  /** What a browser does up to the callback: the link, the consent page; the callback URL it would load. */
-  async function toCallback(link: string): Promise<string> {
-    const first = await fetch(link, { redirect: 'manual' })
-    expect(first.status).toBe(302)
-    expect(first.headers.get('referrer-policy')).toBe('no-referrer')
-    const consent = first.headers.get('location') as string
-    expect(consent.startsWith(`${sandbox.patreonEndpoint}/oauth2/authorize?`)).toBe(true)
-    const back = await fetch(consent, { redirect: 'manual' })
-    expect(back.status).toBe(302)
-    const callback = back.headers.get('location') as string
-    expect(callback.startsWith(`${hooksUrl}/connect/patreon/callback?`)).toBe(true)
-    return callback
-  }
+  const toCallback = (link: string) =>
+    followToCallback(link, {
+      authorizeUrl: `${sandbox.patreonEndpoint}/oauth2/authorize`,
+      callbackUrl: `${hooksUrl}/connect/patreon/callback`,
+    })
 
-  const page = async (url: string) => {
-    const res = await fetch(url, { redirect: 'follow' })
-    return { status: res.status, text: await res.text(), url: res.url, headers: res.headers }
-  }
-
-  function noSecretsAnywhere(o: Obj, events: unknown, ...values: string[]) {
-    const status = JSON.stringify(o.status)
-    const evs = JSON.stringify(events)
-    for (const v of [...planted, ...values]) {
-      expect(logs.text()).not.toContain(v)
-      expect(status).not.toContain(v)
-      expect(evs).not.toContain(v)
-    }
-  }
+  const noSecretsAnywhere = (o: Obj, events: unknown, ...values: string[]) =>
+    expectNowhere({ logs: logs.text(), obj: o, events }, [...planted, ...values])
 
   it('publishes a link, and following it as a browser does makes the resource Ready with tokens in its Secret', async () => {
     const ns = await setup('connect-ok', CAMPAIGNS[0] as string)

@@ -31,6 +31,7 @@ import { WRITABLE_LABEL } from '../../controller/runtime/index.ts'
 import { installCrds } from '../../crds/index.ts'
 import { bridgeSinks } from '../../webhooks/index.ts'
 import { buildSandbox, type Sandbox } from '../sandbox/index.ts'
+import { connectLinkOf, expectNowhere, followToCallback, page } from './connect-helpers.ts'
 import {
   annotate,
   type Clients,
@@ -182,37 +183,13 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
     return ns
   }
 
-  async function linkOf(ns: string, not?: string): Promise<{ url: string; expiresAt: string; obj: Obj }> {
-    return waitFor(
-      `status.connect of ${ns}/tw`,
-      async () => {
-        const o = await obj(ns)
-        const connect = o.status?.connect as { url?: string; expiresAt?: string } | undefined
-        return connect?.url && connect.expiresAt && connect.url !== not
-          ? { url: connect.url, expiresAt: connect.expiresAt, obj: o }
-          : undefined
-      },
-      { timeoutMs: 30_000 },
-    )
-  }
+  const linkOf = (ns: string, not?: string) => connectLinkOf(`${ns}/tw`, () => obj(ns), not)
 
-  /** A browser up to the callback: the link, the consent page; the callback URL it would load. */
-  async function toCallback(link: string): Promise<string> {
-    const first = await fetch(link, { redirect: 'manual' })
-    expect(first.status).toBe(302)
-    const consent = first.headers.get('location') as string
-    expect(consent.startsWith(`${sandbox.twitchEndpoint}/oauth2/authorize?`)).toBe(true)
-    const back = await fetch(consent, { redirect: 'manual' })
-    expect(back.status).toBe(302)
-    const callback = back.headers.get('location') as string
-    expect(callback.startsWith(`${hooksUrl}/connect/twitch/callback?`)).toBe(true)
-    return callback
-  }
-
-  const page = async (url: string) => {
-    const res = await fetch(url, { redirect: 'follow' })
-    return { status: res.status, text: await res.text(), url: res.url, headers: res.headers }
-  }
+  const toCallback = (link: string) =>
+    followToCallback(link, {
+      authorizeUrl: `${sandbox.twitchEndpoint}/oauth2/authorize`,
+      callbackUrl: `${hooksUrl}/connect/twitch/callback`,
+    })
 
   const ready = (ns: string) =>
     waitFor(
@@ -224,15 +201,8 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
       { timeoutMs: 30_000 },
     )
 
-  function noSecretsAnywhere(o: Obj, events: unknown, ...values: string[]) {
-    const status = JSON.stringify(o.status)
-    const evs = JSON.stringify(events)
-    for (const v of [...planted, ...values]) {
-      expect(logs.text()).not.toContain(v)
-      expect(status).not.toContain(v)
-      expect(evs).not.toContain(v)
-    }
-  }
+  const noSecretsAnywhere = (o: Obj, events: unknown, ...values: string[]) =>
+    expectNowhere({ logs: logs.text(), obj: o, events }, [...planted, ...values])
 
   it('publishes a link while the channel is tracked; the consent makes it Ready, tokens in the Secret, channel.subscribe enabled, tokens refreshed', async () => {
     const ns = await setup('ctw-ok', 'caster_ok')
