@@ -49,6 +49,10 @@ async function freePort(): Promise<number> {
 type Traits = Record<string, unknown>
 const traitsOf = (e: Record<string, unknown> | undefined) => e?.traits as Traits | undefined
 
+// A change that comes by webhook must arrive long before the 15-minute interval would bring it;
+// the latencies measured are logged. The bound is loose: a loaded CI machine took over 15 s once.
+const WEBHOOK_BOUND_MS = 45_000
+
 describe('PatreonIntegration webhooks, managed by the controller', () => {
   let c: Clients
   let operator: Operator
@@ -205,9 +209,7 @@ describe('PatreonIntegration webhooks, managed by the controller', () => {
     await waitFor(
       'the new patron at Segment',
       () => latest(writeKey, joiner.id)?.patronStatus === 'active_patron' || undefined,
-      {
-        timeoutMs: 15_000,
-      },
+      { timeoutMs: WEBHOOK_BOUND_MS },
     )
     const pledgeMs = Date.now() - started
     // delivered, verified (2xx), as HMAC-MD5 of the body with the stored secret
@@ -222,9 +224,7 @@ describe('PatreonIntegration webhooks, managed by the controller', () => {
     await waitFor(
       'the tier change at Segment',
       () => latest(writeKey, joiner.id)?.currentlyEntitledAmountCents === 2500 || undefined,
-      {
-        timeoutMs: 15_000,
-      },
+      { timeoutMs: WEBHOOK_BOUND_MS },
     )
     const tierMs = Date.now() - started
 
@@ -233,9 +233,7 @@ describe('PatreonIntegration webhooks, managed by the controller', () => {
     await waitFor(
       'the cancellation at Segment',
       () => latest(writeKey, joiner.id)?.patronStatus === 'former_patron' || undefined,
-      {
-        timeoutMs: 15_000,
-      },
+      { timeoutMs: WEBHOOK_BOUND_MS },
     )
     const cancelMs = Date.now() - started
     logs.logger.info({ pledgeMs, tierMs, cancelMs }, 'webhook to destination latencies')
@@ -271,9 +269,7 @@ describe('PatreonIntegration webhooks, managed by the controller', () => {
     await waitFor(
       'the queued pledge at Segment',
       () => latest(writeKey, joiner.id)?.patronStatus === 'active_patron' || undefined,
-      {
-        timeoutMs: 15_000,
-      },
+      { timeoutMs: WEBHOOK_BOUND_MS },
     )
     const events = await eventsFor(c.core, ns, 'members')
     expect(events.find((e) => e.reason === 'WebhookResumed')?.type).toBe('Normal')
@@ -310,9 +306,7 @@ describe('PatreonIntegration webhooks, managed by the controller', () => {
     await waitFor(
       'the pledge through the new webhook',
       () => latest(writeKey, joiner.id)?.patronStatus === 'active_patron' || undefined,
-      {
-        timeoutMs: 15_000,
-      },
+      { timeoutMs: WEBHOOK_BOUND_MS },
     )
     await sandbox.patreon.settle()
     const last = sandbox.patreon.deliveries.filter(
