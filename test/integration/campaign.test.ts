@@ -239,8 +239,10 @@ describe('MessageCampaign against the Twilio sandbox', () => {
     }
     expect(everything).not.toContain('821234567')
     expect(everything).not.toContain(AUTH_TOKEN)
+    // every number whole, with and without its +: metric values are digits too, so a fragment such
+    // as the prefix can appear in a CPU time or a byte count without any number having leaked
     const metrics = await operator.manager.metrics.registry.metrics()
-    expect(metrics).not.toContain('2782')
+    for (const i of [1, 2, 3, 4, 5]) expect(metrics).not.toContain(phone(i, '2782').slice(1))
     expect(metrics).not.toContain(AUTH_TOKEN)
   }, 120_000)
 
