@@ -13,7 +13,15 @@ import type { Registry } from 'prom-client'
 import { Reason, StallingError, type SwitchboardError } from '../errors.ts'
 import { createProviderClient } from '../http/index.ts'
 import type { Logger } from '../log.ts'
-import { oauthError, type TokenSet, tokenResponse, twitchInvalid } from './refresh.ts'
+import {
+  clientAuthentication,
+  DEFAULT_EXPIRES_IN_S,
+  invalidClient,
+  oauthError,
+  type TokenSet,
+  tokenResponse,
+  twitchInvalid,
+} from './refresh.ts'
 
 export interface CodeGrantOptions {
   provider: string
@@ -51,14 +59,7 @@ export async function codeGrant(opts: CodeGrantOptions): Promise<TokenSet> {
           `${ctx.where} refused the authorization code (invalid_grant): it was used already, expired, or was issued for another link`,
         )
       }
-      if (code === 'invalid_client' || (res.status === 401 && code === undefined)) {
-        return new StallingError(
-          Reason.InvalidCredentials,
-          `${ctx.where} refused the OAuth client (${code ?? `HTTP ${res.status}`}): check clientId and clientSecret in the Secret`,
-          { field: 'clientSecret' },
-        )
-      }
-      return undefined
+      return invalidClient(ctx.where, res.status, code)
     },
   })
   const form: Record<string, string> = {
@@ -67,16 +68,7 @@ export async function codeGrant(opts: CodeGrantOptions): Promise<TokenSet> {
     redirect_uri: opts.redirectUri,
   }
   if (opts.codeVerifier) form.code_verifier = opts.codeVerifier
-  const headers: Record<string, string> = {}
-  if (opts.clientAuth === 'basic') {
-    const basic = Buffer.from(
-      `${encodeURIComponent(opts.clientId)}:${encodeURIComponent(opts.clientSecret)}`,
-    ).toString('base64')
-    headers.authorization = `Basic ${basic}`
-  } else {
-    form.client_id = opts.clientId
-    form.client_secret = opts.clientSecret
-  }
+  const headers = clientAuthentication(opts, form)
   const started = now()
   const body = await http.post(url.pathname, {
     operation: 'oauth.code',
@@ -95,7 +87,7 @@ export async function codeGrant(opts: CodeGrantOptions): Promise<TokenSet> {
     accessToken: body.access_token,
     refreshToken: body.refresh_token,
     rotated: true,
-    expiresAt: started + (body.expires_in ?? 3600) * 1000,
+    expiresAt: started + (body.expires_in ?? DEFAULT_EXPIRES_IN_S) * 1000,
   }
   if (body.scope !== undefined) out.scope = body.scope
   return out

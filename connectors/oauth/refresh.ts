@@ -63,7 +63,40 @@ export const tokenResponse = z
   .loose()
 
 /** Access tokens without `expires_in` are taken to last this long (an hour, as most do). */
-const DEFAULT_EXPIRES_IN_S = 3600
+export const DEFAULT_EXPIRES_IN_S = 3600
+
+/**
+ * How the OAuth client authenticates at the token endpoint: its id and secret in the form body, or
+ * HTTP Basic (RFC 6749 §2.3.1). Adds them to `form`, or returns the header that carries them.
+ */
+export function clientAuthentication(
+  opts: { clientId: string; clientSecret: string; clientAuth?: 'body' | 'basic' | undefined },
+  form: Record<string, string>,
+): Record<string, string> {
+  if (opts.clientAuth === 'basic') {
+    const basic = Buffer.from(
+      `${encodeURIComponent(opts.clientId)}:${encodeURIComponent(opts.clientSecret)}`,
+    ).toString('base64')
+    return { authorization: `Basic ${basic}` }
+  }
+  form.client_id = opts.clientId
+  form.client_secret = opts.clientSecret
+  return {}
+}
+
+/** A refused OAuth client (`invalid_client`, or a bare 401): the Secret's clientId or clientSecret. */
+export function invalidClient(
+  where: string,
+  status: number,
+  code: string | undefined,
+): StallingError | undefined {
+  if (code !== 'invalid_client' && (status !== 401 || code !== undefined)) return undefined
+  return new StallingError(
+    Reason.InvalidCredentials,
+    `${where} refused the OAuth client (${code ?? `HTTP ${status}`}): check clientId and clientSecret in the Secret`,
+    { field: 'clientSecret' },
+  )
+}
 
 export function oauthError(body: unknown): string | undefined {
   if (body && typeof body === 'object' && typeof (body as { error?: unknown }).error === 'string') {
@@ -104,27 +137,11 @@ export async function refreshGrant(opts: RefreshGrantOptions): Promise<TokenSet>
           { field: 'refreshToken' },
         )
       }
-      if (code === 'invalid_client' || (res.status === 401 && code === undefined)) {
-        return new StallingError(
-          Reason.InvalidCredentials,
-          `${ctx.where} refused the OAuth client (${code ?? `HTTP ${res.status}`}): check clientId and clientSecret in the Secret`,
-          { field: 'clientSecret' },
-        )
-      }
-      return undefined
+      return invalidClient(ctx.where, res.status, code)
     },
   })
   const form: Record<string, string> = { grant_type: 'refresh_token', refresh_token: opts.refreshToken }
-  const headers: Record<string, string> = {}
-  if (opts.clientAuth === 'basic') {
-    const basic = Buffer.from(
-      `${encodeURIComponent(opts.clientId)}:${encodeURIComponent(opts.clientSecret)}`,
-    ).toString('base64')
-    headers.authorization = `Basic ${basic}`
-  } else {
-    form.client_id = opts.clientId
-    form.client_secret = opts.clientSecret
-  }
+  const headers = clientAuthentication(opts, form)
   const started = now()
   const body = await http.post(`${url.pathname}`, {
     operation: 'oauth.refresh',
