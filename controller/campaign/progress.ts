@@ -45,7 +45,14 @@ export type Delivery = 'queued' | 'sent' | 'delivered' | 'undelivered' | 'failed
 
 export type Entry =
   | { state: 'q'; intentMs: number }
-  | { state: 's'; sid: string; delivery: Delivery; code?: number | undefined }
+  | {
+      state: 's'
+      sid: string
+      delivery: Delivery
+      code?: number | undefined
+      /** When Twilio accepted the message (ms, kept to the second): the status reads count from it. */
+      sentMs?: number | undefined
+    }
   | { state: 'x'; reason: string; code?: number | undefined }
 
 /** How far along a delivery is; a callback never moves an entry to a lower rank. */
@@ -81,23 +88,43 @@ export function advance(current: Delivery, next: Delivery): boolean {
   return RANK[next] > RANK[current]
 }
 
-function encode(id: string, e: Entry): string {
+/**
+ * One entry as a line of its record: `<id> q <intentMs>`, `<id> x <reason> [code]`, or
+ * `<id> s <sid> <delivery> [code] [@<seconds, base 36>]`. The `@` field came later: lines without
+ * it (records written before) load with no send time.
+ */
+export function encodeEntry(id: string, e: Entry): string {
   switch (e.state) {
     case 'q':
       return `${id} q ${e.intentMs}`
-    case 's':
-      return `${id} s ${e.sid} ${e.delivery}${e.code === undefined ? '' : ` ${e.code}`}`
+    case 's': {
+      const code = e.code === undefined ? '' : ` ${e.code}`
+      const sent = e.sentMs === undefined ? '' : ` @${Math.floor(e.sentMs / 1000).toString(36)}`
+      return `${id} s ${e.sid} ${e.delivery}${code}${sent}`
+    }
     case 'x':
       return `${id} x ${e.reason}${e.code === undefined ? '' : ` ${e.code}`}`
   }
 }
 
-function decode(line: string): [string, Entry] | undefined {
-  const [id, state, a, b, c] = line.split(' ')
+export function decodeEntry(line: string): [string, Entry] | undefined {
+  const [id, state, a, b, c, d] = line.split(' ')
   if (!id || !state || a === undefined) return undefined
   if (state === 'q') return [id, { state, intentMs: Number(a) }]
   if (state === 's' && b) {
-    return [id, { state, sid: a, delivery: b as Delivery, ...(c ? { code: Number(c) } : {}) }]
+    const sent = c?.startsWith('@') ? c : d
+    const code = c && !c.startsWith('@') ? Number(c) : undefined
+    const sentMs = sent?.startsWith('@') ? Number.parseInt(sent.slice(1), 36) * 1000 : Number.NaN
+    return [
+      id,
+      {
+        state,
+        sid: a,
+        delivery: b as Delivery,
+        ...(code === undefined ? {} : { code }),
+        ...(Number.isFinite(sentMs) ? { sentMs } : {}),
+      },
+    ]
   }
   if (state === 'x') return [id, { state, reason: a, ...(b ? { code: Number(b) } : {}) }]
   return undefined
@@ -176,7 +203,7 @@ export class Progress {
       const text = secret.data?.[KEY] ? Buffer.from(secret.data[KEY], 'base64').toString('utf8') : ''
       const loaded: Array<[string, Entry]> = []
       for (const line of text.split('\n')) {
-        const d = line ? decode(line) : undefined
+        const d = line ? decodeEntry(line) : undefined
         if (!d) continue
         const [id, e] = d
         const before = p.#chunkOf.get(id)
@@ -270,7 +297,7 @@ export class Progress {
         const lines: string[] = []
         for (const id of chunk.ids) {
           const e = this.entries.get(id)
-          if (e) lines.push(encode(id, e))
+          if (e) lines.push(encodeEntry(id, e))
         }
         const text = lines.join('\n')
         bytes += text.length

@@ -420,7 +420,12 @@ async function sendWith(
     const found = await client.sentSince(addressOf(spec, r.phone), new Date(e.intentMs - 60_000), sender)
     const m = found.at(-1)
     if (m) {
-      progress.set(id, { state: 's', sid: m.sid, delivery: deliveryOf(m.status) ?? 'queued' })
+      progress.set(id, {
+        state: 's',
+        sid: m.sid,
+        delivery: deliveryOf(m.status) ?? 'queued',
+        sentMs: e.intentMs,
+      })
       ctx.log.info({ recipient: maskPhone(r.phone) }, 'an unconfirmed send had gone out')
     } else {
       progress.delete(id)
@@ -495,7 +500,12 @@ async function sendWith(
             statusCallback: status.webhook?.url,
           })
           if (out.outcome === 'accepted') {
-            progress.set(r.id, { state: 's', sid: out.sid, delivery: deliveryOf(out.status) ?? 'queued' })
+            progress.set(r.id, {
+              state: 's',
+              sid: out.sid,
+              delivery: deliveryOf(out.status) ?? 'queued',
+              sentMs: Date.now(),
+            })
           } else if (out.outcome === 'rejected') {
             const reason = (out.code !== undefined && SKIP_CODES[out.code]) || 'rejected'
             progress.set(r.id, { state: 'x', reason, ...(out.code === undefined ? {} : { code: out.code }) })
@@ -596,7 +606,9 @@ function compose(spec: MessageCampaignSpec, r: Recipient): Message | { missing: 
  * Reads from Twilio the status of messages still `queued` or `sent` (no final status) since
  * `recheckAfterMs` (then twice as long after each read, `RECHECK_TRIES` reads at most), at most
  * `MAX_RECHECKS` per reconcile, so the counts converge when a status callback was lost. The
- * clock starts when this process first sees the entry. Returns when the next read is due.
+ * clock starts when Twilio accepted the message (kept in the entry, so a restart keeps the
+ * schedule); for entries written without that time, when this process first sees them. Returns
+ * when the next read is due.
  */
 async function recheck(
   ctx: Ctx,
@@ -613,7 +625,7 @@ async function recheck(
     if (e.state !== 's' || FINAL.has(e.delivery)) continue
     let r = rechecks.get(e.sid)
     if (!r) {
-      r = { due: now + opts.recheckAfterMs, tries: 0 }
+      r = recheckPlan(e.sentMs ?? now, now, opts.recheckAfterMs)
       rechecks.set(e.sid, r)
     }
     if (r.tries >= RECHECK_TRIES) continue
@@ -650,7 +662,13 @@ async function recheck(
         const next = deliveryOf(found.status)
         if (entry?.state !== 's' || !next || !advance(entry.delivery, next)) return
         const code = found.errorCode
-        progress.set(id, { state: 's', sid, delivery: next, ...(code === undefined ? {} : { code }) })
+        progress.set(id, {
+          state: 's',
+          sid,
+          delivery: next,
+          sentMs: entry.sentMs,
+          ...(code === undefined ? {} : { code }),
+        })
         moved++
         if (next === 'failed' || next === 'undelivered') {
           fail(
@@ -668,6 +686,21 @@ async function recheck(
   if (read > 0)
     ctx.log.info({ read, moved }, 'delivery statuses read from Twilio for messages without a final callback')
   return next
+}
+
+/**
+ * Where a message's status reads stand when this process first looks at it: read k (from 0) is due
+ * `after * (2^(k+1) - 1)` after the send, so a process started later skips the reads whose time
+ * has passed but one, which is due now.
+ */
+export function recheckPlan(sentMs: number, now: number, after: number): { due: number; tries: number } {
+  let tries = 0
+  let due = sentMs + after
+  while (tries < RECHECK_TRIES - 1 && sentMs + after * (2 ** (tries + 2) - 1) <= now) {
+    tries++
+    due = sentMs + after * (2 ** (tries + 1) - 1)
+  }
+  return { due, tries }
 }
 
 /** Applies the callbacks in `status.deliveryInbox` to the progress records, never backwards. */
@@ -692,7 +725,13 @@ function drainInbox(
     }
     if (next && advance(entry.delivery, next)) {
       const code = typeof cb.errorCode === 'number' ? cb.errorCode : undefined
-      progress.set(id, { state: 's', sid, delivery: next, ...(code === undefined ? {} : { code }) })
+      progress.set(id, {
+        state: 's',
+        sid,
+        delivery: next,
+        sentMs: entry.sentMs,
+        ...(code === undefined ? {} : { code }),
+      })
       if (next === 'failed' || next === 'undelivered') {
         fail(byId.get(id), code !== undefined && SKIP_CODES[code] ? (SKIP_CODES[code] as string) : next, code)
       }

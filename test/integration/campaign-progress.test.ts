@@ -10,7 +10,13 @@ import { type Clients, clients, createNamespace } from './helpers.ts'
 
 const id = (i: number) => `r${String(i).padStart(15, '0')}`
 const sid = () => `SM${randomBytes(16).toString('hex')}`
-const sent = (): Entry => ({ state: 's', sid: sid(), delivery: 'undelivered', code: 30003 })
+const sent = (): Entry => ({
+  state: 's',
+  sid: sid(),
+  delivery: 'undelivered',
+  code: 30003,
+  sentMs: Math.floor(Date.now() / 1000) * 1000, // kept to the second
+})
 
 describe('MessageCampaign progress records', () => {
   let c: Clients
