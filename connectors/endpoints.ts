@@ -19,7 +19,7 @@ import { Reason, StallingError } from './errors.ts'
 export const PROVIDER_HOSTS: Readonly<Record<string, readonly string[]>> = {
   segment: ['api.segment.io', 'events.eu1.segmentapis.com', '*.segmentapis.com'],
   'google-calendar': ['www.googleapis.com', 'oauth2.googleapis.com'],
-  calendly: ['api.calendly.com'],
+  calendly: ['api.calendly.com', 'auth.calendly.com'],
   facebook: ['graph.facebook.com'],
   twitch: ['api.twitch.tv', 'id.twitch.tv'],
   patreon: ['www.patreon.com'],

@@ -11,6 +11,7 @@ import {
   suspend,
   withValidations,
 } from './common.ts'
+import { connectStatus } from './connect.ts'
 import { defineKind, type Resource } from './types.ts'
 import { webhookStatus } from './webhook.ts'
 
@@ -122,7 +123,10 @@ export const calendlySource = z
         '`current_organization`.',
     ),
     credentialsSecretRef: secretRef(
-      'The Secret with `personalAccessToken` (a Calendly personal access token) and ' +
+      'The Secret with `personalAccessToken` (a Calendly personal access token), or with ' +
+        '`clientId` and `clientSecret` (an OAuth application: the user authorizes Switchboard ' +
+        'from the one-time link in status.connect, and the tokens are written into the Secret, ' +
+        'which needs the label switchboard.dev/controller-writable=true); and ' +
         '`webhookSigningKey` (the signing key of the webhook subscription that points at ' +
         'status.webhook.url). Defaults to spec.credentialsSecretRef.',
     ).optional(),
@@ -423,6 +427,11 @@ export const calendarSyncSpec = withValidations(
           calendly: httpUrl(
             'Base URL of the Calendly API. Defaults to `https://api.calendly.com`.',
           ).optional(),
+          calendlyAuth: httpUrl(
+            "Base URL of Calendly's OAuth server (its `/oauth/authorize` consent page and " +
+              '`/oauth/token`), for a Secret with an OAuth client. Defaults to ' +
+              '`https://auth.calendly.com`.',
+          ).optional(),
           facebook: httpUrl(
             'Base URL of the Graph API. Defaults to `https://graph.facebook.com`.',
           ).optional(),
@@ -701,6 +710,24 @@ export const announcementsStatus = z
   })
   .describe('What was announced.')
 
+/** `status.connect`, with the part of the spec (and its Secret) the link authorizes. */
+export const calendarConnectStatus = connectStatus
+  .extend({
+    part: z
+      .string()
+      .max(64)
+      .describe(
+        'The part of the spec the link authorizes, e.g. `spec.source.calendly`. One link at a ' +
+          'time: the first part (source, targets, freeBusy) that needs authorization.',
+      ),
+    secretName: z.string().max(253).describe('The Secret the tokens are written into.'),
+  })
+  .describe(
+    'Present while a part of the spec whose Secret holds an OAuth client needs a user to ' +
+      'authorize Switchboard (no grant yet, or the grant was revoked). Needs the public URL of ' +
+      'the webhook server.',
+  )
+
 export const calendarSyncStatus = z
   .object({
     ...commonStatusFields,
@@ -719,6 +746,7 @@ export const calendarSyncStatus = z
     publicFeed: publicFeedStatus.optional(),
     announcements: announcementsStatus.optional(),
     webhook: webhookStatus.optional(),
+    connect: calendarConnectStatus.optional(),
     lastHandledResyncAt: z
       .string()
       .max(256)

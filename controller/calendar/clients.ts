@@ -10,6 +10,7 @@ import {
   type BudgetRegistry,
   CALENDAR_READONLY_SCOPE,
   CALENDAR_SCOPE,
+  CALENDLY_API_URL,
   type CalendlyClient,
   calendlyCredentialsSchema,
   checkEndpoint,
@@ -24,6 +25,7 @@ import {
   googleCredentialsSchema,
   googleCredentialValues,
   parseCalendlyCredentials,
+  parseCalendlySecret,
   parseFacebookCredentials,
   parseGoogleCredentials,
   Reason,
@@ -31,13 +33,14 @@ import {
   StallingError,
   SwitchboardError,
 } from '../../connectors/index.ts'
-import type { CalendarSyncSpec, CalendarSyncStatus } from '../api/index.ts'
+import { type CalendarSyncSpec, type CalendarSyncStatus, calendlyProvider } from '../api/index.ts'
 import { type BaseContext, keyOf } from '../runtime/index.ts'
+import { type CalendarOAuthSettings, calendlyOAuthClient, withConnect } from './oauth.ts'
 
 /** What the calendar helpers need of a reconcile context (any state). */
 export type Ctx = BaseContext<CalendarSyncSpec, CalendarSyncStatus>
 
-export interface ClientSettings {
+export interface ClientSettings extends CalendarOAuthSettings {
   logger: Logger
   registry: Registry
   http?: { timeoutMs?: number; retry?: RetryPolicy } | undefined
@@ -100,6 +103,56 @@ export class CalendarClients {
       }
       return handle
     })
+  }
+
+  /**
+   * The Calendly client of a part: with the Secret's personal access token, or with a user's
+   * OAuth token when it holds an OAuth client (a missing or revoked grant publishes a connect
+   * link; see oauth.ts).
+   */
+  async calendlyFor(
+    ctx: Ctx,
+    secretName: string,
+    where: string,
+    account: { organization: string },
+  ): Promise<CalendlyClient> {
+    const data = inPart(where, () => ctx.credentials(secretName, calendlyCredentialsSchema))
+    const parsed = inPart(where, () => parseCalendlySecret(data))
+    if ('token' in parsed) return this.calendly(ctx, secretName, where)
+    const { oauth } = parsed
+    const endpoints = ctx.spec.endpoints ?? {}
+    const policy = this.settings.endpoints ?? {}
+    if (endpoints.calendly) checkEndpoint(policy, 'calendly', 'spec.endpoints.calendly', endpoints.calendly)
+    if (endpoints.calendlyAuth)
+      checkEndpoint(policy, 'calendly', 'spec.endpoints.calendlyAuth', endpoints.calendlyAuth)
+    const desc = calendlyProvider.oauth
+    const authUrl = (endpoints.calendlyAuth ?? desc.baseUrl).replace(/\/+$/, '')
+    const apiUrl = (endpoints.calendly ?? CALENDLY_API_URL).replace(/\/+$/, '')
+    return inPartAsync(where, () =>
+      withConnect(
+        ctx,
+        this.settings,
+        () => ({
+          provider: 'calendly',
+          part: where,
+          secretName,
+          clientId: oauth.clientId,
+          authorizeUrl: `${authUrl}${desc.authorizePath}`,
+          tokenUrl: `${authUrl}${desc.tokenPath}`,
+          scopes: desc.scopes,
+          pkce: desc.pkce,
+          clientAuth: desc.clientAuth,
+          expect: { organization: account.organization, apiUrl },
+        }),
+        () =>
+          calendlyOAuthClient(ctx, this.settings, {
+            secretName,
+            oauth,
+            apiUrl: endpoints.calendly,
+            authUrl,
+          }),
+      ),
+    )
   }
 
   calendly(ctx: Ctx, secretName: string, where: string): CalendlyClient {
@@ -169,6 +222,20 @@ export function inPart<T>(where: string, fn: () => T): T {
     return fn()
   } catch (err) {
     if (err instanceof SwitchboardError && err.kind === 'stalling') {
+      throw new StallingError(err.reason, `${where}: ${err.message}`, {
+        ...(err.field !== undefined ? { field: err.field } : {}),
+      })
+    }
+    throw err
+  }
+}
+
+/** `inPart` for an async part; a message that names the part already is left as it is. */
+export async function inPartAsync<T>(where: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    if (err instanceof SwitchboardError && err.kind === 'stalling' && !err.message.startsWith(where)) {
       throw new StallingError(err.reason, `${where}: ${err.message}`, {
         ...(err.field !== undefined ? { field: err.field } : {}),
       })

@@ -31,6 +31,7 @@ import { Announced, announceEvents, announceTargets } from './announce.ts'
 import { CalendarClients, digest, secretFor } from './clients.ts'
 import { buildFeedEvents } from './feed.ts'
 import { readFreeBusy } from './freebusy.ts'
+import { type CalendarOAuthSettings, registerCalendarConnect } from './oauth.ts'
 import { reconcilePush } from './push.ts'
 import {
   type GoogleMirror,
@@ -51,7 +52,7 @@ export { Announced, RESYNC_ANNOTATION }
 
 const KIND = CalendarSyncKind.kind
 
-export interface CalendarReconcilerOptions {
+export interface CalendarReconcilerOptions extends CalendarOAuthSettings {
   logger: Logger
   /** Registry of the provider request metrics. */
   registry: Registry
@@ -116,7 +117,11 @@ export function calendarReconciler(
     http: opts.http,
     budgets: opts.budgets,
     endpoints: opts.endpoints,
+    core: opts.core,
+    tokens: opts.tokens,
+    connect: opts.connect,
   })
+  registerCalendarConnect(clients.settings)
   const forget = (namespace: string, name: string) => opts.metrics.removeResource(KIND, namespace, name)
 
   return {
@@ -213,6 +218,8 @@ async function readSource(ctx: Ctx, s: State): Promise<Map<string, CalendarEvent
   }
   const types = knownTypes(spec)
   const at = rfc3339(s.now)
+  // published again below by the first part that still needs a user's authorization
+  delete status.connect
   try {
     if (spec.source.googleCalendar) {
       const src = spec.source.googleCalendar
@@ -266,7 +273,14 @@ async function readSource(ctx: Ctx, s: State): Promise<Map<string, CalendarEvent
     if (spec.source.calendly) {
       const src = spec.source.calendly
       const where = 'spec.source.calendly'
-      const client = s.clients.calendly(ctx, secretFor(spec, src.credentialsSecretRef, where), where)
+      const client = await s.clients.calendlyFor(
+        ctx,
+        secretFor(spec, src.credentialsSecretRef, where),
+        where,
+        {
+          organization: src.organization,
+        },
+      )
       const events = await readCalendlySource({
         client,
         organization: src.organization,

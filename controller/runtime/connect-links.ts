@@ -205,6 +205,8 @@ export class ConnectLinks {
       current &&
       req.current &&
       data.uid === req.uid &&
+      data.provider === req.provider &&
+      data.secretName === req.secretName &&
       !data.spentAt &&
       sameHash(sha256(current), data.linkHash) &&
       expiresAt - MIN_LEFT_MS > this.#now() &&
