@@ -119,9 +119,14 @@ export function createOperator(opts: OperatorOptions): Operator {
     ...(opts.connect?.now ? { now: opts.connect.now } : {}),
     registry: manager.metrics.registry,
     timeoutMs: opts.providerHttp?.timeoutMs,
-    // a spent link: the resource goes on with its new grant, or publishes a new link
+    // A spent link: the resource publishes a new link. Connected, it goes on with its new grant
+    // when the Secret's watch reports the tokens written (a reconcile asked for here could still
+    // read the Secret as it was, find no grant, and publish a link nobody needs).
     onSpent: (kind, namespace, name, connected) => {
-      if (connected) tokens.forget(namespace, connected.secretName)
+      if (connected) {
+        tokens.forget(namespace, connected.secretName)
+        return
+      }
       const controllers: Record<string, { enqueue(namespace: string, name: string): void }> = {
         PatreonIntegration: patreonController,
         TwitchIntegration: twitchController,
