@@ -96,7 +96,9 @@ function secretRef(description: string) {
 export const googleSecretKeys =
   'a service account key as `serviceAccountKey` (the JSON key file; optionally `subject`, the ' +
   'user it acts for), or an OAuth client and refresh token as `clientId`, `clientSecret` and ' +
-  '`refreshToken`'
+  '`refreshToken` (without `refreshToken`, and with the label ' +
+  'switchboard.dev/controller-writable=true, the user authorizes Switchboard from the one-time ' +
+  'link in status.connect and the tokens are written into the Secret)'
 
 export const googleCalendarSource = z
   .object({
@@ -423,6 +425,10 @@ export const calendarSyncSpec = withValidations(
           googleToken: httpUrl(
             "Google's OAuth token endpoint. Defaults to the service account key's `token_uri`, " +
               'else `https://oauth2.googleapis.com/token`.',
+          ).optional(),
+          googleAuth: httpUrl(
+            "Base URL of Google's consent page (`/o/oauth2/v2/auth`), for the connect links of a " +
+              'Secret with an OAuth client. Defaults to `https://accounts.google.com`.',
           ).optional(),
           calendly: httpUrl(
             'Base URL of the Calendly API. Defaults to `https://api.calendly.com`.',

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
+import { z } from 'zod'
 import {
   type BudgetRegistry,
   CALENDAR_READONLY_SCOPE,
@@ -33,9 +34,19 @@ import {
   StallingError,
   SwitchboardError,
 } from '../../connectors/index.ts'
-import { type CalendarSyncSpec, type CalendarSyncStatus, calendlyProvider } from '../api/index.ts'
+import {
+  type CalendarSyncSpec,
+  type CalendarSyncStatus,
+  calendlyProvider,
+  googleProvider,
+} from '../api/index.ts'
 import { type BaseContext, keyOf } from '../runtime/index.ts'
-import { type CalendarOAuthSettings, calendlyOAuthClient, withConnect } from './oauth.ts'
+import {
+  type AuthorizationRequest,
+  type CalendarOAuthSettings,
+  calendlyOAuthClient,
+  withConnect,
+} from './oauth.ts'
 
 /** What the calendar helpers need of a reconcile context (any state). */
 export type Ctx = BaseContext<CalendarSyncSpec, CalendarSyncStatus>
@@ -103,6 +114,69 @@ export class CalendarClients {
       }
       return handle
     })
+  }
+
+  /**
+   * What a Google part asks of the connect links when its Secret holds an OAuth client: the
+   * scopes of every part that uses the Secret (reading for the source and freeBusy, writing
+   * events for the targets). Undefined for a service account (no link: its key is the grant).
+   */
+  googleConnect(
+    ctx: Ctx,
+    secretName: string,
+    where: string,
+  ): Omit<AuthorizationRequest, 'revoked'> | undefined {
+    const data = ctx.credentials(secretName, z.record(z.string(), z.string()))
+    const clientId = data.clientId?.trim()
+    if (data.serviceAccountKey?.trim() || !clientId || !data.clientSecret?.trim()) return undefined
+    const { spec } = ctx
+    const uses = (ref: { name: string } | undefined, part: string) => {
+      try {
+        return secretFor(spec, ref, part) === secretName
+      } catch {
+        return false
+      }
+    }
+    const desc = googleProvider.oauth
+    const [read, write] = desc.scopes as [string, string]
+    const scopes = new Set<string>()
+    if (spec.source.googleCalendar && uses(spec.source.googleCalendar.credentialsSecretRef, 'source'))
+      scopes.add(read)
+    if (spec.freeBusy && uses(spec.freeBusy.credentialsSecretRef, 'freeBusy')) scopes.add(read)
+    for (const t of spec.targets) {
+      if (uses(t.credentialsSecretRef, 'targets'))
+        scopes.add(spec.managementPolicy === 'Observe' ? read : write)
+    }
+    const endpoints = ctx.spec.endpoints ?? {}
+    if (endpoints.googleAuth)
+      checkEndpoint(
+        this.settings.endpoints ?? {},
+        'google-calendar',
+        'spec.endpoints.googleAuth',
+        endpoints.googleAuth,
+      )
+    const authorize = new URL(
+      `${(endpoints.googleAuth ?? desc.baseUrl).replace(/\/+$/, '')}${desc.authorizePath}`,
+    )
+    for (const [k, v] of Object.entries(desc.authorizeParams ?? {})) authorize.searchParams.set(k, v)
+    return {
+      provider: 'google',
+      part: where,
+      secretName,
+      clientId,
+      authorizeUrl: authorize.toString(),
+      tokenUrl: endpoints.googleToken ?? `${desc.tokenBaseUrl ?? desc.baseUrl}${desc.tokenPath}`,
+      scopes: [read, write].filter((x) => scopes.has(x)),
+      pkce: desc.pkce,
+      clientAuth: desc.clientAuth,
+    }
+  }
+
+  /** `fn` (a Google part's work), with a missing or revoked grant turned into a connect link. */
+  withGoogleConnect<T>(ctx: Ctx, secretName: string, where: string, fn: () => Promise<T>): Promise<T> {
+    return inPartAsync(where, () =>
+      withConnect(ctx, this.settings, () => this.googleConnect(ctx, secretName, where), fn),
+    )
   }
 
   /**

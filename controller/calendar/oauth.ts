@@ -1,8 +1,9 @@
 /**
  * A CalendarSync's parts whose Secret holds an OAuth client instead of a personal access token
- * (Calendly) get their user token from the shared token lifecycle (`OAuthTokens`: cached,
- * refreshed shortly before expiry, rotated tokens written back), and while a part has no grant,
- * or its grant was revoked, a one-time connect link in `status.connect`
+ * get their user token from the shared token lifecycle (Calendly: `OAuthTokens`, cached,
+ * refreshed shortly before expiry, rotated tokens written back) or from the official SDK's
+ * OAuth2 client with the Secret's refresh token (Google, which does not rotate it); while a part
+ * has no grant, or its grant was revoked, a one-time connect link in `status.connect`
  * (controller/runtime/connect-links.ts, docs/connect.md).
  *
  * One link at a time: a CalendarSync has one connect link, for the first part (in the order the
@@ -61,7 +62,7 @@ export interface CalendarOAuthSettings {
 
 /** What a part that needs a user's grant asks of the connect links. */
 export interface AuthorizationRequest {
-  provider: 'calendly'
+  provider: 'calendly' | 'google'
   /** The spec part, e.g. `spec.source.calendly`. */
   part: string
   secretName: string
@@ -86,8 +87,11 @@ export function noGrant(e: SwitchboardError): boolean {
 /**
  * Registers the providers whose links a CalendarSync publishes. For Calendly, a source naming an
  * organization takes only a grant of a user of that organization (`wrong_account` otherwise).
+ * Only one kind may register a provider: Google and Calendly links are the CalendarSync's.
  */
 export function registerCalendarConnect(settings: ClientSettings & CalendarOAuthSettings): void {
+  // Google: the PKCE verifier binds the code to its link; the grant names no account to check
+  settings.connect?.register('google', { kind: CalendarSyncKind })
   settings.connect?.register('calendly', {
     kind: CalendarSyncKind,
     verify: async ({ accessToken, expect, signal }) => {
@@ -172,11 +176,12 @@ export async function authorizationNeeded(
 ): Promise<SwitchboardError> {
   const { namespace, name, uid } = ctx.obj.metadata
   const what = `${req.part} (Secret "${req.secretName}")`
-  const cause = req.revoked ? 'Calendly refused the grant (revoked)' : 'holds no grant yet'
+  const title = req.provider === 'google' ? 'Google' : 'Calendly'
+  const cause = req.revoked ? `lost its grant: ${title} refused it (revoked)` : 'holds no grant yet'
   if (!settings.connect?.enabled || !settings.core) {
     return new StallingError(
       req.revoked ? Reason.TokenRevoked : Reason.SecretKeyMissing,
-      `${what}: ${cause}; put a refreshToken in the Secret, or give the controller the webhook server's public URL to publish a connect link`,
+      `${what} ${cause}; put a refreshToken in the Secret, or give the controller the webhook server's public URL to publish a connect link`,
       { field: 'refreshToken' },
     )
   }
@@ -224,7 +229,7 @@ export async function authorizationNeeded(
   }
   return new WaitingError(
     Reason.AuthorizationNeeded,
-    `${what} ${req.revoked ? 'lost its grant: Calendly refused it (revoked)' : 'holds no grant yet'}: open status.connect.url (until ${link.expiresAt}) signed in to the account and allow access`,
+    `${what} ${cause}: open status.connect.url (until ${link.expiresAt}) signed in to the account and allow access`,
     Math.max(1_000, Date.parse(link.expiresAt) - Date.now()),
   )
 }

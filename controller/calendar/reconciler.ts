@@ -225,20 +225,21 @@ async function readSource(ctx: Ctx, s: State): Promise<Map<string, CalendarEvent
       const src = spec.source.googleCalendar
       const where = 'spec.source.googleCalendar'
       const secret = secretFor(spec, src.credentialsSecretRef, where)
-      const { client } = s.clients.google(ctx, secret, where, false)
       const previous = status.source?.kind === 'googleCalendar' ? status.source : undefined
-      const result = await readGoogleSource({
-        client,
-        calendarId: src.calendarId,
-        config: digest([src.calendarId, secret, spec.endpoints?.googleCalendar]),
-        mirror: s.memory.mirror,
-        savedToken: previous?.calendarId === src.calendarId ? previous.syncToken : undefined,
-        window: s.window,
-        owner,
-        knownTypes: types,
-        now: s.now.getTime(),
-        signal: ctx.signal,
-      })
+      const result = await s.clients.withGoogleConnect(ctx, secret, where, () =>
+        readGoogleSource({
+          client: s.clients.google(ctx, secret, where, false).client,
+          calendarId: src.calendarId,
+          config: digest([src.calendarId, secret, spec.endpoints?.googleCalendar]),
+          mirror: s.memory.mirror,
+          savedToken: previous?.calendarId === src.calendarId ? previous.syncToken : undefined,
+          window: s.window,
+          owner,
+          knownTypes: types,
+          now: s.now.getTime(),
+          signal: ctx.signal,
+        }),
+      )
       s.memory.mirror = result.mirror
       const events = new Map([...result.mirror.events].filter(([, e]) => inWindow(e, s.window)))
       const full = result.mode === 'Full'
@@ -373,22 +374,20 @@ async function syncTargets(ctx: Ctx, s: State, opts: CalendarReconcilerOptions):
     }
     if (before?.lastSyncTime) ts.lastSyncTime = before.lastSyncTime
     try {
-      const handle = s.clients.google(
-        ctx,
-        secretFor(spec, target.credentialsSecretRef, where),
-        where,
-        !observe,
-      )
-      await syncTarget({
-        client: handle.client,
-        target,
-        events: s.events,
-        owner,
-        attendees: handle.attendees,
-        window: s.window,
-        observe,
-        signal: ctx.signal,
-        progress,
+      const secretName = secretFor(spec, target.credentialsSecretRef, where)
+      await s.clients.withGoogleConnect(ctx, secretName, where, () => {
+        const handle = s.clients.google(ctx, secretName, where, !observe)
+        return syncTarget({
+          client: handle.client,
+          target,
+          events: s.events,
+          owner,
+          attendees: handle.attendees,
+          window: s.window,
+          observe,
+          signal: ctx.signal,
+          progress,
+        })
       })
       ts.events = progress.events
       ts.lastSyncTime = at
@@ -485,15 +484,17 @@ async function freeBusy(ctx: Ctx, s: State): Promise<void> {
     return
   }
   const where = 'spec.freeBusy'
-  const { client } = s.clients.google(ctx, secretFor(ctx.spec, fb.credentialsSecretRef, where), where, false)
-  const next = await readFreeBusy({
-    client,
-    calendars: fb.calendars,
-    aheadMs: parseDuration(fb.ahead, 'spec.freeBusy.ahead'),
-    timeZone: fb.timeZone,
-    now: s.now,
-    signal: ctx.signal,
-  })
+  const secretName = secretFor(ctx.spec, fb.credentialsSecretRef, where)
+  const next = await s.clients.withGoogleConnect(ctx, secretName, where, () =>
+    readFreeBusy({
+      client: s.clients.google(ctx, secretName, where, false).client,
+      calendars: fb.calendars,
+      aheadMs: parseDuration(fb.ahead, 'spec.freeBusy.ahead'),
+      timeZone: fb.timeZone,
+      now: s.now,
+      signal: ctx.signal,
+    }),
+  )
   const prev = ctx.status.freeBusy
   // keep the time of the last change when nothing but the clock moved
   if (prev && JSON.stringify(prev.busy) === JSON.stringify(next.busy) && prev.timeMin === next.timeMin) {

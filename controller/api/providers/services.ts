@@ -228,5 +228,21 @@ export const google = defineProvider({
     setup: 'nothing: Switchboard opens the push channels itself',
     secrets: { channelToken: ['channelToken'] },
   },
+  // a user's grant instead of a service account (connect links); the scopes a part asks for
+  // depend on what it does: reading a calendar (source, freeBusy) or writing events (targets)
+  oauth: {
+    baseUrl: 'https://accounts.google.com',
+    authorizePath: '/o/oauth2/v2/auth',
+    tokenBaseUrl: 'https://oauth2.googleapis.com',
+    tokenPath: '/token',
+    scopes: [
+      'https://www.googleapis.com/auth/calendar.readonly',
+      'https://www.googleapis.com/auth/calendar.events',
+    ],
+    // a refresh token only comes with offline access, and again only with a new consent
+    authorizeParams: { access_type: 'offline', prompt: 'consent' },
+    pkce: true,
+    clientAuth: 'body',
+  },
   sandbox: { fixture: 'google-calendar' },
 })
