@@ -18,8 +18,8 @@ import { Reason, StallingError } from './errors.ts'
 /** The providers' own hosts, beyond a casino platform's default endpoint. `*.` matches subdomains. */
 export const PROVIDER_HOSTS: Readonly<Record<string, readonly string[]>> = {
   segment: ['api.segment.io', 'events.eu1.segmentapis.com', '*.segmentapis.com'],
-  'google-calendar': ['www.googleapis.com', 'oauth2.googleapis.com'],
-  calendly: ['api.calendly.com'],
+  'google-calendar': ['www.googleapis.com', 'oauth2.googleapis.com', 'accounts.google.com'],
+  calendly: ['api.calendly.com', 'auth.calendly.com'],
   facebook: ['graph.facebook.com'],
   twitch: ['api.twitch.tv', 'id.twitch.tv'],
   patreon: ['www.patreon.com'],

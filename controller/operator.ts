@@ -108,8 +108,38 @@ export function createOperator(opts: OperatorOptions): Operator {
     }),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   })
-  manager.add({
+  // one token lifecycle per process: every kind with OAuth user tokens shares it
+  const tokens = new OAuthTokens({ core: manager.clients.core, logger: opts.logger })
+  const connect = new ConnectLinks({
+    core: manager.clients.core,
+    custom: manager.clients.custom,
+    logger: opts.logger,
+    publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
+    ttlMs: opts.connect?.ttlMs,
+    ...(opts.connect?.now ? { now: opts.connect.now } : {}),
+    registry: manager.metrics.registry,
+    timeoutMs: opts.providerHttp?.timeoutMs,
+    // A spent link: the resource publishes a new link. Connected, it goes on with its new grant
+    // when the Secret's watch reports the tokens written (a reconcile asked for here could still
+    // read the Secret as it was, find no grant, and publish a link nobody needs).
+    onSpent: (kind, namespace, name, connected) => {
+      if (connected) {
+        tokens.forget(namespace, connected.secretName)
+        return
+      }
+      const controllers: Record<string, { enqueue(namespace: string, name: string): void }> = {
+        PatreonIntegration: patreonController,
+        TwitchIntegration: twitchController,
+        CalendarSync: calendarController,
+      }
+      controllers[kind]?.enqueue(namespace, name)
+    },
+  })
+  const calendarController = manager.add({
     ...calendarReconciler({
+      core: manager.clients.core,
+      tokens,
+      connect,
       endpoints: opts.endpoints,
       metrics: syncMetrics,
       registry: manager.metrics.registry,
@@ -129,27 +159,6 @@ export function createOperator(opts: OperatorOptions): Operator {
       ...opts.campaign,
     }),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
-  })
-  // one token lifecycle per process: every kind with OAuth user tokens shares it
-  const tokens = new OAuthTokens({ core: manager.clients.core, logger: opts.logger })
-  const connect = new ConnectLinks({
-    core: manager.clients.core,
-    custom: manager.clients.custom,
-    logger: opts.logger,
-    publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
-    ttlMs: opts.connect?.ttlMs,
-    ...(opts.connect?.now ? { now: opts.connect.now } : {}),
-    registry: manager.metrics.registry,
-    timeoutMs: opts.providerHttp?.timeoutMs,
-    // a spent link: the resource goes on with its new grant, or publishes a new link
-    onSpent: (kind, namespace, name, connected) => {
-      if (connected) tokens.forget(namespace, connected.secretName)
-      const controllers: Record<string, { enqueue(namespace: string, name: string): void }> = {
-        PatreonIntegration: patreonController,
-        TwitchIntegration: twitchController,
-      }
-      controllers[kind]?.enqueue(namespace, name)
-    },
   })
   const twitchController = manager.add({
     ...twitchReconciler({

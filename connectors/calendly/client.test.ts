@@ -14,6 +14,7 @@ import {
   calendlySignature,
   createCalendlyClient,
   parseCalendlyCredentials,
+  parseCalendlySecret,
 } from './index.ts'
 
 const PAT = 'eyJraWQiOiIxY2UxZTEzNjE3ZGNmNzY2YjNjZWJjY2Y4ZGM1YmFmYThhNjVlNjg0MDIzZjdjMzJiZTgzNDliMjM4MDEzNWI0'
@@ -184,6 +185,48 @@ describe('Calendly client against the sandbox', () => {
     const invalid = thrown({ personalAccessToken: 'has space' })
     expect(invalid.reason).toBe(Reason.InvalidCredentials)
     expect(invalid.message).not.toContain('has space')
+  })
+
+  it('tells a personal access token from an OAuth application, naming the key at fault', () => {
+    expect(parseCalendlySecret({ personalAccessToken: PAT, clientId: 'id', clientSecret: 'sec' })).toEqual({
+      token: { personalAccessToken: PAT },
+    })
+    expect(parseCalendlySecret({ clientId: 'id', clientSecret: 'sec' })).toEqual({
+      oauth: { clientId: 'id', clientSecret: 'sec', granted: false },
+    })
+    expect(parseCalendlySecret({ clientId: 'id', clientSecret: 'sec', refreshToken: 'rt' })).toMatchObject({
+      oauth: { granted: true },
+    })
+    expect(() => parseCalendlySecret({ clientId: 'id' })).toThrow(
+      expect.objectContaining({ reason: Reason.SecretKeyMissing, field: 'clientSecret' }),
+    )
+    // an OAuth Secret is no personal access token
+    expect(() => parseCalendlyCredentials({ clientId: 'id', clientSecret: 'sec' })).toThrow(
+      expect.objectContaining({ reason: Reason.SecretKeyMissing, field: 'personalAccessToken' }),
+    )
+  })
+
+  it('with OAuth, sends the token it is given and asks again after a 401', async () => {
+    const live = sb.userTokens.issue({
+      clientId: 'sandbox-calendly-client',
+      grant: { organizationUuid: sb.organizationUuid },
+      scopes: ['users:read'],
+    }).accessToken
+    // the first one Calendly no longer knows (expired, revoked)
+    const given = ['cly-oauth-stale', live]
+    const rejected: string[] = []
+    const oauth = createCalendlyClient({
+      accessToken: async () => given.shift() ?? 'none',
+      onUnauthorized: (t) => {
+        rejected.push(t)
+      },
+      account: 'ns/secret',
+      baseUrl: `${srv.url}/calendly`,
+    })
+    const me = await oauth.me()
+    expect(me.current_organization).toContain('/organizations/')
+    expect(rejected).toEqual(['cly-oauth-stale'])
+    expect(given).toEqual([])
   })
 
   it('never logs the token', async () => {

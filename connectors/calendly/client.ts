@@ -1,6 +1,8 @@
 /**
  * Calendly API v2 client on the shared provider HTTP layer (budget, retries, logs, metrics,
- * error mapping). Bearer auth with a personal access token. Reads:
+ * error mapping). Bearer auth with a personal access token, or with a user's OAuth access token
+ * that the caller supplies for each attempt (`accessToken`; a 401 hands the token that failed to
+ * `onUnauthorized` and the call is made once more, with a refreshed one). Reads:
  *
  * - `GET /users/me`: the token's user and organization (the health check);
  * - `GET /scheduled_events?organization=|user=&min_start_time&max_start_time&status&count&page_token`,
@@ -12,6 +14,7 @@ import type { Registry } from 'prom-client'
 import { z } from 'zod'
 import { calendlyProvider } from '../../controller/api/index.ts'
 import { parseSecretKeys } from '../credentials.ts'
+import { Reason, StallingError } from '../errors.ts'
 import {
   accountKeyFor,
   type BudgetLimits,
@@ -39,12 +42,45 @@ export interface CalendlyCredentials {
 /** The Secret keys, as the provider's description declares them (the first issue's path names the key). */
 export const calendlyCredentialsSchema = calendlyProvider.credentials
 
-/** The credentials in a Secret's decoded data; throws a StallingError naming the key. */
-export function parseCalendlyCredentials(data: Record<string, string | undefined>): CalendlyCredentials {
+/** An OAuth application whose user tokens (connect links) the controller keeps. */
+export interface CalendlyOAuthClient {
+  clientId: string
+  clientSecret: string
+  /** Whether the Secret holds a grant (`refreshToken`) yet. */
+  granted: boolean
+  webhookSigningKey?: string
+}
+
+/**
+ * What a Calendly Secret holds: a personal access token (used when both are there), or an OAuth
+ * client. Throws a StallingError naming the key.
+ */
+export function parseCalendlySecret(
+  data: Record<string, string | undefined>,
+): { token: CalendlyCredentials } | { oauth: CalendlyOAuthClient } {
   const parsed = parseSecretKeys(calendlyCredentialsSchema, data, 'the Calendly credentials Secret')
-  const out: CalendlyCredentials = { personalAccessToken: parsed.personalAccessToken }
-  if (parsed.webhookSigningKey) out.webhookSigningKey = parsed.webhookSigningKey
-  return out
+  const signing = parsed.webhookSigningKey ? { webhookSigningKey: parsed.webhookSigningKey } : {}
+  if (parsed.personalAccessToken)
+    return { token: { personalAccessToken: parsed.personalAccessToken, ...signing } }
+  return {
+    oauth: {
+      clientId: parsed.clientId ?? '',
+      clientSecret: parsed.clientSecret ?? '',
+      granted: parsed.refreshToken !== undefined,
+      ...signing,
+    },
+  }
+}
+
+/** A personal access token in a Secret's decoded data; throws a StallingError naming the key. */
+export function parseCalendlyCredentials(data: Record<string, string | undefined>): CalendlyCredentials {
+  const parsed = parseCalendlySecret(data)
+  if ('token' in parsed) return parsed.token
+  throw new StallingError(
+    Reason.SecretKeyMissing,
+    'the Calendly credentials Secret has no key "personalAccessToken"',
+    { field: 'personalAccessToken' },
+  )
 }
 
 const location = z
@@ -153,7 +189,14 @@ export interface ListScheduledEventsOptions {
 }
 
 export interface CalendlyClientOptions {
-  credentials: CalendlyCredentials
+  /** A personal access token; or give `accessToken`. */
+  credentials?: CalendlyCredentials
+  /** A user's OAuth access token, asked for at each attempt (the caller caches and refreshes it). */
+  accessToken?: () => Promise<string>
+  /** The provider refused this access token (401): drop it; the call is made once more. */
+  onUnauthorized?: (token: string) => void | Promise<void>
+  /** Whose budget the requests take from, with `accessToken` (e.g. the OAuth client and Secret). */
+  account?: string
   /** Default `https://api.calendly.com`. */
   baseUrl?: string
   logger?: Logger
@@ -189,14 +232,38 @@ export function calendlyUuid(uriOrUuid: string): string {
 export function createCalendlyClient(options: CalendlyClientOptions): CalendlyClient {
   const { credentials } = options
   const baseUrl = options.baseUrl ?? CALENDLY_API_URL
-  const token = credentials.personalAccessToken
+  const pat = credentials?.personalAccessToken
+  const fetchToken = options.accessToken
+  if (pat === undefined && !fetchToken)
+    throw new TypeError('createCalendlyClient: give credentials or accessToken')
   const budgets = options.budgets ?? defaultBudgets
+  // the OAuth token last sent, so that a log line never shows it
+  let last: string | undefined
   const http: ProviderClient = createProviderClient({
     provider: CALENDLY_PROVIDER,
     baseUrl,
-    budget: budgets.get(CALENDLY_PROVIDER, accountKeyFor(baseUrl, token), CALENDLY_BUDGET),
-    auth: ({ headers }) => headers.set('authorization', `Bearer ${token}`),
-    secrets: () => [token, ...(credentials.webhookSigningKey ? [credentials.webhookSigningKey] : [])],
+    budget: budgets.get(
+      CALENDLY_PROVIDER,
+      accountKeyFor(baseUrl, pat ?? `oauth:${options.account ?? ''}`),
+      CALENDLY_BUDGET,
+    ),
+    auth: async ({ headers }) => {
+      const token = pat ?? (await (fetchToken as () => Promise<string>)())
+      if (pat === undefined) last = token
+      headers.set('authorization', `Bearer ${token}`)
+    },
+    ...(pat === undefined
+      ? {
+          onUnauthorized: async ({ headers }: { headers: Headers }) => {
+            const token = /^Bearer (.+)$/.exec(headers.get('authorization') ?? '')?.[1]
+            if (token) await options.onUnauthorized?.(token)
+          },
+        }
+      : {}),
+    secrets: () => [
+      ...(pat !== undefined ? [pat] : last !== undefined ? [last] : []),
+      ...(credentials?.webhookSigningKey ? [credentials.webhookSigningKey] : []),
+    ],
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),

@@ -7,6 +7,7 @@ export {
   type CalendlyClientOptions,
   type CalendlyCredentials,
   type CalendlyInvitee,
+  type CalendlyOAuthClient,
   type CalendlyPage,
   type CalendlyScheduledEvent,
   type CalendlyUser,
@@ -16,6 +17,7 @@ export {
   inviteeSchema,
   type ListScheduledEventsOptions,
   parseCalendlyCredentials,
+  parseCalendlySecret,
   scheduledEventSchema,
   userSchema,
 } from './client.ts'

@@ -437,6 +437,16 @@ describe('google calendar client against the sandbox', () => {
       expect((err as Error).message).toContain('invalid_grant')
     })
 
+    it("stalls with TokenRevoked when the token endpoint refuses a user's refresh token", async () => {
+      const grant = sb.auth.createOAuthClient()
+      sb.auth.revokeRefreshToken(grant.refreshToken)
+      const c = client({ credentials: parseGoogleCredentials(grant), tokenUrl: `${srv.url}/token` })
+      const err = await collect(c.listEvents(SOURCE)).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(StallingError)
+      expect(err).toMatchObject({ reason: Reason.TokenRevoked, field: 'refreshToken' })
+      expect((err as Error).message).not.toContain(grant.refreshToken)
+    })
+
     it('retries 403 rateLimitExceeded and 429 alike, then waits (RateLimited)', async () => {
       srv.faults.inject({ provider: 'google-calendar', status: 403, times: 3, path: '/calendar' })
       const err = await collect(client().listEvents(SOURCE)).catch((e: unknown) => e)

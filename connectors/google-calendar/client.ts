@@ -291,6 +291,7 @@ export function createGoogleCalendarClient(options: GoogleCalendarClientOptions)
           attempts,
           backoffMs: nextBackoffMs,
           secrets: secrets(),
+          userGrant: credentials.kind === 'oauth',
         }
         if (info.calendarId !== undefined) ctx.calendarId = info.calendarId
         if (info.eventId !== undefined) ctx.eventId = info.eventId

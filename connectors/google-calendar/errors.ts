@@ -19,6 +19,7 @@
  * | 408, 5xx, network                                       | `TransientError(ProviderUnavailable)`          |
  * | timeout                                                 | `TransientError(Timeout)`                      |
  * | token endpoint 400/401 (`invalid_grant`, `invalid_client`) | `StallingError(InvalidCredentials)`         |
+ * | token endpoint 400 `invalid_grant` for a user's refresh token | `StallingError(TokenRevoked)`            |
  *
  * The library's own error object is never attached as `cause`: it holds the request's
  * configuration, Authorization header included, and a logger would print it.
@@ -193,6 +194,8 @@ export interface MapContext {
   /** Wait for a rate limit without Retry-After (the caller's next backoff step). */
   backoffMs: number
   secrets: readonly string[]
+  /** The credentials are a user's refresh token (not a service account): `invalid_grant` means revoked. */
+  userGrant?: boolean
 }
 
 /** The registry error for a final failure. */
@@ -214,6 +217,13 @@ export function toGoogleError(f: FailedAttempt, ctx: MapContext): SwitchboardErr
     )
   }
   if (f.token) {
+    if (ctx.userGrant && f.status === 400 && f.reason === 'invalid_grant') {
+      return new StallingError(
+        Reason.TokenRevoked,
+        'the Google token endpoint refused the refresh token (invalid_grant): the user revoked the access, or the token expired; authorize again and put the new refreshToken in the Secret',
+        { field: 'refreshToken' },
+      )
+    }
     if (f.status === 400 || f.status === 401 || f.status === 403) {
       return new StallingError(
         Reason.InvalidCredentials,

@@ -11,6 +11,7 @@ import {
   suspend,
   withValidations,
 } from './common.ts'
+import { connectStatus } from './connect.ts'
 import { defineKind, type Resource } from './types.ts'
 import { webhookStatus } from './webhook.ts'
 
@@ -95,7 +96,9 @@ function secretRef(description: string) {
 export const googleSecretKeys =
   'a service account key as `serviceAccountKey` (the JSON key file; optionally `subject`, the ' +
   'user it acts for), or an OAuth client and refresh token as `clientId`, `clientSecret` and ' +
-  '`refreshToken`'
+  '`refreshToken` (without `refreshToken`, and with the label ' +
+  'switchboard.dev/controller-writable=true, the user authorizes Switchboard from the one-time ' +
+  'link in status.connect and the tokens are written into the Secret)'
 
 export const googleCalendarSource = z
   .object({
@@ -122,7 +125,10 @@ export const calendlySource = z
         '`current_organization`.',
     ),
     credentialsSecretRef: secretRef(
-      'The Secret with `personalAccessToken` (a Calendly personal access token) and ' +
+      'The Secret with `personalAccessToken` (a Calendly personal access token), or with ' +
+        '`clientId` and `clientSecret` (an OAuth application: the user authorizes Switchboard ' +
+        'from the one-time link in status.connect, and the tokens are written into the Secret, ' +
+        'which needs the label switchboard.dev/controller-writable=true); and ' +
         '`webhookSigningKey` (the signing key of the webhook subscription that points at ' +
         'status.webhook.url). Defaults to spec.credentialsSecretRef.',
     ).optional(),
@@ -420,8 +426,17 @@ export const calendarSyncSpec = withValidations(
             "Google's OAuth token endpoint. Defaults to the service account key's `token_uri`, " +
               'else `https://oauth2.googleapis.com/token`.',
           ).optional(),
+          googleAuth: httpUrl(
+            "Base URL of Google's consent page (`/o/oauth2/v2/auth`), for the connect links of a " +
+              'Secret with an OAuth client. Defaults to `https://accounts.google.com`.',
+          ).optional(),
           calendly: httpUrl(
             'Base URL of the Calendly API. Defaults to `https://api.calendly.com`.',
+          ).optional(),
+          calendlyAuth: httpUrl(
+            "Base URL of Calendly's OAuth server (its `/oauth/authorize` consent page and " +
+              '`/oauth/token`), for a Secret with an OAuth client. Defaults to ' +
+              '`https://auth.calendly.com`.',
           ).optional(),
           facebook: httpUrl(
             'Base URL of the Graph API. Defaults to `https://graph.facebook.com`.',
@@ -701,6 +716,24 @@ export const announcementsStatus = z
   })
   .describe('What was announced.')
 
+/** `status.connect`, with the part of the spec (and its Secret) the link authorizes. */
+export const calendarConnectStatus = connectStatus
+  .extend({
+    part: z
+      .string()
+      .max(64)
+      .describe(
+        'The part of the spec the link authorizes, e.g. `spec.source.calendly`. One link at a ' +
+          'time: the first part (source, targets, freeBusy) that needs authorization.',
+      ),
+    secretName: z.string().max(253).describe('The Secret the tokens are written into.'),
+  })
+  .describe(
+    'Present while a part of the spec whose Secret holds an OAuth client needs a user to ' +
+      'authorize Switchboard (no grant yet, or the grant was revoked). Needs the public URL of ' +
+      'the webhook server.',
+  )
+
 export const calendarSyncStatus = z
   .object({
     ...commonStatusFields,
@@ -719,6 +752,7 @@ export const calendarSyncStatus = z
     publicFeed: publicFeedStatus.optional(),
     announcements: announcementsStatus.optional(),
     webhook: webhookStatus.optional(),
+    connect: calendarConnectStatus.optional(),
     lastHandledResyncAt: z
       .string()
       .max(256)

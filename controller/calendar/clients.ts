@@ -6,10 +6,12 @@
 import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
+import { z } from 'zod'
 import {
   type BudgetRegistry,
   CALENDAR_READONLY_SCOPE,
   CALENDAR_SCOPE,
+  CALENDLY_API_URL,
   type CalendlyClient,
   calendlyCredentialsSchema,
   checkEndpoint,
@@ -24,6 +26,7 @@ import {
   googleCredentialsSchema,
   googleCredentialValues,
   parseCalendlyCredentials,
+  parseCalendlySecret,
   parseFacebookCredentials,
   parseGoogleCredentials,
   Reason,
@@ -31,13 +34,24 @@ import {
   StallingError,
   SwitchboardError,
 } from '../../connectors/index.ts'
-import type { CalendarSyncSpec, CalendarSyncStatus } from '../api/index.ts'
+import {
+  type CalendarSyncSpec,
+  type CalendarSyncStatus,
+  calendlyProvider,
+  googleProvider,
+} from '../api/index.ts'
 import { type BaseContext, keyOf } from '../runtime/index.ts'
+import {
+  type AuthorizationRequest,
+  type CalendarOAuthSettings,
+  calendlyOAuthClient,
+  withConnect,
+} from './oauth.ts'
 
 /** What the calendar helpers need of a reconcile context (any state). */
 export type Ctx = BaseContext<CalendarSyncSpec, CalendarSyncStatus>
 
-export interface ClientSettings {
+export interface ClientSettings extends CalendarOAuthSettings {
   logger: Logger
   registry: Registry
   http?: { timeoutMs?: number; retry?: RetryPolicy } | undefined
@@ -100,6 +114,119 @@ export class CalendarClients {
       }
       return handle
     })
+  }
+
+  /**
+   * What a Google part asks of the connect links when its Secret holds an OAuth client: the
+   * scopes of every part that uses the Secret (reading for the source and freeBusy, writing
+   * events for the targets). Undefined for a service account (no link: its key is the grant).
+   */
+  googleConnect(
+    ctx: Ctx,
+    secretName: string,
+    where: string,
+  ): Omit<AuthorizationRequest, 'revoked'> | undefined {
+    const data = ctx.credentials(secretName, z.record(z.string(), z.string()))
+    const clientId = data.clientId?.trim()
+    if (data.serviceAccountKey?.trim() || !clientId || !data.clientSecret?.trim()) return undefined
+    const { spec } = ctx
+    const uses = (ref: { name: string } | undefined, part: string) => {
+      try {
+        return secretFor(spec, ref, part) === secretName
+      } catch {
+        return false
+      }
+    }
+    const desc = googleProvider.oauth
+    const [read, write] = desc.scopes as [string, string]
+    const scopes = new Set<string>()
+    if (spec.source.googleCalendar && uses(spec.source.googleCalendar.credentialsSecretRef, 'source'))
+      scopes.add(read)
+    if (spec.freeBusy && uses(spec.freeBusy.credentialsSecretRef, 'freeBusy')) scopes.add(read)
+    for (const t of spec.targets) {
+      if (uses(t.credentialsSecretRef, 'targets'))
+        scopes.add(spec.managementPolicy === 'Observe' ? read : write)
+    }
+    const endpoints = ctx.spec.endpoints ?? {}
+    if (endpoints.googleAuth)
+      checkEndpoint(
+        this.settings.endpoints ?? {},
+        'google-calendar',
+        'spec.endpoints.googleAuth',
+        endpoints.googleAuth,
+      )
+    const authorize = new URL(
+      `${(endpoints.googleAuth ?? desc.baseUrl).replace(/\/+$/, '')}${desc.authorizePath}`,
+    )
+    for (const [k, v] of Object.entries(desc.authorizeParams ?? {})) authorize.searchParams.set(k, v)
+    return {
+      provider: 'google',
+      part: where,
+      secretName,
+      clientId,
+      authorizeUrl: authorize.toString(),
+      tokenUrl: endpoints.googleToken ?? `${desc.tokenBaseUrl ?? desc.baseUrl}${desc.tokenPath}`,
+      scopes: [read, write].filter((x) => scopes.has(x)),
+      pkce: desc.pkce,
+      clientAuth: desc.clientAuth,
+    }
+  }
+
+  /** `fn` (a Google part's work), with a missing or revoked grant turned into a connect link. */
+  withGoogleConnect<T>(ctx: Ctx, secretName: string, where: string, fn: () => Promise<T>): Promise<T> {
+    return inPartAsync(where, () =>
+      withConnect(ctx, this.settings, () => this.googleConnect(ctx, secretName, where), fn),
+    )
+  }
+
+  /**
+   * The Calendly client of a part: with the Secret's personal access token, or with a user's
+   * OAuth token when it holds an OAuth client (a missing or revoked grant publishes a connect
+   * link; see oauth.ts).
+   */
+  async calendlyFor(
+    ctx: Ctx,
+    secretName: string,
+    where: string,
+    account: { organization: string },
+  ): Promise<CalendlyClient> {
+    const data = inPart(where, () => ctx.credentials(secretName, calendlyCredentialsSchema))
+    const parsed = inPart(where, () => parseCalendlySecret(data))
+    if ('token' in parsed) return this.calendly(ctx, secretName, where)
+    const { oauth } = parsed
+    const endpoints = ctx.spec.endpoints ?? {}
+    const policy = this.settings.endpoints ?? {}
+    if (endpoints.calendly) checkEndpoint(policy, 'calendly', 'spec.endpoints.calendly', endpoints.calendly)
+    if (endpoints.calendlyAuth)
+      checkEndpoint(policy, 'calendly', 'spec.endpoints.calendlyAuth', endpoints.calendlyAuth)
+    const desc = calendlyProvider.oauth
+    const authUrl = (endpoints.calendlyAuth ?? desc.baseUrl).replace(/\/+$/, '')
+    const apiUrl = (endpoints.calendly ?? CALENDLY_API_URL).replace(/\/+$/, '')
+    return inPartAsync(where, () =>
+      withConnect(
+        ctx,
+        this.settings,
+        () => ({
+          provider: 'calendly',
+          part: where,
+          secretName,
+          clientId: oauth.clientId,
+          authorizeUrl: `${authUrl}${desc.authorizePath}`,
+          tokenUrl: `${authUrl}${desc.tokenPath}`,
+          scopes: desc.scopes,
+          pkce: desc.pkce,
+          clientAuth: desc.clientAuth,
+          expect: { organization: account.organization, apiUrl },
+        }),
+        () =>
+          calendlyOAuthClient(ctx, this.settings, {
+            secretName,
+            oauth,
+            apiUrl: endpoints.calendly,
+            authUrl,
+          }),
+      ),
+    )
   }
 
   calendly(ctx: Ctx, secretName: string, where: string): CalendlyClient {
@@ -169,6 +296,20 @@ export function inPart<T>(where: string, fn: () => T): T {
     return fn()
   } catch (err) {
     if (err instanceof SwitchboardError && err.kind === 'stalling') {
+      throw new StallingError(err.reason, `${where}: ${err.message}`, {
+        ...(err.field !== undefined ? { field: err.field } : {}),
+      })
+    }
+    throw err
+  }
+}
+
+/** `inPart` for an async part; a message that names the part already is left as it is. */
+export async function inPartAsync<T>(where: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    if (err instanceof SwitchboardError && err.kind === 'stalling' && !err.message.startsWith(where)) {
       throw new StallingError(err.reason, `${where}: ${err.message}`, {
         ...(err.field !== undefined ? { field: err.field } : {}),
       })

@@ -31,6 +31,7 @@ import { Announced, announceEvents, announceTargets } from './announce.ts'
 import { CalendarClients, digest, secretFor } from './clients.ts'
 import { buildFeedEvents } from './feed.ts'
 import { readFreeBusy } from './freebusy.ts'
+import { type CalendarOAuthSettings, registerCalendarConnect } from './oauth.ts'
 import { reconcilePush } from './push.ts'
 import {
   type GoogleMirror,
@@ -51,7 +52,7 @@ export { Announced, RESYNC_ANNOTATION }
 
 const KIND = CalendarSyncKind.kind
 
-export interface CalendarReconcilerOptions {
+export interface CalendarReconcilerOptions extends CalendarOAuthSettings {
   logger: Logger
   /** Registry of the provider request metrics. */
   registry: Registry
@@ -116,7 +117,11 @@ export function calendarReconciler(
     http: opts.http,
     budgets: opts.budgets,
     endpoints: opts.endpoints,
+    core: opts.core,
+    tokens: opts.tokens,
+    connect: opts.connect,
   })
+  registerCalendarConnect(clients.settings)
   const forget = (namespace: string, name: string) => opts.metrics.removeResource(KIND, namespace, name)
 
   return {
@@ -213,25 +218,28 @@ async function readSource(ctx: Ctx, s: State): Promise<Map<string, CalendarEvent
   }
   const types = knownTypes(spec)
   const at = rfc3339(s.now)
+  // published again below by the first part that still needs a user's authorization
+  delete status.connect
   try {
     if (spec.source.googleCalendar) {
       const src = spec.source.googleCalendar
       const where = 'spec.source.googleCalendar'
       const secret = secretFor(spec, src.credentialsSecretRef, where)
-      const { client } = s.clients.google(ctx, secret, where, false)
       const previous = status.source?.kind === 'googleCalendar' ? status.source : undefined
-      const result = await readGoogleSource({
-        client,
-        calendarId: src.calendarId,
-        config: digest([src.calendarId, secret, spec.endpoints?.googleCalendar]),
-        mirror: s.memory.mirror,
-        savedToken: previous?.calendarId === src.calendarId ? previous.syncToken : undefined,
-        window: s.window,
-        owner,
-        knownTypes: types,
-        now: s.now.getTime(),
-        signal: ctx.signal,
-      })
+      const result = await s.clients.withGoogleConnect(ctx, secret, where, () =>
+        readGoogleSource({
+          client: s.clients.google(ctx, secret, where, false).client,
+          calendarId: src.calendarId,
+          config: digest([src.calendarId, secret, spec.endpoints?.googleCalendar]),
+          mirror: s.memory.mirror,
+          savedToken: previous?.calendarId === src.calendarId ? previous.syncToken : undefined,
+          window: s.window,
+          owner,
+          knownTypes: types,
+          now: s.now.getTime(),
+          signal: ctx.signal,
+        }),
+      )
       s.memory.mirror = result.mirror
       const events = new Map([...result.mirror.events].filter(([, e]) => inWindow(e, s.window)))
       const full = result.mode === 'Full'
@@ -266,7 +274,14 @@ async function readSource(ctx: Ctx, s: State): Promise<Map<string, CalendarEvent
     if (spec.source.calendly) {
       const src = spec.source.calendly
       const where = 'spec.source.calendly'
-      const client = s.clients.calendly(ctx, secretFor(spec, src.credentialsSecretRef, where), where)
+      const client = await s.clients.calendlyFor(
+        ctx,
+        secretFor(spec, src.credentialsSecretRef, where),
+        where,
+        {
+          organization: src.organization,
+        },
+      )
       const events = await readCalendlySource({
         client,
         organization: src.organization,
@@ -359,22 +374,20 @@ async function syncTargets(ctx: Ctx, s: State, opts: CalendarReconcilerOptions):
     }
     if (before?.lastSyncTime) ts.lastSyncTime = before.lastSyncTime
     try {
-      const handle = s.clients.google(
-        ctx,
-        secretFor(spec, target.credentialsSecretRef, where),
-        where,
-        !observe,
-      )
-      await syncTarget({
-        client: handle.client,
-        target,
-        events: s.events,
-        owner,
-        attendees: handle.attendees,
-        window: s.window,
-        observe,
-        signal: ctx.signal,
-        progress,
+      const secretName = secretFor(spec, target.credentialsSecretRef, where)
+      await s.clients.withGoogleConnect(ctx, secretName, where, () => {
+        const handle = s.clients.google(ctx, secretName, where, !observe)
+        return syncTarget({
+          client: handle.client,
+          target,
+          events: s.events,
+          owner,
+          attendees: handle.attendees,
+          window: s.window,
+          observe,
+          signal: ctx.signal,
+          progress,
+        })
       })
       ts.events = progress.events
       ts.lastSyncTime = at
@@ -471,15 +484,17 @@ async function freeBusy(ctx: Ctx, s: State): Promise<void> {
     return
   }
   const where = 'spec.freeBusy'
-  const { client } = s.clients.google(ctx, secretFor(ctx.spec, fb.credentialsSecretRef, where), where, false)
-  const next = await readFreeBusy({
-    client,
-    calendars: fb.calendars,
-    aheadMs: parseDuration(fb.ahead, 'spec.freeBusy.ahead'),
-    timeZone: fb.timeZone,
-    now: s.now,
-    signal: ctx.signal,
-  })
+  const secretName = secretFor(ctx.spec, fb.credentialsSecretRef, where)
+  const next = await s.clients.withGoogleConnect(ctx, secretName, where, () =>
+    readFreeBusy({
+      client: s.clients.google(ctx, secretName, where, false).client,
+      calendars: fb.calendars,
+      aheadMs: parseDuration(fb.ahead, 'spec.freeBusy.ahead'),
+      timeZone: fb.timeZone,
+      now: s.now,
+      signal: ctx.signal,
+    }),
+  )
   const prev = ctx.status.freeBusy
   // keep the time of the last change when nothing but the clock moved
   if (prev && JSON.stringify(prev.busy) === JSON.stringify(next.busy) && prev.timeMin === next.timeMin) {

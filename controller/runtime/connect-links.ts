@@ -167,6 +167,8 @@ export class ConnectLinks {
   readonly #log: Logger
   readonly #providers = new Map<string, ConnectProvider>()
   readonly #now: () => number
+  /** The last link published per connect Secret (a status read may lag behind its write). */
+  readonly #published = new Map<string, { link: string; url: string; expiresAt: string }>()
 
   constructor(opts: ConnectLinksOptions) {
     this.#o = opts
@@ -199,21 +201,24 @@ export class ConnectLinks {
     if (existing && existing.metadata?.annotations?.[CONNECT_FOR_ANNOTATION] !== forUs) {
       throw new Error(`Secret "${name}" exists and is not this resource's connect Secret`)
     }
-    const current = req.current?.url ? /\/([A-Za-z0-9_-]{43})$/.exec(req.current.url)?.[1] : undefined
+    const fromStatus = req.current?.url ? /\/([A-Za-z0-9_-]{43})$/.exec(req.current.url)?.[1] : undefined
     const expiresAt = Date.parse(data.expiresAt ?? '')
-    if (
-      current &&
-      req.current &&
+    const live = (link: string | undefined): link is string =>
+      link !== undefined &&
       data.uid === req.uid &&
+      data.provider === req.provider &&
+      data.secretName === req.secretName &&
       !data.spentAt &&
-      sameHash(sha256(current), data.linkHash) &&
+      sameHash(sha256(link), data.linkHash) &&
       expiresAt - MIN_LEFT_MS > this.#now() &&
       data.tokenUrl === req.tokenUrl &&
       data.clientId === req.clientId &&
       data.scopes === req.scopes.join(' ')
-    ) {
-      return req.current
-    }
+    if (req.current && live(fromStatus)) return req.current
+    // the status read may not show the link published a moment ago yet (a cache behind its own
+    // write): the one this process published is still the live one, so it is shown again
+    const recent = this.#published.get(`${req.namespace}/${name}`)
+    if (recent && live(recent.link)) return { url: recent.url, expiresAt: recent.expiresAt }
     const link = randomBytes(32).toString('base64url')
     const until = rfc3339(new Date(this.#now() + (this.#o.ttlMs ?? DEFAULT_CONNECT_TTL_MS)))
     const set: Record<string, string> = {
@@ -266,10 +271,11 @@ export class ConnectLinks {
       { namespace: req.namespace, name: req.name, kind: req.kind.kind, expiresAt: until },
       'connect link published',
     )
-    return {
-      url: `${this.#base()}${connectLinkPath(req.provider, req.namespace, req.name, link)}`,
-      expiresAt: until,
-    }
+    const url = `${this.#base()}${connectLinkPath(req.provider, req.namespace, req.name, link)}`
+    this.#published.set(`${req.namespace}/${name}`, { link, url, expiresAt: until })
+    // bounded: only links a moment old matter
+    if (this.#published.size > 1024) this.#published.delete(this.#published.keys().next().value as string)
+    return { url, expiresAt: until }
   }
 
   /** A link opened: where to send the browser (the provider's consent page), or why not. */

@@ -11,6 +11,7 @@ export * from './registry.ts'
 export {
   calendly as calendlyProvider,
   facebook as facebookProvider,
+  google as googleProvider,
   patreon as patreonProvider,
   patreonCredentials,
   twilio as twilioProvider,

@@ -106,20 +106,61 @@ export const patreon = defineProvider({
   sandbox: { fixture: 'patreon' },
 })
 
+/**
+ * Calendly's credentials: a personal access token, or an OAuth client (`clientId`,
+ * `clientSecret`) whose tokens come from a connect link (or are pasted in). Calendly's access
+ * tokens last two hours and its refresh tokens work once (each refresh returns a new one), so the
+ * controller writes the rotated tokens back: the Secret needs the label
+ * `switchboard.dev/controller-writable`. With both, the personal access token is used.
+ */
+export const calendlyCredentials = z
+  .object({
+    personalAccessToken: token('personalAccessToken').optional(),
+    clientId: token('clientId').optional(),
+    clientSecret: token('clientSecret').optional(),
+    /** Absent until the user authorizes Switchboard (a connect link in status), or pasted in. */
+    refreshToken: token('refreshToken').optional(),
+    accessToken: token('accessToken').optional(),
+    accessTokenExpiresAt: z
+      .string()
+      .trim()
+      .refine((v) => !Number.isNaN(Date.parse(v)), {
+        message: 'accessTokenExpiresAt must be an RFC 3339 time',
+      })
+      .optional(),
+    webhookSigningKey: z.string().trim().min(1, { message: 'webhookSigningKey is empty' }).optional(),
+  })
+  .refine((c) => c.personalAccessToken !== undefined || c.clientId !== undefined, {
+    message: 'personalAccessToken is missing (or give clientId and clientSecret for OAuth)',
+    path: ['personalAccessToken'],
+  })
+  .refine((c) => c.personalAccessToken !== undefined || c.clientSecret !== undefined, {
+    message: 'clientSecret is needed with clientId',
+    path: ['clientSecret'],
+  })
+
 export const calendly = defineProvider({
   id: 'calendly',
   title: 'Calendly',
   kind: 'CalendarSync',
   protocol: 'calendly',
   docs: 'connectors/calendly/README.md',
-  credentials: z.object({
-    personalAccessToken: token('personalAccessToken'),
-    webhookSigningKey: z.string().trim().min(1, { message: 'webhookSigningKey is empty' }).optional(),
-  }),
+  credentials: calendlyCredentials,
   webhook: {
     verifier: 'calendly',
     setup: 'nothing: created through the API',
     secrets: { signingKey: ['webhookSigningKey'] },
+  },
+  // a user's grant instead of a personal access token (connect links)
+  oauth: {
+    baseUrl: 'https://auth.calendly.com',
+    authorizePath: '/oauth/authorize',
+    tokenPath: '/oauth/token',
+    // the user (GET /users/me) and the scheduled events with their invitees
+    scopes: ['users:read', 'scheduled_events:read'],
+    // Calendly recommends PKCE (S256) for every OAuth application
+    pkce: true,
+    clientAuth: 'body',
   },
   sandbox: { fixture: 'calendly' },
 })
@@ -186,6 +227,22 @@ export const google = defineProvider({
     verifier: 'google',
     setup: 'nothing: Switchboard opens the push channels itself',
     secrets: { channelToken: ['channelToken'] },
+  },
+  // a user's grant instead of a service account (connect links); the scopes a part asks for
+  // depend on what it does: reading a calendar (source, freeBusy) or writing events (targets)
+  oauth: {
+    baseUrl: 'https://accounts.google.com',
+    authorizePath: '/o/oauth2/v2/auth',
+    tokenBaseUrl: 'https://oauth2.googleapis.com',
+    tokenPath: '/token',
+    scopes: [
+      'https://www.googleapis.com/auth/calendar.readonly',
+      'https://www.googleapis.com/auth/calendar.events',
+    ],
+    // a refresh token only comes with offline access, and again only with a new consent
+    authorizeParams: { access_type: 'offline', prompt: 'consent' },
+    pkce: true,
+    clientAuth: 'body',
   },
   sandbox: { fixture: 'google-calendar' },
 })

@@ -54,6 +54,10 @@ export interface ProviderOAuth {
   authorizePath: string
   /** The token endpoint (authorization-code and refresh grants), e.g. `/api/oauth2/token`. */
   tokenPath: string
+  /** The token endpoint's base URL when it is not `baseUrl` (Google's is another host). */
+  tokenBaseUrl?: string
+  /** More parameters the consent page takes (e.g. Google's `access_type=offline`). */
+  authorizeParams?: Readonly<Record<string, string>>
   /** The scopes asked for by default (the kind may leave some out for a resource's spec). */
   scopes: readonly string[]
   /** Whether the provider takes PKCE (RFC 7636, S256); sent only where it does. */

@@ -5,6 +5,10 @@ import type { CalendlySandboxOptions } from './state.ts'
 export const calendlyConfigSchema = z
   .object({
     personalAccessTokens: z.array(z.string().min(1)).optional(),
+    oauthClients: z
+      .array(z.object({ clientId: z.string().min(1), clientSecret: z.string().min(1) }).strict())
+      .optional(),
+    accessTokenTtlSeconds: z.number().int().positive().optional(),
     baseUrl: z.url().optional(),
     webhooks: z
       .array(

@@ -12,6 +12,7 @@ export {
   CalendlySandbox,
   type CalendlySandboxOptions,
   calendlyTime,
+  OAUTH_TOKEN_PREFIX as CALENDLY_OAUTH_TOKEN_PREFIX,
   type WebhookDelivery,
   type WebhookSubscription,
 } from './state.ts'

@@ -12,10 +12,20 @@
  *   organization or user → 403.
  * - `GET /scheduled_events/{uuid}` → `{resource}`; `GET /scheduled_events/{uuid}/invitees` (paged
  *   the same way); unknown → 404 `{title:"Resource Not Found"}`.
+ * - A user's OAuth access token instead (auth.calendly.com, under the same prefix):
+ *   `GET /oauth/authorize` is a consent page that answers at once (a code for the sandbox's
+ *   user, or of the organization `setConsent` names) or refuses (`error=access_denied`);
+ *   `POST /oauth/token` (form; the client in the form or Basic) takes `authorization_code`
+ *   (one use per code, bound to client and redirect URI, the S256 check when a challenge was
+ *   sent) and `refresh_token` (single use: each refresh returns a new refresh token), answering
+ *   `{token_type, access_token, refresh_token, scope, created_at, expires_in, owner,
+ *   organization}` or Calendly's OAuth errors (`invalid_grant` 400, `invalid_client` 401). An
+ *   OAuth token reaches only what its scopes cover (`users:read`, `scheduled_events:read`; 403).
  * - Faults for provider `calendly` answer in Calendly's error shape.
  * - `/_sandbox/calendly/*`: bookings, cancellations, webhook subscriptions, deliveries.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { consentPage, type IssuedTokens, tokenClient } from '../oauth/index.ts'
 import { type Instrumentation, instrument } from '../recording.ts'
 import {
   CALENDLY_DEFAULT_COUNT,
@@ -27,6 +37,14 @@ import {
 } from './state.ts'
 
 type Query = Record<string, string | undefined>
+
+/** The scope an OAuth token needs, by path (Calendly's scope catalog). */
+const SCOPE_OF: [string, string][] = [
+  ['/users', 'users:read'],
+  ['/scheduled_events', 'scheduled_events:read'],
+]
+
+const pathOf = (url: string) => url.replace(/^\/calendly/, '').split('?')[0] ?? ''
 
 const TITLES: Record<number, [string, string]> = {
   400: ['Invalid Argument', 'The supplied parameters are invalid.'],
@@ -95,11 +113,24 @@ export function calendlyPlugin(state: CalendlySandbox, inst: Instrumentation) {
           if (!inst.faults.wasFaulted(req) || reply.statusCode < 400) return payload
           return rewriteFault(reply.statusCode, payload) ?? payload
         })
+        api.decorateRequest('calendlyOrg', '')
         api.addHook('preHandler', async (req, reply) => {
           const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')
-          if (!m?.[1] || !state.accepts(m[1])) return fail(reply, 401)
+          const who = m?.[1] ? state.authorize(m[1]) : undefined
+          if (!who) return fail(reply, 401)
+          // an OAuth token reaches what its scopes cover (a :write scope covers its :read)
+          const need = SCOPE_OF.find(([prefix]) => pathOf(req.url).startsWith(prefix))?.[1]
+          if (
+            who.scopes &&
+            need &&
+            !who.scopes.some((s) => s === need || s === need.replace(':read', ':write'))
+          )
+            return fail(reply, 403)
+          ;(req as unknown as { calendlyOrg: string }).calendlyOrg = who.organizationUuid
           return undefined
         })
+        const orgOf = (req: FastifyRequest) =>
+          `${baseUrlOf(req)}/organizations/${(req as unknown as { calendlyOrg: string }).calendlyOrg}`
 
         api.get('/users/me', async (req) => {
           const base = baseUrlOf(req)
@@ -114,7 +145,7 @@ export function calendlyPlugin(state: CalendlySandbox, inst: Instrumentation) {
               avatar_url: null,
               created_at: '2024-01-01T00:00:00.000000Z',
               updated_at: '2024-01-01T00:00:00.000000Z',
-              current_organization: state.organizationUri(base),
+              current_organization: orgOf(req),
               resource_type: 'User',
               locale: 'en',
             },
@@ -129,7 +160,7 @@ export function calendlyPlugin(state: CalendlySandbox, inst: Instrumentation) {
               { parameter: 'organization', message: 'organization or user is required' },
             ])
           }
-          if (q.organization && q.organization !== state.organizationUri(base)) return fail(reply, 403)
+          if (q.organization && q.organization !== orgOf(req)) return fail(reply, 403)
           if (q.user && q.user !== state.userUri(base)) return fail(reply, 403)
           const count = q.count === undefined ? CALENDLY_DEFAULT_COUNT : Number(q.count)
           if (!Number.isInteger(count) || count < 1 || count > CALENDLY_MAX_COUNT) {
@@ -243,6 +274,80 @@ export function calendlyPlugin(state: CalendlySandbox, inst: Instrumentation) {
       { prefix: CALENDLY_PATH_PREFIX },
     )
 
+    // auth.calendly.com: the consent page and the token endpoint (no bearer token there)
+    await app.register(
+      async (auth) => {
+        instrument(auth, CALENDLY_PROVIDER, inst)
+        auth.addContentTypeParser(
+          'application/x-www-form-urlencoded',
+          { parseAs: 'string', bodyLimit: 16 * 1024 },
+          (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(String(body)))),
+        )
+        consentPage(auth, {
+          path: '/oauth/authorize',
+          title: 'Calendly',
+          knownClient: (id) => state.oauthClients.has(id),
+          consent: (req) => state.consent(req),
+        })
+        auth.post('/oauth/token', async (req, reply) => {
+          const form = (req.body ?? {}) as Record<string, string | undefined>
+          if (
+            typeof form !== 'object' ||
+            !String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')
+          )
+            return reply.code(400).send({ error: 'invalid_request', error_description: 'form body expected' })
+          const grant = form.grant_type
+          if (grant !== 'authorization_code' && grant !== 'refresh_token')
+            return reply.code(400).send({
+              error: 'unsupported_grant_type',
+              error_description: 'The authorization grant type is not supported by the authorization server.',
+            })
+          const client = tokenClient(form, req.headers.authorization)
+          if (!client.clientId || state.oauthClients.get(client.clientId) !== client.clientSecret)
+            return reply.code(401).send({
+              error: 'invalid_client',
+              error_description:
+                'Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.',
+            })
+          let issued: IssuedTokens | undefined
+          let organizationUuid: string | undefined
+          if (grant === 'authorization_code') {
+            const c = state.codes.redeem(
+              client.clientId,
+              form.code ?? '',
+              form.redirect_uri ?? '',
+              form.code_verifier,
+            )
+            if (c) {
+              organizationUuid = c.grant.organizationUuid
+              issued = state.userTokens.issue({ clientId: client.clientId, grant: c.grant, scopes: c.scopes })
+            }
+          } else {
+            issued = state.userTokens.refresh(client.clientId, form.refresh_token ?? '')
+            if (issued) organizationUuid = state.userTokens.lookup(issued.accessToken)?.grant.organizationUuid
+          }
+          if (!issued)
+            return reply.code(400).send({
+              error: 'invalid_grant',
+              error_description:
+                'The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.',
+            })
+          const base = baseUrlOf(req)
+          return {
+            token_type: 'Bearer',
+            access_token: issued.accessToken,
+            refresh_token: issued.refreshToken,
+            scope: issued.scopes.join(' '),
+            created_at: Math.floor(Date.now() / 1000),
+            expires_in: issued.expiresIn,
+            owner: state.userUri(base),
+            organization: `${base}/organizations/${organizationUuid}`,
+          }
+        })
+      },
+      { prefix: CALENDLY_PATH_PREFIX },
+    )
+
     await app.register(async (ctl) => {
       const base = '/_sandbox/calendly'
       ctl.post<{
@@ -334,6 +439,26 @@ export function calendlyPlugin(state: CalendlySandbox, inst: Instrumentation) {
         },
         async (req, reply) => {
           state.addToken(req.body.token)
+          return reply.code(204).send()
+        },
+      )
+      // who answers the consent page next: a refusal, or a user of another organization
+      ctl.post<{ Body: { refuse?: boolean; organizationUuid?: string } }>(
+        `${base}/consent`,
+        {
+          schema: {
+            body: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                refuse: { type: 'boolean' },
+                organizationUuid: { type: 'string', minLength: 1, maxLength: 64 },
+              },
+            },
+          },
+        },
+        async (req, reply) => {
+          state.setConsent(req.body ?? {})
           return reply.code(204).send()
         },
       )

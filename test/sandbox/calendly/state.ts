@@ -6,6 +6,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import { calendlySignature } from '../../../connectors/calendly/index.ts'
+import { AuthorizationCodes, type CodeRequest, UserTokens } from '../oauth/index.ts'
 import { BoundedList, type Instrumentation, type RecordedRequest } from '../recording.ts'
 
 export const CALENDLY_PROVIDER = 'calendly'
@@ -14,10 +15,16 @@ export const CALENDLY_DEFAULT_COUNT = 20
 export const CALENDLY_DEFAULT_BASE_URL = 'https://api.calendly.com'
 /** Where the API routes sit in the sandbox: a client's base URL is `<sandbox URL>/calendly`. */
 export const CALENDLY_PATH_PREFIX = '/calendly'
+/** OAuth access tokens start with this, so that one the sandbox forgot is refused (not taken for a PAT). */
+export const OAUTH_TOKEN_PREFIX = 'cly-oauth-'
 
 export interface CalendlySandboxOptions {
   /** Accepted personal access tokens; none configured = any non-empty bearer token. */
   personalAccessTokens?: string[]
+  /** OAuth applications. Default one: `sandbox-calendly-client` / `sandbox-calendly-secret`. */
+  oauthClients?: { clientId: string; clientSecret: string }[]
+  /** Lifetime of OAuth access tokens. Default 7200 s (two hours, as Calendly's). */
+  accessTokenTtlSeconds?: number
   /** Base of the resource URIs in webhook payloads made outside a request. Default Calendly's. */
   baseUrl?: string
   /** Webhook subscriptions from the start. */
@@ -90,6 +97,13 @@ export class CalendlySandbox {
   readonly organizationUuid = randomUUID().toUpperCase()
   readonly eventTypeUuid = randomUUID().toUpperCase()
   readonly #tokens: Set<string>
+  /** OAuth applications: client id → secret. */
+  readonly oauthClients = new Map<string, string>()
+  /** Codes the consent page issued, each for a user of an organization (its uuid). */
+  readonly codes = new AuthorizationCodes<{ organizationUuid: string }>()
+  /** Users' OAuth tokens: two-hour access tokens, single-use refresh tokens (rotated). */
+  readonly userTokens: UserTokens<{ organizationUuid: string }>
+  #consent: { refuse: boolean; organizationUuid?: string } = { refuse: false }
   readonly #events = new Map<string, StoredEvent>()
   readonly #webhooks: WebhookSubscription[] = []
   readonly #deliveries = new BoundedList<WebhookDelivery>(10_000)
@@ -100,6 +114,14 @@ export class CalendlySandbox {
 
   constructor(opts: CalendlySandboxOptions, requests: Instrumentation['requests']) {
     this.#tokens = new Set(opts.personalAccessTokens ?? [])
+    for (const c of opts.oauthClients ?? [
+      { clientId: 'sandbox-calendly-client', clientSecret: 'sandbox-calendly-secret' },
+    ])
+      this.oauthClients.set(c.clientId, c.clientSecret)
+    this.userTokens = new UserTokens({
+      ttlSeconds: opts.accessTokenTtlSeconds ?? 7200,
+      accessPrefix: OAUTH_TOKEN_PREFIX,
+    })
     this.#baseUrl = (opts.baseUrl ?? CALENDLY_DEFAULT_BASE_URL).replace(/\/+$/, '')
     this.#timeoutMs = opts.deliveryTimeoutMs ?? 5000
     for (const w of opts.webhooks ?? []) this.addWebhook(w)
@@ -128,8 +150,46 @@ export class CalendlySandbox {
     this.#tokens.add(token)
   }
 
+  /**
+   * The bearer token of a request: a user's OAuth access token (with its organization and
+   * scopes), or a personal access token (all scopes, the sandbox's organization).
+   */
+  authorize(token: string): { organizationUuid: string; scopes?: string[] } | undefined {
+    const user = this.userTokens.lookup(token)
+    if (user) return { organizationUuid: user.grant.organizationUuid, scopes: user.scopes }
+    if (token.startsWith(OAUTH_TOKEN_PREFIX)) return undefined
+    return this.accepts(token) ? { organizationUuid: this.organizationUuid } : undefined
+  }
+
   accepts(token: string): boolean {
     return token.length > 0 && (this.#tokens.size === 0 || this.#tokens.has(token))
+  }
+
+  // --- OAuth (auth.calendly.com) --------------------------------------------------------------
+
+  /**
+   * Who answers the next consent page: the sandbox's user (of its organization, or of the
+   * organization `organizationUuid` names: another account), or a refusal. Stays until changed.
+   */
+  setConsent(consent: { refuse?: boolean; organizationUuid?: string }): void {
+    this.#consent = {
+      refuse: !!consent.refuse,
+      ...(consent.organizationUuid ? { organizationUuid: consent.organizationUuid } : {}),
+    }
+  }
+
+  consent(req: CodeRequest): { code: string } | { error: string } {
+    if (this.#consent.refuse) return { error: 'access_denied' }
+    return {
+      code: this.codes.issue(req, {
+        organizationUuid: this.#consent.organizationUuid ?? this.organizationUuid,
+      }),
+    }
+  }
+
+  /** The user revoked the application: every OAuth token stops working. */
+  revokeGrants(): void {
+    this.userTokens.revoke(() => true)
   }
 
   addWebhook(w: WebhookSubscription): void {
@@ -267,6 +327,9 @@ export class CalendlySandbox {
   reset(): void {
     this.#events.clear()
     this.#deliveries.clear()
+    this.codes.reset()
+    this.userTokens.reset()
+    this.#consent = { refuse: false }
   }
 
   #inviteeResource(ev: StoredEvent, i: StoredInvitee, base: string): Record<string, unknown> {

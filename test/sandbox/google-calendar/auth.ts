@@ -8,13 +8,20 @@
  *   and `exp` at most an hour apart and around now (5 minutes of skew); `scope` required; `sub`
  *   (a user the account acts for) recorded.
  * - Refresh-token grant (`grant_type=refresh_token`, `client_id`, `client_secret`,
- *   `refresh_token`; the client may also authenticate with Basic auth).
+ *   `refresh_token`; the client may also authenticate with Basic auth). Google does not rotate
+ *   refresh tokens: the answer carries none.
+ * - Authorization-code grant (`grant_type=authorization_code`, `code`, `redirect_uri`,
+ *   `code_verifier`): a code the consent page (`GET /o/oauth2/v2/auth`, the shared sandbox
+ *   consent page) issued, once, bound to client, redirect URI and S256 challenge; the answer
+ *   carries a refresh token only when the consent asked for `access_type=offline`, with the
+ *   scopes consented to.
  *
  * Answers `{access_token, expires_in, token_type:"Bearer", scope}`, or Google's OAuth errors:
  * 400 `invalid_grant` / `invalid_scope` / `unsupported_grant_type` / `invalid_request`,
  * 401 `invalid_client`.
  */
 import { createPublicKey, generateKeyPairSync, type KeyObject, randomBytes, verify } from 'node:crypto'
+import { AuthorizationCodes, type CodeRequest, tokenClient } from '../oauth/index.ts'
 
 export const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token'
 export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
@@ -74,11 +81,15 @@ function b64urlJson(part: string): unknown {
 
 export class GoogleAuthState {
   readonly #serviceAccounts = new Map<string, KeyObject>()
-  readonly #clients = new Map<string, { secret: string; refreshTokens: Set<string>; scopes: string[] }>()
+  /** OAuth clients, each with its users' refresh tokens and the scopes each was granted. */
+  readonly #clients = new Map<string, { secret: string; refreshTokens: Map<string, string[]> }>()
+  /** Codes the consent page issued: whether offline access was asked for. */
+  readonly codes = new AuthorizationCodes<{ offline: boolean }>({ prefix: '4/sb-' })
+  #consent: { refuse: boolean } = { refuse: false }
   readonly #tokens = new Map<string, IssuedToken>()
   readonly #ttlSeconds: number
   /** Token requests answered with a token, by grant. */
-  readonly issued = { jwtBearer: 0, refreshToken: 0 }
+  readonly issued = { jwtBearer: 0, refreshToken: 0, authorizationCode: 0 }
 
   constructor(accessTokenTtlSeconds = 3600) {
     this.#ttlSeconds = accessTokenTtlSeconds
@@ -115,13 +126,34 @@ export class GoogleAuthState {
     const clientId = `${randomBytes(6).toString('hex')}.apps.sandbox.googleusercontent.com`
     const clientSecret = `GOCSPX-${randomBytes(12).toString('base64url')}`
     const refreshToken = `1//sb-${randomBytes(24).toString('base64url')}`
-    this.#clients.set(clientId, { secret: clientSecret, refreshTokens: new Set([refreshToken]), scopes })
+    this.#clients.set(clientId, { secret: clientSecret, refreshTokens: new Map([[refreshToken, scopes]]) })
     return { clientId, clientSecret, refreshToken }
   }
 
   /** Makes a refresh token unusable (the user revoked access). */
   revokeRefreshToken(refreshToken: string): void {
     for (const c of this.#clients.values()) c.refreshTokens.delete(refreshToken)
+  }
+
+  hasClient(clientId: string): boolean {
+    return this.#clients.has(clientId)
+  }
+
+  /** Whether a refresh token still works (tests check what a Secret holds). */
+  refreshTokenValid(refreshToken: string): boolean {
+    return [...this.#clients.values()].some((c) => c.refreshTokens.has(refreshToken))
+  }
+
+  /** Who answers the next consent page: consent at once, or a refusal. Stays until changed. */
+  setConsent(consent: { refuse?: boolean }): void {
+    this.#consent = { refuse: !!consent.refuse }
+  }
+
+  /** The consent page's answer (the caller checked the client and the redirect URI). */
+  consent(req: CodeRequest, query: Record<string, string | undefined>): { code: string } | { error: string } {
+    if (this.#consent.refuse) return { error: 'access_denied' }
+    if (!req.scope.trim()) return { error: 'invalid_scope' }
+    return { code: this.codes.issue(req, { offline: query.access_type === 'offline' }) }
   }
 
   /** An access token without the token endpoint (tests that do not exercise auth). */
@@ -170,6 +202,7 @@ export class GoogleAuthState {
     const grantType = form.grant_type
     if (grantType === JWT_BEARER) return this.#jwtBearer(form.assertion ?? '', ownUrl)
     if (grantType === 'refresh_token') return this.#refresh(form, authorization)
+    if (grantType === 'authorization_code') return this.#code(form, authorization)
     if (!grantType) throw new TokenError(400, 'invalid_request', 'Missing required parameter: grant_type')
     throw new TokenError(400, 'unsupported_grant_type', `Invalid grant_type: ${grantType.slice(0, 64)}`)
   }
@@ -229,27 +262,34 @@ export class GoogleAuthState {
     return this.#respond(principal, scopes)
   }
 
-  #refresh(form: Record<string, string>, authorization: string | undefined) {
-    let clientId = form.client_id ?? ''
-    let clientSecret = form.client_secret ?? ''
-    const basic = /^Basic\s+(\S+)$/i.exec(authorization ?? '')
-    if (basic?.[1]) {
-      const decoded = Buffer.from(basic[1], 'base64').toString('utf8')
-      const colon = decoded.indexOf(':')
-      if (colon > 0) {
-        clientId = decodeURIComponent(decoded.slice(0, colon))
-        clientSecret = decodeURIComponent(decoded.slice(colon + 1))
-      }
-    }
+  #client(form: Record<string, string>, authorization: string | undefined) {
+    const { clientId, clientSecret } = tokenClient(form, authorization)
     const client = this.#clients.get(clientId)
     if (!client || client.secret !== clientSecret) {
       throw new TokenError(401, 'invalid_client', 'The OAuth client was not found.')
     }
-    const refreshToken = form.refresh_token ?? ''
-    if (!client.refreshTokens.has(refreshToken)) {
-      throw new TokenError(400, 'invalid_grant', 'Token has been expired or revoked.')
-    }
+    return { clientId, client }
+  }
+
+  #refresh(form: Record<string, string>, authorization: string | undefined) {
+    const { clientId, client } = this.#client(form, authorization)
+    const scopes = client.refreshTokens.get(form.refresh_token ?? '')
+    if (!scopes) throw new TokenError(400, 'invalid_grant', 'Token has been expired or revoked.')
     this.issued.refreshToken++
-    return this.#respond({ id: `oauth:${clientId}`, kind: 'user' }, client.scopes)
+    return this.#respond({ id: `oauth:${clientId}`, kind: 'user' }, scopes)
+  }
+
+  #code(form: Record<string, string>, authorization: string | undefined) {
+    const { clientId, client } = this.#client(form, authorization)
+    const c = this.codes.redeem(clientId, form.code ?? '', form.redirect_uri ?? '', form.code_verifier)
+    if (!c) throw new TokenError(400, 'invalid_grant', 'Malformed auth code.')
+    this.issued.authorizationCode++
+    const answer: Record<string, unknown> = this.#respond({ id: `oauth:${clientId}`, kind: 'user' }, c.scopes)
+    if (c.grant.offline) {
+      const refreshToken = `1//sb-${randomBytes(24).toString('base64url')}`
+      client.refreshTokens.set(refreshToken, c.scopes)
+      answer.refresh_token = refreshToken
+    }
+    return answer
   }
 }

@@ -2,6 +2,8 @@
  * Google Calendar v3, as `@googleapis/calendar` sees it (see README.md for the details):
  *
  * - `POST /token`: the OAuth token endpoint (auth.ts);
+ * - `GET /o/oauth2/v2/auth`: the consent page, which answers at once (or refuses when
+ *   `auth.setConsent({refuse: true})`);
  * - `GET|POST /calendar/v3/calendars/{calendarId}/events`, `GET|PATCH|PUT|DELETE .../events/{eventId}`,
  *   `POST .../events/watch`, `POST /calendar/v3/channels/stop`, `POST /calendar/v3/freeBusy`,
  *   with `Authorization: Bearer <token from /token>`;
@@ -11,6 +13,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { pathOf } from '../faults.ts'
+import { consentPage } from '../oauth/index.ts'
 import { type Instrumentation, instrument } from '../recording.ts'
 import { GoogleAuthState, type IssuedToken, type Principal, TokenError } from './auth.ts'
 import { faultBody, GoogleApiError, googleErrorBody } from './errors.ts'
@@ -128,6 +131,14 @@ export function googleCalendarPlugin(state: GoogleCalendarSandbox, inst: Instrum
         (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(String(body)))),
       )
       api.setErrorHandler((err, _req, reply) => sendError(err, reply))
+
+      // accounts.google.com's consent page (the shared sandbox one)
+      consentPage(api, {
+        path: '/o/oauth2/v2/auth',
+        title: 'Google',
+        knownClient: (id) => state.auth.hasClient(id),
+        consent: (req, q) => state.auth.consent(req, q),
+      })
 
       api.post('/token', async (req) => {
         const form = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<

@@ -26,6 +26,7 @@
  *   `retry_after_seconds` from the fault's `retryAfterSeconds`, and no header).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { consentPage } from '../oauth/index.ts'
 import { type Instrumentation, instrument } from '../recording.ts'
 import {
   PATREON_DEFAULT_COUNT,
@@ -251,35 +252,11 @@ export function patreonPlugin(state: PatreonSandbox, inst: Instrumentation) {
           }
         })
 
-        api.get<{ Querystring: Query }>('/oauth2/authorize', async (req, reply) => {
-          const q = req.query
-          const page = (status: number, text: string) =>
-            reply
-              .code(status)
-              .type('text/html; charset=utf-8')
-              .send(`<!doctype html><title>Patreon</title><p>${text}</p>`)
-          if (!q.client_id || !state.hasClient(q.client_id)) return page(400, 'Unknown client_id.')
-          if (!q.redirect_uri || !/^https?:\/\//.test(q.redirect_uri))
-            return page(400, 'Invalid redirect_uri.')
-          const back = new URL(q.redirect_uri)
-          if (q.state !== undefined) back.searchParams.set('state', q.state)
-          if (q.response_type !== 'code') {
-            back.searchParams.set('error', 'unsupported_response_type')
-            return reply.redirect(back.toString(), 302)
-          }
-          if (q.code_challenge !== undefined && q.code_challenge_method !== 'S256') {
-            back.searchParams.set('error', 'invalid_request')
-            return reply.redirect(back.toString(), 302)
-          }
-          const answer = state.consent({
-            clientId: q.client_id,
-            redirectUri: q.redirect_uri,
-            scope: q.scope ?? '',
-            codeChallenge: q.code_challenge,
-          })
-          if ('error' in answer) back.searchParams.set('error', answer.error)
-          else back.searchParams.set('code', answer.code)
-          return reply.redirect(back.toString(), 302)
+        consentPage(api, {
+          path: '/oauth2/authorize',
+          title: 'Patreon',
+          knownClient: (id) => state.hasClient(id),
+          consent: (req) => state.consent(req),
         })
 
         await api.register(

@@ -5,6 +5,7 @@
  * the deliveries sent to them, signed as Patreon signs them (hex HMAC-MD5 of the raw body).
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto'
+import { AuthorizationCodes, type CodeRequest } from '../oauth/index.ts'
 import { BoundedList } from '../recording.ts'
 
 export const PATREON_PROVIDER = 'patreon'
@@ -200,20 +201,15 @@ export class PatreonSandbox {
   refreshes = 0
   /** Refresh and code requests refused with invalid_grant. */
   invalidGrants = 0
+  /** Codes the consent page issued, each for the owner of a campaign. */
+  readonly codes = new AuthorizationCodes<string>({ prefix: 'pat-code-' })
   /** Codes the consent page issued, and codes exchanged for tokens. */
-  codesIssued = 0
-  codesRedeemed = 0
-  readonly #codes = new Map<
-    string,
-    {
-      campaignId: string
-      clientId: string
-      redirectUri: string
-      scopes: Set<string>
-      challenge?: string
-      expiresAt: number
-    }
-  >()
+  get codesIssued(): number {
+    return this.codes.issued
+  }
+  get codesRedeemed(): number {
+    return this.codes.redeemed
+  }
   #consent: { campaignId?: string; refuse: boolean } = { refuse: false }
   #nextId = 1
 
@@ -425,26 +421,11 @@ export class PatreonSandbox {
    * the redirect URI and (RFC 7636, when the request carried one) the code challenge; or the
    * refusal. The caller has checked the client and the redirect URI.
    */
-  consent(req: {
-    clientId: string
-    redirectUri: string
-    scope: string
-    codeChallenge?: string | undefined
-  }): { code: string } | { error: 'access_denied' } {
+  consent(req: CodeRequest): { code: string } | { error: 'access_denied' } {
     if (this.#consent.refuse) return { error: 'access_denied' }
     const campaignId = this.#consent.campaignId ?? [...this.#campaigns.keys()][0]
     if (!campaignId) return { error: 'access_denied' }
-    const code = `pat-code-${randomBytes(18).toString('base64url')}`
-    this.#codes.set(code, {
-      campaignId,
-      clientId: req.clientId,
-      redirectUri: req.redirectUri,
-      scopes: new Set(req.scope.split(/\s+/).filter(Boolean)),
-      ...(req.codeChallenge ? { challenge: req.codeChallenge } : {}),
-      expiresAt: Date.now() + 10 * 60_000,
-    })
-    this.codesIssued++
-    return { code }
+    return { code: this.codes.issue(req, campaignId) }
   }
 
   /**
@@ -458,23 +439,12 @@ export class PatreonSandbox {
     redirectUri: string,
     verifier?: string,
   ): TokenGrant | undefined {
-    const c = this.#codes.get(code)
-    this.#codes.delete(code)
-    const pkceOk =
-      c?.challenge === undefined ||
-      (verifier !== undefined && createHash('sha256').update(verifier).digest('base64url') === c.challenge)
-    if (
-      !c ||
-      c.clientId !== clientId ||
-      c.redirectUri !== redirectUri ||
-      c.expiresAt < Date.now() ||
-      !pkceOk
-    ) {
+    const c = this.codes.redeem(clientId, code, redirectUri, verifier)
+    if (!c) {
       this.invalidGrants++
       return undefined
     }
-    this.codesRedeemed++
-    return this.#grant(c.campaignId, c.clientId, c.scopes.size > 0 ? c.scopes : new Set(DEFAULT_SCOPES))
+    return this.#grant(c.grant, clientId, new Set(c.scopes.length > 0 ? c.scopes : DEFAULT_SCOPES))
   }
 
   /** The creator revoked the app: every token of the campaign stops working. */
@@ -671,12 +641,10 @@ export class PatreonSandbox {
     this.#deliveries.clear()
     this.#campaigns.clear()
     this.#expireAfter.clear()
-    this.#codes.clear()
+    this.codes.reset()
     this.#consent = { refuse: false }
     this.refreshes = 0
     this.invalidGrants = 0
-    this.codesIssued = 0
-    this.codesRedeemed = 0
     for (const c of this.#initial) this.addCampaign(c)
     this.#issuePresets()
   }

@@ -35,6 +35,7 @@
  * `POST /revoke {id, reason}` revokes a subscription; `GET /subscriptions` lists every one.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { consentPage } from '../oauth/index.ts'
 import { type Instrumentation, instrument } from '../recording.ts'
 import {
   subscriptionJson,
@@ -119,45 +120,17 @@ export function twitchPlugin(state: TwitchSandbox, inst: Instrumentation) {
           return { access_token: token, expires_in: expiresIn, token_type: 'bearer' }
         })
 
-        api.get<{ Querystring: Record<string, string | undefined> }>(
-          '/oauth2/authorize',
-          async (req, reply) => {
-            const q = req.query
-            const page = (status: number, text: string) =>
-              reply
-                .code(status)
-                .type('text/html; charset=utf-8')
-                .send(`<!doctype html><title>Twitch</title><p>${text}</p>`)
-            if (!q.client_id || !state.clients.has(q.client_id)) return page(400, 'Unknown client_id.')
-            if (!q.redirect_uri || !/^https?:\/\//.test(q.redirect_uri))
-              return page(400, 'Invalid redirect_uri.')
-            const back = new URL(q.redirect_uri)
-            if (q.state !== undefined) back.searchParams.set('state', q.state)
-            if (q.response_type !== 'code') {
-              back.searchParams.set('error', 'unsupported_response_type')
-              return reply.redirect(back.toString(), 302)
-            }
-            if (q.code_challenge !== undefined && q.code_challenge_method !== 'S256') {
-              back.searchParams.set('error', 'invalid_request')
-              return reply.redirect(back.toString(), 302)
-            }
-            const answer = state.consent({
-              clientId: q.client_id,
-              redirectUri: q.redirect_uri,
-              scope: q.scope ?? '',
-              codeChallenge: q.code_challenge,
-            })
-            if ('error' in answer) {
-              // as Twitch sends a refusal: error, its description, and the state
-              back.searchParams.set('error', answer.error)
-              back.searchParams.set('error_description', 'The user denied you access')
-            } else {
-              back.searchParams.set('code', answer.code)
-              back.searchParams.set('scope', q.scope ?? '')
-            }
-            return reply.redirect(back.toString(), 302)
+        consentPage(api, {
+          path: '/oauth2/authorize',
+          title: 'Twitch',
+          knownClient: (id) => state.clients.has(id),
+          consent: (req) => state.consent(req),
+          // as Twitch answers: a refusal with its description, a code with the scope
+          decorate: (back, answer, q) => {
+            if ('error' in answer) back.searchParams.set('error_description', 'The user denied you access')
+            else back.searchParams.set('scope', q.scope ?? '')
           },
-        )
+        })
 
         api.get('/oauth2/validate', async (req, reply) => {
           const m = /^(?:OAuth|Bearer)\s+(\S+)$/i.exec(req.headers.authorization ?? '')

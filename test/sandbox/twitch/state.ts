@@ -4,7 +4,8 @@
  * limit per client, and the EventSub sender: the callback verification a new subscription goes
  * through, and notifications and revocations signed as Twitch signs them (senders.ts).
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { AuthorizationCodes, type CodeRequest } from '../oauth/index.ts'
 import {
   type TwitchSubscription,
   twitchNotification,
@@ -93,12 +94,6 @@ interface UserGrant {
   scopes: string[]
 }
 
-interface IssuedCode extends UserGrant {
-  redirectUri: string
-  challenge?: string
-  expiresAt: number
-}
-
 export interface TwitchUserTokens {
   accessToken: string
   refreshToken: string
@@ -126,13 +121,12 @@ export class TwitchSandbox {
   readonly #tokens = new Map<string, TokenEntry>()
   /** `<userId>:<scope>` the broadcaster granted the application. */
   readonly authorizations = new Set<string>()
-  readonly #codes = new Map<string, IssuedCode>()
+  /** Codes the consent page issued, each for a user. */
+  readonly codes = new AuthorizationCodes<{ userId: string; login: string }>()
   readonly #userTokens = new Map<string, UserGrant & { expiresAt: number }>()
   readonly #userRefresh = new Map<string, UserGrant>()
   #consent: { login?: string; refuse: boolean } = { refuse: false }
-  /** Codes the consent page issued, redeemed, and token requests refused as `Invalid ...`. */
-  codesIssued = 0
-  codesRedeemed = 0
+  /** Token requests refused as `Invalid ...`. */
   invalidGrants = 0
   userRefreshes = 0
   readonly deliveries: TwitchDelivery[] = []
@@ -160,12 +154,10 @@ export class TwitchSandbox {
     this.subscriptions.clear()
     this.#tokens.clear()
     this.authorizations.clear()
-    this.#codes.clear()
+    this.codes.reset()
     this.#userTokens.clear()
     this.#userRefresh.clear()
     this.#consent = { refuse: false }
-    this.codesIssued = 0
-    this.codesRedeemed = 0
     this.invalidGrants = 0
     this.userRefreshes = 0
     this.deliveries.length = 0
@@ -221,27 +213,19 @@ export class TwitchSandbox {
   }
 
   /** The consent page's answer: a one-time code bound to client, redirect URI and challenge. */
-  consent(req: {
-    clientId: string
-    redirectUri: string
-    scope: string
-    codeChallenge?: string | undefined
-  }): { code: string } | { error: 'access_denied' } {
+  consent(req: CodeRequest): { code: string } | { error: 'access_denied' } {
     if (this.#consent.refuse) return { error: 'access_denied' }
     const user = this.#consent.login ? this.userByLogin(this.#consent.login) : [...this.users.values()][0]
     if (!user) return { error: 'access_denied' }
-    const code = randomBytes(15).toString('hex')
-    this.#codes.set(code, {
-      clientId: req.clientId,
-      userId: user.id,
-      login: user.login,
-      scopes: req.scope.split(/\s+/).filter(Boolean),
-      redirectUri: req.redirectUri,
-      ...(req.codeChallenge ? { challenge: req.codeChallenge } : {}),
-      expiresAt: Date.now() + 10 * 60_000,
-    })
-    this.codesIssued++
-    return { code }
+    return { code: this.codes.issue(req, { userId: user.id, login: user.login }) }
+  }
+
+  /** Codes the consent page issued, and codes exchanged for tokens. */
+  get codesIssued(): number {
+    return this.codes.issued
+  }
+  get codesRedeemed(): number {
+    return this.codes.redeemed
   }
 
   /**
@@ -249,24 +233,13 @@ export class TwitchSandbox {
    * once; the broadcaster's scopes count as granted to the client (what channel.subscribe needs).
    */
   exchangeCode(clientId: string, code: string, redirectUri: string, verifier?: string) {
-    const c = this.#codes.get(code)
-    this.#codes.delete(code)
-    const pkceOk =
-      c?.challenge === undefined ||
-      (verifier !== undefined && createHash('sha256').update(verifier).digest('base64url') === c.challenge)
-    if (
-      !c ||
-      c.clientId !== clientId ||
-      c.redirectUri !== redirectUri ||
-      c.expiresAt < Date.now() ||
-      !pkceOk
-    ) {
+    const c = this.codes.redeem(clientId, code, redirectUri, verifier)
+    if (!c) {
       this.invalidGrants++
       return undefined
     }
-    this.codesRedeemed++
-    for (const scope of c.scopes) this.authorizations.add(`${c.userId}:${scope}`)
-    return this.#userGrant(c)
+    for (const scope of c.scopes) this.authorizations.add(`${c.grant.userId}:${scope}`)
+    return this.#userGrant({ clientId, userId: c.grant.userId, login: c.grant.login, scopes: c.scopes })
   }
 
   /** `grant_type=refresh_token`: a new pair (Twitch may rotate; the sandbox always does). */
