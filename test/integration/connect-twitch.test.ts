@@ -132,6 +132,10 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
         `127.0.0.1:${port}`,
         '--public-url',
         hooksUrl,
+        // every request here comes from one loopback address, more than a client's budget; the
+        // connect rate limit is tested in connect-routes.test.ts
+        '--connect-rate-limit',
+        '0',
         '--rate-limit',
         '0',
         '--log-level',
