@@ -128,7 +128,7 @@ describe('PatreonIntegration connected from the link in its status', () => {
         '--public-url',
         hooksUrl,
         // every request here comes from one loopback address, more than a client's budget; the
-        // connect rate limit is tested in connect-routes.test.ts
+        // connect rate limit is tested in connect-routes and connect-tcp-bridge
         '--connect-rate-limit',
         '0',
         '--log-level',
