@@ -139,7 +139,8 @@ describe('PatreonIntegration connected from the link in its status', () => {
     await waitFor(
       'the webhook server',
       async () => ((await fetch(`${hooksUrl}/readyz`)).ok ? true : undefined),
-      { timeoutMs: 30_000, intervalMs: 200 },
+      // a process loading the TypeScript sources on a loaded machine (it took over 30 s once)
+      { timeoutMs: 60_000, intervalMs: 200 },
     )
   })
 

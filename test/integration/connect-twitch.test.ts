@@ -146,7 +146,8 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
     await waitFor(
       'the webhook server',
       async () => ((await fetch(`${hooksUrl}/readyz`)).ok ? true : undefined),
-      { timeoutMs: 30_000, intervalMs: 200 },
+      // a process loading the TypeScript sources on a loaded machine (it took over 30 s once)
+      { timeoutMs: 60_000, intervalMs: 200 },
     )
   })
 
@@ -307,7 +308,14 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
     expect(both.map((r) => r.status).sort()).toEqual([200, 410])
     await waitFor('tokens', async () => (key(await secret(ns), 'refreshToken') ? true : undefined))
     await ready(ns)
+    // The resource has a grant now, and this sandbox's tokens live 2 s more than the refresh
+    // margin: any reconcile from 2 s on (the EventSub verification asks for one) refreshes and
+    // writes the rotated pair. So what is checked is that the refusals exchanged no code and
+    // wrote nothing but that rotation: the Secret unchanged, or changed by refreshes alone.
     const before = await secret(ns)
+    const redeemed = sandbox.twitch.codesRedeemed
+    const invalid = sandbox.twitch.invalidGrants
+    const refreshes = sandbox.twitch.userRefreshes
     const again = await page(url)
     expect(again.status).toBe(410)
     expect(again.text).toContain('data-outcome="used"')
@@ -315,8 +323,17 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
     expect(replay.status).toBe(410)
     expect(replay.text).toContain('data-outcome="used"')
     expect((await page(`${callback}&state=x`)).status).toBe(400)
+    // no code reached Twitch's token endpoint, neither redeemed nor refused
+    expect(sandbox.twitch.codesRedeemed).toBe(redeemed)
+    expect(sandbox.twitch.invalidGrants).toBe(invalid)
     const after = await secret(ns)
-    expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
+    if (after.metadata?.resourceVersion !== before.metadata?.resourceVersion) {
+      expect(sandbox.twitch.userRefreshes).toBeGreaterThan(refreshes)
+      expect(key(after, 'refreshToken')).not.toBe(key(before, 'refreshToken'))
+    }
+    await waitFor('the Secret names the live refresh token', async () =>
+      sandbox.twitch.userRefreshTokenValid(key(await secret(ns), 'refreshToken')) ? true : undefined,
+    )
   })
 
   it('a refused consent shows what to do, writes nothing, and a new link is published', async () => {
