@@ -59,6 +59,8 @@ describe('PatreonIntegration webhooks, managed by the controller', () => {
   let sandbox: Sandbox
   let webhooks: ChildProcess
   let hooksUrl: string
+  /** This file's namespaces, made up front: the controller and the webhook server watch only these. */
+  const NS = { hooks: '', paused: '', orphan: '' }
   const logs = capturedLogger('debug')
 
   beforeAll(async () => {
@@ -80,6 +82,15 @@ describe('PatreonIntegration webhooks, managed by the controller', () => {
       },
     })
     await sandbox.listen()
+    // Watching only its own namespaces, the controller does not reconcile what other files left
+    // in the shared API server: PatreonIntegrations whose sandbox is gone each hold one of the
+    // four workers for about 1.7 s of retries, in synchronized waves, and a webhook's reconcile
+    // waits behind them (measured with 8 such objects: the cancellation took 10.7 s instead of
+    // 1.0 s; with 24, the pledge did not arrive within 45 s).
+    NS.hooks = await createNamespace(c.core, 'patreon-hooks')
+    NS.paused = await createNamespace(c.core, 'patreon-paused')
+    NS.orphan = await createNamespace(c.core, 'patreon-orphan')
+    const namespaces = [NS.hooks, NS.paused, NS.orphan]
     const port = await freePort()
     hooksUrl = `http://127.0.0.1:${port}`
     webhooks = spawn(
@@ -95,6 +106,8 @@ describe('PatreonIntegration webhooks, managed by the controller', () => {
         hooksUrl,
         '--rate-limit',
         '0',
+        '--namespaces',
+        namespaces.join(','),
         '--log-level',
         'warn',
       ],
@@ -116,6 +129,7 @@ describe('PatreonIntegration webhooks, managed by the controller', () => {
       publicUrl: hooksUrl,
       statusFlushDelayMs: 200,
       providerHttp: { timeoutMs: 5_000 },
+      namespaces,
     })
     await operator.start()
   })
@@ -126,8 +140,7 @@ describe('PatreonIntegration webhooks, managed by the controller', () => {
     await sandbox?.close()
   })
 
-  async function setup(prefix: string, campaignId: string, spec: Record<string, unknown> = {}) {
-    const ns = await createNamespace(c.core, prefix)
+  async function setup(ns: string, campaignId: string, spec: Record<string, unknown> = {}) {
     const writeKey = `wk-${ns}`
     await createSecret(c.core, ns, 'cdp', { writeKey })
     await createResource(c, 'Destination', ns, 'cdp', {
@@ -171,7 +184,7 @@ describe('PatreonIntegration webhooks, managed by the controller', () => {
     )
 
   it('registers the webhook with status.webhook.url and the member and pledge triggers, and stores its secret', async () => {
-    const { ns, ready } = await setup('patreon-hooks', CAMPAIGNS[0] as string)
+    const { ns, ready } = await setup(NS.hooks, CAMPAIGNS[0] as string)
     const url = (ready.status?.webhook as { url?: string } | undefined)?.url
     expect(url).toMatch(new RegExp(`^${hooksUrl}/hooks/patreon/`))
     const registered = sandbox.patreon.webhooks().filter((w) => w.campaignId === CAMPAIGNS[0])
@@ -197,9 +210,7 @@ describe('PatreonIntegration webhooks, managed by the controller', () => {
 
   it('a new pledge, a tier change and a cancellation each reach the Destination within seconds of the webhook', async () => {
     const campaign = CAMPAIGNS[0] as string
-    const ns = (await c.core.listNamespace()).items
-      .map((n) => n.metadata?.name ?? '')
-      .find((n) => n.startsWith('patreon-hooks-')) as string
+    const ns = NS.hooks
     const writeKey = `wk-${ns}`
     const [listener, , backstage] = sandbox.patreon.campaign(campaign).tiers
     if (!listener || !backstage) throw new Error('tiers')
@@ -299,7 +310,7 @@ describe('PatreonIntegration webhooks, managed by the controller', () => {
 
   it('a webhook Patreon paused after failures is resumed, and what it queued arrives', async () => {
     const campaign = CAMPAIGNS[1] as string
-    const { ns, writeKey, ready } = await setup('patreon-paused', campaign)
+    const { ns, writeKey, ready } = await setup(NS.paused, campaign)
     const id = ((ready.status?.patreonWebhook ?? {}) as { id: string }).id
     sandbox.patreon.pauseWebhook(id)
     const [listener] = sandbox.patreon.campaign(campaign).tiers
@@ -328,9 +339,7 @@ describe('PatreonIntegration webhooks, managed by the controller', () => {
 
   it('a webhook secret removed from the Secret is replaced: registered again, and deliveries verify', async () => {
     const campaign = CAMPAIGNS[1] as string
-    const ns = (await c.core.listNamespace()).items
-      .map((n) => n.metadata?.name ?? '')
-      .find((n) => n.startsWith('patreon-paused-')) as string
+    const ns = NS.paused
     const writeKey = `wk-${ns}`
     const before = (((await obj(ns)).status?.patreonWebhook ?? {}) as { id: string }).id
     const s = await secret(ns)
@@ -369,11 +378,7 @@ describe('PatreonIntegration webhooks, managed by the controller', () => {
   })
 
   it('deleting the resource removes the webhook at Patreon (Delete), or leaves it (Orphan, no finalizer)', async () => {
-    const gone = await obj(
-      (await c.core.listNamespace()).items
-        .map((n) => n.metadata?.name ?? '')
-        .find((n) => n.startsWith('patreon-paused-')) as string,
-    )
+    const gone = await obj(NS.paused)
     const goneId = ((gone.status?.patreonWebhook ?? {}) as { id: string }).id
     await c.custom.deleteNamespacedCustomObject({
       group: GROUP,
@@ -393,7 +398,7 @@ describe('PatreonIntegration webhooks, managed by the controller', () => {
     expect(sandbox.patreon.webhook(goneId)).toBeUndefined()
 
     const campaign = CAMPAIGNS[2] as string
-    const { ns, ready } = await setup('patreon-orphan', campaign, { deletionPolicy: 'Orphan' })
+    const { ns, ready } = await setup(NS.orphan, campaign, { deletionPolicy: 'Orphan' })
     const keptId = ((ready.status?.patreonWebhook ?? {}) as { id: string }).id
     const o: Obj = await obj(ns)
     expect(o.metadata.finalizers ?? []).not.toContain('switchboard.dev/finalizer')
