@@ -10,9 +10,8 @@
  * label: each a clear page with its own status, the resource's condition, and its Secret
  * unchanged (same resourceVersion). Planted secrets never reach logs, Events or status.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { type ChildProcess, execFile } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
@@ -29,7 +28,13 @@ import {
 import { WRITABLE_LABEL } from '../../controller/runtime/index.ts'
 import { installCrds } from '../../crds/index.ts'
 import { buildSandbox, type Sandbox } from '../sandbox/index.ts'
-import { connectLinkOf, expectNowhere, followToCallback, page } from './connect-helpers.ts'
+import {
+  connectLinkOf,
+  expectNowhere,
+  followToCallback,
+  page,
+  spawnWebhookServer,
+} from './connect-helpers.ts'
 import {
   annotate,
   type Clients,
@@ -50,17 +55,6 @@ const CLIENT_SECRET = 'PLANTED-connect-client-secret-4f1c'
 const CAMPAIGNS = ['8201', '8202', '8203', '8204', '8205', '8206', '8207', '8208', '8209', '8210']
 const ARTIFACTS = resolve(import.meta.dirname, '../../.cache/artifacts')
 const run = promisify(execFile)
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer()
-    srv.once('error', rej)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      srv.close(() => (addr && typeof addr === 'object' ? res(addr.port) : rej(new Error('no port'))))
-    })
-  })
-}
 
 describe('PatreonIntegration connected from the link in its status', () => {
   let c: Clients
@@ -110,32 +104,22 @@ describe('PatreonIntegration connected from the link in its status', () => {
       },
     })
     await sandbox.listen()
-    const port = await freePort()
-    hooksUrl = `http://127.0.0.1:${port}`
     dir = mkdtempSync(join(tmpdir(), 'sb-connect-'))
     socket = join(dir, 'bridge.sock')
-    await startController()
-    // no kubeconfig: the webhook server reaches nothing but the bridge
-    webhooks = spawn(
-      process.execPath,
+    // no kubeconfig: the webhook server reaches nothing but the bridge (it waits for the socket);
+    // it picks its port itself, and the controller publishes links under the one it took
+    ;({ child: webhooks, url: hooksUrl } = await spawnWebhookServer(
       [
-        resolve(import.meta.dirname, '../../bin/switchboard.ts'),
-        'webhooks',
         '--controller-socket',
         socket,
-        '--bind-address',
-        `127.0.0.1:${port}`,
-        '--public-url',
-        hooksUrl,
         // every request here comes from one loopback address, more than a client's budget; the
         // connect rate limit is tested in connect-routes and connect-tcp-bridge
         '--connect-rate-limit',
         '0',
-        '--log-level',
-        'warn',
       ],
-      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KUBECONFIG: '/nonexistent' } },
-    )
+      { env: { ...process.env, KUBECONFIG: '/nonexistent' } },
+    ))
+    await startController()
     await waitFor(
       'the webhook server',
       async () => ((await fetch(`${hooksUrl}/readyz`)).ok ? true : undefined),

@@ -11,11 +11,11 @@
  * then connects with it), and a webhook server with a wrong bridge token (a 503 page, the link
  * not spent either).
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import type { V1Secret } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -28,7 +28,7 @@ import {
 import { WRITABLE_LABEL } from '../../controller/runtime/index.ts'
 import { installCrds } from '../../crds/index.ts'
 import { buildSandbox, type Sandbox } from '../sandbox/index.ts'
-import { connectLinkOf, expectNowhere } from './connect-helpers.ts'
+import { connectLinkOf, expectNowhere, spawnWebhookServer } from './connect-helpers.ts'
 import {
   type Clients,
   capturedLogger,
@@ -61,35 +61,33 @@ describe('connect links served by a webhook server of its own Deployment (TCP br
   let impostorUrl: string
   const token = randomBytes(24).toString('hex')
   const logs = capturedLogger('debug')
+  /**
+   * This file's namespaces, made up front: the controller watches only these, not what other
+   * files left in the shared API server (resources whose sandboxes are gone, whose retries
+   * would hold the controller's workers; see patreon-webhooks.test.ts).
+   */
+  const NS = { 'ctcp-ok': '', 'ctcp-refused': '', 'ctcp-burst': '', 'ctcp-impostor': '' }
 
-  const spawnWebhooks = (tokenFile: string, port: number, publicUrl: string) => {
+  let bridgePort: number
+  /** A webhook server on a port of its own choosing, asking the controller at `bridgePort`. */
+  const spawnWebhooks = (tokenFile: string) => {
     const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir }
     delete env.KUBECONFIG
     delete env.KUBERNETES_SERVICE_HOST
-    return spawn(
-      process.execPath,
+    return spawnWebhookServer(
       [
-        resolve(import.meta.dirname, '../../bin/switchboard.ts'),
-        'webhooks',
         '--controller-url',
         `http://127.0.0.1:${bridgePort}`,
         '--controller-token-file',
         tokenFile,
-        '--bind-address',
-        `127.0.0.1:${port}`,
-        '--public-url',
-        publicUrl,
         '--trust-proxy',
         '1',
         '--connect-rate-limit',
         `${CONNECT_LIMIT}/1m`,
-        '--log-level',
-        'warn',
       ],
-      { env, stdio: ['ignore', 'ignore', 'inherit'] },
+      { env },
     )
   }
-  let bridgePort: number
 
   beforeAll(async () => {
     c = clients()
@@ -106,13 +104,25 @@ describe('connect links served by a webhook server of its own Deployment (TCP br
       },
     })
     await sandbox.listen()
-    // held at once, so the two servers cannot be handed the same port
-    const [port = 0, impostorPort = 0] = await freePorts(2)
-    hooksUrl = `http://127.0.0.1:${port}`
-    impostorUrl = `http://127.0.0.1:${impostorPort}`
+    dir = mkdtempSync(join(tmpdir(), 'sb-connect-tcp-'))
+    const tokenFile = join(dir, 'bridge-token')
+    writeFileSync(tokenFile, `${token}\n`, { mode: 0o400 })
+    const wrongFile = join(dir, 'wrong-token')
+    writeFileSync(wrongFile, 'w'.repeat(48), { mode: 0o400 })
+    // The webhook servers pick their ports themselves and the controller publishes links under
+    // the one it took, so they start first, told the bridge port the controller listens on
+    // below (taken by now, its listen would fail loudly; the servers wait for it).
+    ;[bridgePort = 0] = await freePorts(1)
+    const [served, refused] = await Promise.all([spawnWebhooks(tokenFile), spawnWebhooks(wrongFile)])
+    ;({ child: webhooks, url: hooksUrl } = served)
+    ;({ child: impostor, url: impostorUrl } = refused)
+    for (const prefix of Object.keys(NS) as Array<keyof typeof NS>) {
+      NS[prefix] = await createNamespace(c.core, prefix)
+    }
     operator = createOperator({
       kubeConfig: c.kc,
       logger: logs.logger,
+      namespaces: Object.values(NS),
       publicUrl: hooksUrl,
       endpoints: { allowLoopback: true },
       providerHttp: { timeoutMs: 5_000 },
@@ -125,23 +135,11 @@ describe('connect links served by a webhook server of its own Deployment (TCP br
       logger: logs.logger,
       token,
     })
-    bridgePort = await listenWebhookBridgeTcp(bridge, { host: '127.0.0.1', port: 0 })
-    dir = mkdtempSync(join(tmpdir(), 'sb-connect-tcp-'))
-    const tokenFile = join(dir, 'bridge-token')
-    writeFileSync(tokenFile, `${token}\n`, { mode: 0o400 })
-    const wrongFile = join(dir, 'wrong-token')
-    writeFileSync(wrongFile, 'w'.repeat(48), { mode: 0o400 })
-    webhooks = spawnWebhooks(tokenFile, port, hooksUrl)
-    impostor = spawnWebhooks(wrongFile, impostorPort, impostorUrl)
+    await listenWebhookBridgeTcp(bridge, { host: '127.0.0.1', port: bridgePort })
     await waitFor(
       'the webhook server ready over the TCP bridge',
       async () => ((await fetch(`${hooksUrl}/readyz`)).ok ? true : undefined),
       // a process loading the TypeScript sources on a loaded machine
-      { timeoutMs: 60_000, intervalMs: 200 },
-    )
-    await waitFor(
-      'the impostor listening',
-      async () => ((await fetch(`${impostorUrl}/healthz`)).ok ? true : undefined),
       { timeoutMs: 60_000, intervalMs: 200 },
     )
   })
@@ -175,8 +173,8 @@ describe('connect links served by a webhook server of its own Deployment (TCP br
       { timeoutMs: 30_000 },
     )
 
-  async function setup(prefix: string) {
-    const ns = await createNamespace(c.core, prefix)
+  async function setup(prefix: keyof typeof NS) {
+    const ns = NS[prefix]
     await createSecret(c.core, ns, 'cdp', { writeKey: `wk-${ns}` })
     await createResource(c, 'Destination', ns, 'cdp', {
       credentialsSecretRef: { name: 'cdp' },

@@ -11,11 +11,10 @@
  * status, and the Secret unchanged (same resourceVersion). Planted secrets never reach logs,
  * Events or status.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import type { V1Secret } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultBudgets } from '../../connectors/index.ts'
@@ -31,7 +30,13 @@ import { WRITABLE_LABEL } from '../../controller/runtime/index.ts'
 import { installCrds } from '../../crds/index.ts'
 import { bridgeSinks } from '../../webhooks/index.ts'
 import { buildSandbox, type Sandbox } from '../sandbox/index.ts'
-import { connectLinkOf, expectNowhere, followToCallback, page } from './connect-helpers.ts'
+import {
+  connectLinkOf,
+  expectNowhere,
+  followToCallback,
+  page,
+  spawnWebhookServer,
+} from './connect-helpers.ts'
 import {
   annotate,
   type Clients,
@@ -59,17 +64,6 @@ const CASTERS = [
   'caster_revoked',
 ]
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer()
-    srv.once('error', rej)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      srv.close(() => (addr && typeof addr === 'object' ? res(addr.port) : rej(new Error('no port'))))
-    })
-  })
-}
-
 describe('TwitchIntegration: the broadcaster connects from the link in its status', () => {
   let c: Clients
   let operator: Operator
@@ -94,8 +88,23 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
       },
     })
     await sandbox.listen()
-    const port = await freePort()
-    hooksUrl = `http://127.0.0.1:${port}`
+    dir = mkdtempSync(join(tmpdir(), 'sb-connect-twitch-'))
+    const socket = join(dir, 'bridge.sock')
+    // no kubeconfig: the webhook server reaches nothing but the bridge (it waits for the socket);
+    // it picks its port itself, and the controller publishes links under the one it took
+    ;({ child: webhooks, url: hooksUrl } = await spawnWebhookServer(
+      [
+        '--controller-socket',
+        socket,
+        // every request here comes from one loopback address, more than a client's budget; the
+        // connect rate limit is tested in connect-routes and connect-tcp-bridge
+        '--connect-rate-limit',
+        '0',
+        '--rate-limit',
+        '0',
+      ],
+      { env: { ...process.env, KUBECONFIG: '/nonexistent' } },
+    ))
     operator = createOperator({
       kubeConfig: c.kc,
       logger: logs.logger,
@@ -105,8 +114,6 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
       statusFlushDelayMs: 200,
     })
     await operator.start()
-    dir = mkdtempSync(join(tmpdir(), 'sb-connect-twitch-'))
-    const socket = join(dir, 'bridge.sock')
     const sinks = bridgeSinks({
       core: operator.manager.clients.core,
       custom: operator.manager.clients.custom,
@@ -120,29 +127,6 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
       logger: logs.logger,
     })
     await listenWebhookBridge(bridge, socket)
-    // no kubeconfig: the webhook server reaches nothing but the bridge
-    webhooks = spawn(
-      process.execPath,
-      [
-        resolve(import.meta.dirname, '../../bin/switchboard.ts'),
-        'webhooks',
-        '--controller-socket',
-        socket,
-        '--bind-address',
-        `127.0.0.1:${port}`,
-        '--public-url',
-        hooksUrl,
-        // every request here comes from one loopback address, more than a client's budget; the
-        // connect rate limit is tested in connect-routes and connect-tcp-bridge
-        '--connect-rate-limit',
-        '0',
-        '--rate-limit',
-        '0',
-        '--log-level',
-        'warn',
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KUBECONFIG: '/nonexistent' } },
-    )
     await waitFor(
       'the webhook server',
       async () => ((await fetch(`${hooksUrl}/readyz`)).ok ? true : undefined),
