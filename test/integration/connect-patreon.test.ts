@@ -67,12 +67,33 @@ describe('PatreonIntegration connected from the link in its status', () => {
   /** Added to the controller's clock for connect links (the expired-link test moves it on). */
   let skewMs = 0
   const logs = capturedLogger('debug')
+  /**
+   * This file's namespaces, made up front: the controller watches only these, not what other
+   * files left in the shared API server (resources whose sandboxes are gone, whose retries
+   * would hold the controller's workers; see patreon-webhooks.test.ts).
+   */
+  const PREFIXES = [
+    'connect-ok',
+    'connect-replay',
+    'connect-refused',
+    'connect-forged',
+    'connect-expired',
+    'connect-other-a',
+    'connect-other-b',
+    'connect-label',
+    'connect-revoked',
+    'connect-restart',
+    'connect-chromium',
+    'connect-chromium-shot',
+  ] as const
+  const NS: Record<string, string> = {}
   const planted: string[] = [CLIENT_SECRET]
 
   let socket: string
   const startController = async () => {
     operator = createOperator({
       kubeConfig: c.kc,
+      namespaces: Object.values(NS),
       logger: logs.logger,
       publicUrl: hooksUrl,
       endpoints: { allowLoopback: true },
@@ -92,6 +113,7 @@ describe('PatreonIntegration connected from the link in its status', () => {
   beforeAll(async () => {
     c = clients()
     await installCrds(c.kc)
+    for (const prefix of PREFIXES) NS[prefix] = await createNamespace(c.core, prefix)
     sandbox = await buildSandbox({
       patreon: {
         clients: [{ clientId: 'connect-client-id', clientSecret: CLIENT_SECRET }],
@@ -143,7 +165,8 @@ describe('PatreonIntegration connected from the link in its status', () => {
 
   /** A namespace with a Destination, a writable Secret without a grant, and the resource. */
   async function setup(prefix: string, campaignId: string, opts: { writable?: boolean } = {}) {
-    const ns = await createNamespace(c.core, prefix)
+    const ns = NS[prefix]
+    if (!ns) throw new Error(`no namespace made for ${prefix}`)
     await createSecret(c.core, ns, 'cdp', { writeKey: `wk-${ns}` })
     await createResource(c, 'Destination', ns, 'cdp', {
       credentialsSecretRef: { name: 'cdp' },
