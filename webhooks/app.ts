@@ -35,6 +35,9 @@ export interface RateLimitSetting {
   cache?: number
 }
 
+/** Which proxies in front are believed about the client's address (Fastify's trustProxy). */
+export type TrustProxy = boolean | string[] | ((address: string, hop: number) => boolean)
+
 export interface BuildAppOptions {
   /** Maps `/hooks/<provider>/<token>` to a resource. */
   resolver: TargetResolver
@@ -66,8 +69,12 @@ export interface BuildAppOptions {
   metrics?: WebhookMetrics
   /** Providers to serve. Default: all. */
   providers?: readonly ProviderId[]
-  /** Trust X-Forwarded-* from a proxy in front (only affects the fallback URL for Twilio). Default false. */
-  trustProxy?: boolean
+  /**
+   * Trust X-Forwarded-* from proxies in front: the client address the connect routes' rate limit
+   * counts by, and the fallback URL for Twilio. A function of (address, hop) or a list of the
+   * proxies' addresses/CIDRs (see Fastify's trustProxy). Default false (the peer's address).
+   */
+  trustProxy?: TrustProxy
   now?: () => number
   /**
    * Read-only public routes served beside the webhooks (outside `/hooks`), such as the calendar

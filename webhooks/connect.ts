@@ -8,8 +8,15 @@
  * Pages are sent with `Cache-Control: no-store` (a link or code is not kept by a cache),
  * `Referrer-Policy: no-referrer` (the link in the address bar is not sent to the provider) and a
  * CSP that allows nothing but the page's own inline style.
+ *
+ * The routes face the internet, so they have a rate limit of their own, per client address
+ * (`request.ip`: the peer, or the address a trusted proxy names in X-Forwarded-For, see the
+ * server's `trustProxy`), kept in a bounded LRU (@fastify/rate-limit's, the webhook routes'
+ * mechanism). A request over it is answered 429 with Retry-After and a page, before anything is
+ * asked of the controller: it spends no link.
  */
-import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { Logger } from 'pino'
 import {
   allProviders,
@@ -18,12 +25,29 @@ import {
   type ConnectCallbackAnswer,
   type ConnectOpenAnswer,
 } from '../controller/api/index.ts'
+import type { RateLimitSetting } from './app.ts'
 import { type BridgeEndpoint, bridgeCall } from './bridge-resolver.ts'
+
+/**
+ * Per client address: 30 requests a minute (one connection is two, the link and the callback;
+ * colleagues behind one NAT share the budget), 10,000 addresses remembered at most.
+ */
+export const DEFAULT_CONNECT_RATE_LIMIT: Readonly<Required<RateLimitSetting>> = {
+  max: 30,
+  timeWindowMs: 60_000,
+  cache: 10_000,
+}
 
 export interface ConnectRoutesOptions {
   /** The controller's bridge; it answers every connect request. */
   endpoint: BridgeEndpoint
   logger: Logger
+  /**
+   * Requests per client address and window (429 beyond it); `cache` bounds the addresses
+   * remembered (least recently seen go first). false disables. Default
+   * {@link DEFAULT_CONNECT_RATE_LIMIT}.
+   */
+  rateLimit?: RateLimitSetting | false
 }
 
 const escapeHtml = (s: string) =>
@@ -69,9 +93,49 @@ function one(q: Record<string, unknown>, key: string): string | undefined | null
   return typeof v === 'string' ? v : null
 }
 
+const RATE_LIMITED = (seconds: number) =>
+  `Too many requests from your address just now. Try the link again in ${seconds} seconds; it still works until it expires.`
+
 export function connectRoutes(opts: ConnectRoutesOptions): FastifyPluginAsync {
   const log = opts.logger.child({ unit: 'connect' })
+  const rl = opts.rateLimit === undefined ? DEFAULT_CONNECT_RATE_LIMIT : opts.rateLimit
   return async (app) => {
+    if (rl !== false) {
+      // registered in this plugin's own context: it counts the connect routes alone, in a store
+      // of their own, whatever the webhook routes' setting
+      await app.register(rateLimit, {
+        global: true,
+        max: rl.max,
+        timeWindow: rl.timeWindowMs,
+        cache: rl.cache ?? DEFAULT_CONNECT_RATE_LIMIT.cache,
+        // the default key: request.ip (IPv6 by its /64), as the server's trustProxy resolves it
+        addHeadersOnExceeding: {
+          'x-ratelimit-limit': false,
+          'x-ratelimit-remaining': false,
+          'x-ratelimit-reset': false,
+        },
+        addHeaders: {
+          'x-ratelimit-limit': false,
+          'x-ratelimit-remaining': false,
+          'x-ratelimit-reset': false,
+          'retry-after': true,
+        },
+        errorResponseBuilder: (_req, context) =>
+          Object.assign(new Error('connect rate limit exceeded'), {
+            statusCode: context.statusCode,
+            retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
+          }),
+      })
+    }
+    app.setErrorHandler((err: FastifyError & { retryAfterSeconds?: number }, _request, reply) => {
+      if (err.statusCode === 429) {
+        const seconds = err.retryAfterSeconds ?? 60
+        reply.header('retry-after', String(seconds))
+        return send(reply, 429, 'rate_limited', RATE_LIMITED(seconds))
+      }
+      // anything else is the server's own answer (the parent error handler)
+      throw err
+    })
     app.get<{ Params: { provider: string } }>(
       `${CONNECT_PREFIX}/:provider/callback`,
       async (request, reply) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { parseAddress, parseRateLimit, parseSize, runWebhooks } from './main.ts'
+import { parseAddress, parseRateLimit, parseSize, parseTrustProxy, runWebhooks } from './main.ts'
 
 describe('runWebhooks flags', () => {
   it('parses sizes, rate limits and addresses', () => {
@@ -19,6 +19,31 @@ describe('runWebhooks flags', () => {
     for (const bad of ['9443', 'h:99999', 'h:x']) expect(parseAddress(bad), bad).toBeUndefined()
   })
 
+  it('parses --trust-proxy: none, a number of hops, or the proxies addresses', () => {
+    expect(parseTrustProxy('0')).toBe(false)
+    const two = parseTrustProxy('2') as (address: string, hop: number) => boolean
+    // hop 0 is the peer, 1 the address it names: two proxies are believed, the third hop is the client
+    expect([0, 1, 2].map((hop) => two('10.0.0.1', hop))).toEqual([true, true, false])
+    expect(parseTrustProxy('10.0.0.0/8, 192.168.1.7,fd00::/8')).toEqual([
+      '10.0.0.0/8',
+      '192.168.1.7',
+      'fd00::/8',
+    ])
+    for (const bad of [
+      '',
+      '11',
+      '-1',
+      'true',
+      'ingress',
+      '10.0.0.0/33',
+      'fd00::/129',
+      '10.0.0.1/8/1',
+      '1,',
+    ]) {
+      expect(parseTrustProxy(bad), bad).toBeUndefined()
+    }
+  })
+
   it('prints help with exit code 0 and refuses bad flags with 2', async () => {
     const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true)
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
@@ -28,6 +53,9 @@ describe('runWebhooks flags', () => {
       expect(await runWebhooks(['--nope'])).toBe(2)
       expect(await runWebhooks(['--body-limit', 'lots'])).toBe(2)
       expect(await runWebhooks(['--rate-limit', 'x/y'])).toBe(2)
+      expect(await runWebhooks(['--connect-rate-limit', 'lots'])).toBe(2)
+      expect(await runWebhooks(['--trust-proxy', 'everyone'])).toBe(2)
+      expect(err.mock.calls.map((c) => String(c[0])).join('')).toContain('--trust-proxy must be')
       expect(await runWebhooks(['--public-url', 'ftp://x'])).toBe(2)
       expect(await runWebhooks(['--bind-address', 'nowhere'])).toBe(2)
     } finally {

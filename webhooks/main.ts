@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { isIP } from 'node:net'
 import { hostname } from 'node:os'
 import { parseArgs } from 'node:util'
 import { KubeConfig } from '@kubernetes/client-node'
@@ -12,11 +13,11 @@ import {
   tokenFile,
   withSharedConnections,
 } from '../controller/runtime/index.ts'
-import { buildApp, DEFAULT_BODY_LIMIT, type RateLimitSetting } from './app.ts'
+import { buildApp, DEFAULT_BODY_LIMIT, type RateLimitSetting, type TrustProxy } from './app.ts'
 import { type BridgeEndpoint, BridgeTargetResolver, bridgePatcher } from './bridge-resolver.ts'
 import { BridgeCallbackForwarder, BridgeRejectForwarder } from './bridge-sinks.ts'
 import { type CallbackSink, StatusCallbackSink } from './callbacks.ts'
-import { connectRoutes } from './connect.ts'
+import { connectRoutes, DEFAULT_CONNECT_RATE_LIMIT } from './connect.ts'
 import { KubernetesTargetResolver } from './kube-resolver.ts'
 import { WebhookMetrics } from './metrics.ts'
 import { annotationPatcher, CoalescingRequester } from './reconcile.ts'
@@ -35,6 +36,11 @@ Options (defaults in brackets):
                              (Twilio signatures are verified against it) [$SWITCHBOARD_PUBLIC_URL]
   --body-limit SIZE          largest accepted body: bytes, or with KiB/MiB [1MiB]
   --rate-limit N[/DURATION]  requests per webhook path per window; 0 disables [100/1s]
+  --connect-rate-limit N[/DURATION]  requests to /connect/... per client address per window;
+                             0 disables [30/1m]
+  --trust-proxy HOPS|CIDR[,CIDR...]  take the client address from X-Forwarded-For set by this
+                             many proxies in front (1 behind an Ingress), or by proxies at these
+                             addresses; 0 trusts none (the peer's address) [0]
   --namespaces NS[,NS...]    watch only these namespaces (needs Roles there, not ClusterRoles) [all]
   --controller-socket PATH   no Kubernetes credentials: ask the controller of this pod (its
                              --webhook-bridge-socket) for routing, webhook secrets, reconciles and
@@ -74,6 +80,8 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
   const address = parseAddress(values['bind-address'])
   const bodyLimit = parseSize(values['body-limit'])
   const rateLimit = parseRateLimit(values['rate-limit'])
+  const connectRateLimit = parseRateLimit(values['connect-rate-limit'])
+  const trustProxy = parseTrustProxy(values['trust-proxy'])
   const publicUrl = values['public-url'] ?? process.env.SWITCHBOARD_PUBLIC_URL
   const problems = [
     address ? undefined : `--bind-address must be HOST:PORT, got "${values['bind-address']}"`,
@@ -83,11 +91,24 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
     rateLimit !== undefined
       ? undefined
       : `--rate-limit must be N or N/DURATION (e.g. 100/1s) or 0, got "${values['rate-limit']}"`,
+    connectRateLimit !== undefined
+      ? undefined
+      : `--connect-rate-limit must be N or N/DURATION (e.g. 30/1m) or 0, got "${values['connect-rate-limit']}"`,
+    trustProxy !== undefined
+      ? undefined
+      : `--trust-proxy must be a number of proxies (0-10) or addresses/CIDRs separated by commas, got "${values['trust-proxy']}"`,
     publicUrl === undefined || /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(publicUrl)
       ? undefined
       : `--public-url must be an http(s) URL without query, got "${publicUrl}"`,
   ].filter((p) => p !== undefined)
-  if (problems.length > 0 || !address || !bodyLimit || rateLimit === undefined) {
+  if (
+    problems.length > 0 ||
+    !address ||
+    !bodyLimit ||
+    rateLimit === undefined ||
+    connectRateLimit === undefined ||
+    trustProxy === undefined
+  ) {
     process.stderr.write(`${problems.join('\n')}\n`)
     return 2
   }
@@ -193,10 +214,19 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
     publicUrl,
     bodyLimit,
     rateLimit,
+    trustProxy,
     publicRoutes: [
       ...(extensions.publicRoutes?.(watched) ?? []),
       // connect links need the controller, which holds the OAuth client secrets (docs/connect.md)
-      ...(socket ? [connectRoutes({ endpoint: socket, logger })] : []),
+      ...(socket
+        ? [
+            connectRoutes({
+              endpoint: socket,
+              logger,
+              rateLimit: connectRateLimit && { ...connectRateLimit, cache: DEFAULT_CONNECT_RATE_LIMIT.cache },
+            }),
+          ]
+        : []),
     ],
   })
 
@@ -218,7 +248,14 @@ export async function runWebhooks(argv: string[], extensions: WebhookServerExten
     const bound = app.server.address()
     const port = bound && typeof bound === 'object' ? bound.port : address.port
     logger.info(
-      { address: `${address.host}:${port}`, publicUrl: publicUrl ?? null, bodyLimit, rateLimit },
+      {
+        address: `${address.host}:${port}`,
+        publicUrl: publicUrl ?? null,
+        bodyLimit,
+        rateLimit,
+        connectRateLimit: socket ? connectRateLimit : null,
+        trustProxy: values['trust-proxy'],
+      },
       'serving webhooks',
     )
     // /readyz answers 503 until every installed kind has been listed
@@ -259,6 +296,8 @@ function parseFlags(argv: string[]) {
       'public-url': { type: 'string' },
       'body-limit': { type: 'string', default: String(DEFAULT_BODY_LIMIT) },
       'rate-limit': { type: 'string', default: '100/1s' },
+      'connect-rate-limit': { type: 'string', default: '30/1m' },
+      'trust-proxy': { type: 'string', default: '0' },
       namespaces: { type: 'string' },
       'controller-socket': { type: 'string' },
       'controller-url': { type: 'string' },
@@ -306,4 +345,27 @@ export function parseRateLimit(value: string): RateLimitSetting | false | undefi
   }
   if (!(timeWindowMs >= 1)) return undefined
   return { max: Number(n), timeWindowMs }
+}
+
+/**
+ * `--trust-proxy`: `0` (the peer's address), a number of proxies in front (the client is the
+ * address that many hops back in X-Forwarded-For, so one a client writes itself is never taken),
+ * or the proxies' addresses/CIDRs; undefined if malformed.
+ */
+export function parseTrustProxy(value: string): TrustProxy | undefined {
+  const v = value.trim()
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v)
+    if (hops > 10) return undefined
+    return hops === 0 ? false : (_address: string, hop: number) => hop < hops
+  }
+  const list = v.split(',').map((x) => x.trim())
+  const addressOrCidr = (x: string) => {
+    const [ip = '', prefix, ...rest] = x.split('/')
+    const family = isIP(ip)
+    if (family === 0 || rest.length > 0) return false
+    if (prefix === undefined) return true
+    return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)
+  }
+  return list.length > 0 && list.every(addressOrCidr) ? list : undefined
 }

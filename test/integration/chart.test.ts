@@ -409,6 +409,68 @@ describe('Helm chart', () => {
     )
   })
 
+  it('separateDeployment with the Ingress serves /connect: the Ingress reaches the webhook pods, which ask the controller over TCP, both with the public URL', () => {
+    const objs = render(SHAPES.everything)
+    const ing = one(objs, 'Ingress').spec as {
+      rules: Array<{
+        http: {
+          paths: Array<{ path: string; backend: { service: { name: string; port: { name: string } } } }>
+        }
+      }>
+    }
+    const paths = ing.rules[0]?.http.paths ?? []
+    expect(paths.map((p) => `${p.path} ${p.backend.service.name}:${p.backend.service.port.name}`)).toEqual([
+      '/hooks sb-switchboard-webhooks:http',
+      '/connect sb-switchboard-webhooks:http',
+    ])
+    // the Service behind both paths selects the webhook Deployment's pods, not the controller's
+    const svc = one(objs, 'Service', 'sb-switchboard-webhooks').spec as {
+      selector: Record<string, string>
+      ports: Array<{ name: string; targetPort: string }>
+    }
+    const webhooks = one(objs, 'Deployment', 'sb-switchboard-webhooks')
+    const labels = (webhooks.spec as { template: { metadata: { labels: Record<string, string> } } }).template
+      .metadata.labels
+    expect(svc.selector['app.kubernetes.io/component']).toBe('webhooks')
+    for (const [k, v] of Object.entries(svc.selector)) expect(labels[k], k).toBe(v)
+    const [wh] = podSpec(webhooks).containers as [Container]
+    expect(wh.ports?.map((p) => p.name)).toContain(svc.ports[0]?.targetPort)
+    // the connect routes are served only with the bridge (the OAuth client secret stays with the controller)
+    expect(wh.args).toContain('--controller-url=http://sb-switchboard-bridge.switchboard-system.svc:9444')
+    expect(wh.args?.some((a) => a.startsWith('--kubeconfig'))).toBe(false)
+    // the link the controller publishes and the callback URL the webhook server shows share the base
+    const [ctl] = podSpec(one(objs, 'Deployment', 'sb-switchboard')).containers as [Container]
+    expect(wh.args).toContain('--public-url=https://hooks.example.com')
+    expect(ctl.args).toContain('--public-url=https://hooks.example.com')
+    // behind the chart's Ingress the client address is the one it forwards; the connect limit is on
+    expect(wh.args).toContain('--trust-proxy=1')
+    expect(wh.args).toContain('--connect-rate-limit=30/1m')
+  })
+
+  it('the connect rate limit and the trusted proxies: defaults, and set', () => {
+    const args = (values: Record<string, unknown>, name = 'sb-switchboard') =>
+      podSpec(one(render(values), 'Deployment', name)).containers.find((x) => x.name === 'webhooks')?.args ??
+      []
+    // no Ingress of the chart's: nothing in front is believed
+    expect(args({})).toEqual(expect.arrayContaining(['--connect-rate-limit=30/1m', '--trust-proxy=0']))
+    expect(args(SHAPES.ingress as Record<string, unknown>)).toContain('--trust-proxy=1')
+    const set = args({
+      webhooks: {
+        connectRateLimit: '0',
+        trustProxy: '10.0.0.0/8,fd00::/8',
+        ingress: { enabled: true, host: 'hooks.example.com' },
+      },
+    })
+    expect(set).toEqual(
+      expect.arrayContaining(['--connect-rate-limit=0', '--trust-proxy=10.0.0.0/8,fd00::/8']),
+    )
+    expect(
+      args({ webhooks: { trustProxy: 2, separateDeployment: true } }, 'sb-switchboard-webhooks'),
+    ).toContain('--trust-proxy=2')
+    expect(() => render({ webhooks: { connectRateLimit: 'lots' } })).toThrow(/connectRateLimit/)
+    expect(() => render({ webhooks: { trustProxy: 'everyone' } })).toThrow(/trustProxy/)
+  })
+
   it('separateDeployment: a webhook Deployment with its own replicas, Service selector and PDB, no token and no role, the bridge over TCP', () => {
     const objs = render(SHAPES.separateWebhooks)
     const controller = one(objs, 'Deployment', 'sb-switchboard')

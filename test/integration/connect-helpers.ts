@@ -1,8 +1,11 @@
 /**
  * What the connect-link tests of every provider do the same way: wait for the link a resource
  * publishes, walk a browser's redirects up to the provider's callback, load a page as a browser
- * would, and check that planted values reached no log, status or Event.
+ * would, check that planted values reached no log, status or Event, and start the webhook
+ * server on a port it picks itself.
  */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { resolve } from 'node:path'
 import { expect } from 'vitest'
 import { type Obj, waitFor } from './helpers.ts'
 
@@ -62,4 +65,63 @@ export function expectNowhere(where: { logs: string; obj: Obj; events: unknown }
     expect(status).not.toContain(v)
     expect(events).not.toContain(v)
   }
+}
+
+/**
+ * Starts `bin/switchboard.ts webhooks` on a port of its own choosing (`--bind-address
+ * 127.0.0.1:0`) and resolves with its base URL once it says where it listens. A port picked by
+ * the test and bound seconds later by the child, once its sources are loaded, may be taken by
+ * then by another process of the machine, which would then answer in its stead.
+ */
+export async function spawnWebhookServer(
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    [
+      resolve(import.meta.dirname, '../../bin/switchboard.ts'),
+      'webhooks',
+      '--bind-address',
+      '127.0.0.1:0',
+      // the address is said at info level
+      '--log-level',
+      'info',
+      ...args,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: opts.env ?? process.env },
+  )
+  const url = await new Promise<string>((res, rej) => {
+    let buffered = ''
+    const timer = setTimeout(() => {
+      rej(new Error('the webhook server did not say where it listens'))
+    }, opts.timeoutMs ?? 60_000)
+    const onExit = (code: number | null) => {
+      clearTimeout(timer)
+      rej(new Error(`the webhook server exited (${code}) before listening`))
+    }
+    child.once('exit', onExit)
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8')
+      const lines = buffered.split('\n')
+      buffered = lines.pop() ?? ''
+      for (const line of lines) {
+        let entry: { msg?: string; address?: string } = {}
+        try {
+          entry = JSON.parse(line)
+        } catch {
+          continue
+        }
+        if (entry.msg === 'serving webhooks' && entry.address) {
+          clearTimeout(timer)
+          child.off('exit', onExit)
+          res(`http://${entry.address}`)
+        }
+      }
+    })
+  })
+  // the rest of its output is read and dropped, so that it never blocks on a full pipe
+  child.stdout?.removeAllListeners('data')
+  child.stdout?.resume()
+  return { child, url }
 }

@@ -51,6 +51,11 @@ describe('connect routes', () => {
   let bridge: ReturnType<typeof buildWebhookBridge>
   let app: ReturnType<typeof buildApp>
   let noController: ReturnType<typeof buildApp>
+  /** Behind one proxy (X-Forwarded-For), with a small rate limit: 3 a minute, 64 addresses kept. */
+  let limited: ReturnType<typeof buildApp>
+  /** The same limit, no proxy trusted: the peer's address counts, X-Forwarded-For is ignored. */
+  let untrusted: ReturnType<typeof buildApp>
+  const LIMIT = { max: 3, timeWindowMs: 60_000, cache: 64 }
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sb-connect-routes-'))
@@ -63,11 +68,25 @@ describe('connect routes', () => {
     await listenWebhookBridge(bridge, socket)
     const resolver = new MemoryTargetResolver([])
     const requester = { request: () => {} } as never
+    // the tests below send more than a client's budget from one address
     app = buildApp({
       resolver,
       requester,
       logger,
-      publicRoutes: [connectRoutes({ endpoint: socket, logger })],
+      publicRoutes: [connectRoutes({ endpoint: socket, logger, rateLimit: false })],
+    })
+    limited = buildApp({
+      resolver,
+      requester,
+      logger,
+      trustProxy: (_address, hop) => hop < 1,
+      publicRoutes: [connectRoutes({ endpoint: socket, logger, rateLimit: LIMIT })],
+    })
+    untrusted = buildApp({
+      resolver,
+      requester,
+      logger,
+      publicRoutes: [connectRoutes({ endpoint: socket, logger, rateLimit: LIMIT })],
     })
     noController = buildApp({
       resolver,
@@ -79,6 +98,8 @@ describe('connect routes', () => {
   afterAll(async () => {
     await app?.close()
     await noController?.close()
+    await limited?.close()
+    await untrusted?.close()
     await bridge?.close()
     rmSync(dir, { recursive: true, force: true })
   })
@@ -213,6 +234,107 @@ describe('connect routes', () => {
       if (a.open) expect(v.link).toMatch(/^[A-Za-z0-9_-]{43}$/)
     }
     expect(statuses.size, `seed ${SEED}`).toBeGreaterThan(1)
+  })
+
+  /** A request through the proxy (peer 10.0.0.1) for `client`; `forwarded` is what the client wrote itself. */
+  const via = (client: string, path = `/connect/patreon/ns1/members/${LINK}`, forwarded?: string) =>
+    limited.inject({
+      url: path,
+      remoteAddress: '10.0.0.1',
+      headers: { 'x-forwarded-for': forwarded ? `${forwarded}, ${client}` : client },
+    })
+
+  it('a burst over the limit from one client is answered 429 with Retry-After and a page, never reaching the controller; another client gets its page', async () => {
+    const before = asked.length
+    const burst = []
+    for (let n = 0; n < LIMIT.max + 4; n++) burst.push(await via('203.0.113.7'))
+    expect(burst.map((r) => r.statusCode)).toEqual([...Array(LIMIT.max).fill(302), ...Array(4).fill(429)])
+    // only the requests within the limit were asked of the controller: a 429 spends no link
+    expect(asked.length - before).toBe(LIMIT.max)
+    for (const res of burst.slice(LIMIT.max)) {
+      const seconds = Number(res.headers['retry-after'])
+      expect(Number.isInteger(seconds) && seconds >= 1 && seconds <= 60, String(seconds)).toBe(true)
+      expect(res.headers['content-type']).toContain('text/html')
+      expect(res.headers['cache-control']).toBe('no-store')
+      expect(res.headers['referrer-policy']).toBe('no-referrer')
+      expect(res.headers['x-ratelimit-remaining']).toBeUndefined()
+      expect(res.body).toContain('data-outcome="rate_limited"')
+      expect(res.body).toContain(`Try the link again in ${seconds} seconds`)
+      expect(res.body).toBe(connectPage('rate_limited', res.body.match(/<p>(.*)<\/p>/)?.[1] ?? ''))
+    }
+    // the callback shares the client's budget; an address the client writes itself changes nothing
+    expect((await via('203.0.113.7', '/connect/patreon/callback?code=good&state=s')).statusCode).toBe(429)
+    expect((await via('203.0.113.7', undefined, '198.51.100.77')).statusCode).toBe(429)
+    // another client behind the same proxy still gets its page, and so does the callback
+    expect((await via('203.0.113.8')).statusCode).toBe(302)
+    expect((await via('2001:db8:1::5', '/connect/patreon/callback?code=good&state=s')).statusCode).toBe(200)
+    expect(asked.length - before).toBe(LIMIT.max + 2)
+    // the webhook routes keep their own limit: the connect client's 429 is not theirs
+    const hook = await limited.inject({
+      url: '/hooks/twilio/unknown-token',
+      method: 'POST',
+      remoteAddress: '10.0.0.1',
+      headers: { 'x-forwarded-for': '203.0.113.7' },
+    })
+    expect(hook.statusCode).toBe(404)
+  })
+
+  it('without a trusted proxy the peer address counts, whatever X-Forwarded-For says', async () => {
+    const codes = []
+    for (let n = 0; n < LIMIT.max + 1; n++) {
+      const res = await untrusted.inject({
+        url: `/connect/patreon/ns1/members/${LINK}`,
+        remoteAddress: '192.0.2.50',
+        headers: { 'x-forwarded-for': `198.51.100.${n}` },
+      })
+      codes.push(res.statusCode)
+    }
+    expect(codes).toEqual([...Array(LIMIT.max).fill(302), 429])
+    const other = await untrusted.inject({
+      url: `/connect/patreon/ns1/members/${LINK}`,
+      remoteAddress: '192.0.2.51',
+    })
+    expect(other.statusCode).toBe(302)
+  })
+
+  it('remembers at most `cache` addresses, the least recently seen forgotten first (seeded flood of distinct addresses)', async () => {
+    process.stderr.write(`[connect rate-limit flood] seed ${SEED} (replay: FUZZ_SEED=${SEED})\n`)
+    const r = prng(SEED)
+    const seen = new Set<string>(['203.0.113.7', '203.0.113.8', '2001:db8:1::'])
+    const fresh = () => {
+      for (;;) {
+        // IPv4 in 100.64.0.0/10 and IPv6 of distinct /64s (IPv6 is counted by its /64)
+        const a =
+          r.int(2) === 0
+            ? `100.${64 + r.int(64)}.${r.int(256)}.${r.int(256)}`
+            : `2001:db8:${r.int(65536).toString(16)}:${r.int(65536).toString(16)}::${r.int(65536).toString(16)}`
+        const key = a.includes(':') ? a.split('::')[0] : a
+        if (!seen.has(key as string)) {
+          seen.add(key as string)
+          return a
+        }
+      }
+    }
+    // a client at its limit
+    const heavy = fresh()
+    for (let n = 0; n < LIMIT.max; n++) await via(heavy)
+    expect((await via(heavy)).statusCode).toBe(429)
+    // cache - 1 other clients, one request each: the heavy one is still remembered
+    for (let n = 0; n < LIMIT.cache - 1; n++) expect((await via(fresh())).statusCode).toBe(302)
+    expect((await via(heavy)).statusCode, `seed ${SEED}`).toBe(429)
+    // a flood of ten times as many distinct clients, each using its whole budget
+    const flood = Array.from({ length: LIMIT.cache * 10 }, fresh)
+    for (const a of flood) for (let n = 0; n < LIMIT.max; n++) await via(a)
+    // the newest `cache` of them are remembered at their limit (newest first: no eviction)...
+    for (const a of flood.slice(-LIMIT.cache).reverse()) {
+      expect((await via(a)).statusCode, `seed ${SEED}: ${a}`).toBe(429)
+    }
+    // ...the heavy client and the older ones were forgotten
+    expect((await via(heavy)).statusCode, `seed ${SEED}`).toBe(302)
+    for (let n = 0; n < 20; n++) {
+      const a = flood[r.int(flood.length - 2 * LIMIT.cache)] as string
+      expect((await via(a)).statusCode, `seed ${SEED}: ${a}`).toBe(302)
+    }
   })
 
   it('renders a page with the outcome and nothing of the input unescaped', () => {

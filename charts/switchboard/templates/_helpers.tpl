@@ -273,6 +273,9 @@ volumes:
     {{- end }}
     - --body-limit={{ $root.Values.webhooks.bodyLimit }}
     - --rate-limit={{ $root.Values.webhooks.rateLimit }}
+    - --connect-rate-limit={{ $root.Values.webhooks.connectRateLimit }}
+    {{- $trust := toString $root.Values.webhooks.trustProxy }}
+    - --trust-proxy={{ ternary (ternary "1" "0" $root.Values.webhooks.ingress.enabled) $trust (eq $trust "") }}
     - --log-level={{ $root.Values.logLevel }}
     {{- if $sidecar }}
     # no Kubernetes credentials: routing, webhook secrets and reconciles come from the controller
