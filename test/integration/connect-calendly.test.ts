@@ -15,34 +15,24 @@
  * own status, and the Secret unchanged (same resourceVersion). Planted secrets never reach logs,
  * Events or status.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
 import type { V1Secret } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultBudgets } from '../../connectors/index.ts'
-import {
-  buildWebhookBridge,
-  createOperator,
-  listenWebhookBridge,
-  managerBridgeSource,
-  type Operator,
-  REQUESTED_AT_ANNOTATION,
-} from '../../controller/index.ts'
+import { REQUESTED_AT_ANNOTATION } from '../../controller/index.ts'
 import { WRITABLE_LABEL } from '../../controller/runtime/index.ts'
-import { installCrds } from '../../crds/index.ts'
-import { bridgeSinks } from '../../webhooks/index.ts'
-import { buildSandbox, type Sandbox } from '../sandbox/index.ts'
-import { connectLinkOf, expectNowhere, followToCallback, page } from './connect-helpers.ts'
+import type { Sandbox } from '../sandbox/index.ts'
+import {
+  type ConnectFixture,
+  connectLinkOf,
+  expectNowhere,
+  followToCallback,
+  page,
+  startConnectFixture,
+} from './connect-helpers.ts'
 import {
   annotate,
   type Clients,
-  capturedLogger,
-  clients,
   condition,
-  createNamespace,
   createResource,
   eventsFor,
   getObj,
@@ -56,105 +46,49 @@ const CLIENT_SECRET = 'PLANTED-calendly-client-secret-4f1c'
 const SIGNING_KEY = 'PLANTED-calendly-signing-key-8e2d'
 const HOUR = 3_600_000
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer()
-    srv.once('error', rej)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      srv.close(() => (addr && typeof addr === 'object' ? res(addr.port) : rej(new Error('no port'))))
-    })
-  })
-}
-
 describe('CalendarSync: a Calendly user connects from the link in its status', () => {
+  let fx: ConnectFixture
   let c: Clients
-  let operator: Operator
   let sandbox: Sandbox
-  let webhooks: ChildProcess
-  let bridge: ReturnType<typeof buildWebhookBridge>
-  let dir: string
   let hooksUrl: string
-  const logs = capturedLogger('debug')
+  let logs: ConnectFixture['logs']
+  let NS: Record<string, string>
   const planted: string[] = [CLIENT_SECRET, SIGNING_KEY]
 
   beforeAll(async () => {
-    c = clients()
-    await installCrds(c.kc)
     defaultBudgets.setLimits('calendly', { ratePerSecond: 500, burst: 500 })
-    sandbox = await buildSandbox({
-      calendly: {
-        oauthClients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }],
-        // 2 s more than the controller's refresh margin (5 min): every reconcile after 2 s refreshes
-        accessTokenTtlSeconds: 302,
+    fx = await startConnectFixture({
+      name: 'connect-calendly',
+      prefixes: [
+        'ccl-ok',
+        'ccl-replay',
+        'ccl-forged',
+        'ccl-pkce-a',
+        'ccl-pkce-b',
+        'ccl-refused',
+        'ccl-other',
+        'ccl-label',
+        'ccl-revoked',
+      ],
+      sandbox: {
+        calendly: {
+          oauthClients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }],
+          // 2 s more than the controller's refresh margin (5 min): every reconcile after 2 s refreshes
+          accessTokenTtlSeconds: 302,
+        },
       },
+      webhookArgs: ['--rate-limit', '0'],
     })
-    await sandbox.listen()
+    ;({ c, sandbox, url: hooksUrl, logs, ns: NS } = fx)
     const start = Math.ceil(Date.now() / HOUR) * HOUR + 24 * HOUR
     sandbox.calendly.book({
       name: 'Studio session',
       startTime: new Date(start).toISOString(),
       endTime: new Date(start + HOUR).toISOString(),
     })
-    const port = await freePort()
-    hooksUrl = `http://127.0.0.1:${port}`
-    operator = createOperator({
-      kubeConfig: c.kc,
-      logger: logs.logger,
-      publicUrl: hooksUrl,
-      endpoints: { allowLoopback: true },
-      providerHttp: { timeoutMs: 5_000 },
-      statusFlushDelayMs: 200,
-    })
-    await operator.start()
-    dir = mkdtempSync(join(tmpdir(), 'sb-connect-calendly-'))
-    const socket = join(dir, 'bridge.sock')
-    const sinks = bridgeSinks({
-      core: operator.manager.clients.core,
-      custom: operator.manager.clients.custom,
-      logger: logs.logger,
-      instance: 'connect-calendly',
-    })
-    bridge = buildWebhookBridge({
-      source: managerBridgeSource(operator.manager),
-      sinks,
-      connect: operator.connect,
-      logger: logs.logger,
-    })
-    await listenWebhookBridge(bridge, socket)
-    // no kubeconfig: the webhook server reaches nothing but the bridge
-    webhooks = spawn(
-      process.execPath,
-      [
-        resolve(import.meta.dirname, '../../bin/switchboard.ts'),
-        'webhooks',
-        '--controller-socket',
-        socket,
-        '--bind-address',
-        `127.0.0.1:${port}`,
-        '--public-url',
-        hooksUrl,
-        '--rate-limit',
-        '0',
-        '--log-level',
-        'warn',
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KUBECONFIG: '/nonexistent' } },
-    )
-    await waitFor(
-      'the webhook server',
-      async () => ((await fetch(`${hooksUrl}/readyz`)).ok ? true : undefined),
-      { timeoutMs: 30_000, intervalMs: 200 },
-    )
   })
 
-  afterAll(async () => {
-    webhooks?.kill('SIGTERM')
-    await bridge?.close()
-    await operator?.stop({ timeoutMs: 5_000 })
-    await sandbox?.close()
-    if (dir) rmSync(dir, { recursive: true, force: true })
-  })
+  afterAll(() => fx?.close())
 
   const obj = (ns: string, name = 'bookings') => getObj(c.custom, PLURAL, ns, name)
   const secret = (ns: string, name = 'calendly'): Promise<V1Secret> =>
@@ -163,7 +97,8 @@ describe('CalendarSync: a Calendly user connects from the link in its status', (
 
   /** A namespace with a Secret holding the OAuth application but no grant, and the CalendarSync. */
   async function setup(prefix: string, opts: { writable?: boolean; organization?: string } = {}) {
-    const ns = await createNamespace(c.core, prefix)
+    const ns = NS[prefix]
+    if (!ns) throw new Error(`no namespace made for ${prefix}`)
     await c.core.createNamespacedSecret({
       namespace: ns,
       body: {

@@ -11,135 +11,51 @@
  * clear page, and the Secret unchanged (same resourceVersion). Planted secrets never reach logs,
  * Events or status.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
 import type { V1Secret } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultBudgets } from '../../connectors/index.ts'
-import {
-  buildWebhookBridge,
-  createOperator,
-  listenWebhookBridge,
-  managerBridgeSource,
-  type Operator,
-  REQUESTED_AT_ANNOTATION,
-} from '../../controller/index.ts'
+import { REQUESTED_AT_ANNOTATION } from '../../controller/index.ts'
 import { WRITABLE_LABEL } from '../../controller/runtime/index.ts'
-import { installCrds } from '../../crds/index.ts'
-import { bridgeSinks } from '../../webhooks/index.ts'
-import { buildSandbox, type Sandbox } from '../sandbox/index.ts'
-import { connectLinkOf, expectNowhere, followToCallback, page } from './connect-helpers.ts'
+import type { Sandbox } from '../sandbox/index.ts'
 import {
-  annotate,
-  type Clients,
-  capturedLogger,
-  clients,
-  condition,
-  createNamespace,
-  createResource,
-  eventsFor,
-  getObj,
-  waitFor,
-} from './helpers.ts'
+  type ConnectFixture,
+  connectLinkOf,
+  expectNowhere,
+  followToCallback,
+  page,
+  startConnectFixture,
+} from './connect-helpers.ts'
+import { annotate, type Clients, condition, createResource, eventsFor, getObj, waitFor } from './helpers.ts'
 
 const PLURAL = 'calendarsyncs'
 const HOUR = 3_600_000
 const READONLY = 'https://www.googleapis.com/auth/calendar.readonly'
 const EVENTS = 'https://www.googleapis.com/auth/calendar.events'
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer()
-    srv.once('error', rej)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      srv.close(() => (addr && typeof addr === 'object' ? res(addr.port) : rej(new Error('no port'))))
-    })
-  })
-}
-
 describe('CalendarSync: Google users connect its parts from the links in its status, one at a time', () => {
+  let fx: ConnectFixture
   let c: Clients
-  let operator: Operator
   let sandbox: Sandbox
-  let webhooks: ChildProcess
-  let bridge: ReturnType<typeof buildWebhookBridge>
-  let dir: string
   let hooksUrl: string
+  let logs: ConnectFixture['logs']
+  let NS: Record<string, string>
   let client: { clientId: string; clientSecret: string }
-  const logs = capturedLogger('debug')
   const planted: string[] = []
 
   beforeAll(async () => {
-    c = clients()
-    await installCrds(c.kc)
     defaultBudgets.setLimits('google-calendar', { ratePerSecond: 500, burst: 500 })
-    sandbox = await buildSandbox()
-    await sandbox.listen()
+    fx = await startConnectFixture({
+      name: 'connect-google',
+      prefixes: ['cgo-ok', 'cgo-adv', 'cgo-revoked'],
+      webhookArgs: ['--rate-limit', '0'],
+    })
+    ;({ c, sandbox, url: hooksUrl, logs, ns: NS } = fx)
     const grant = sandbox.googleCalendar.auth.createOAuthClient()
     client = { clientId: grant.clientId, clientSecret: grant.clientSecret }
     planted.push(grant.clientSecret)
-    const port = await freePort()
-    hooksUrl = `http://127.0.0.1:${port}`
-    operator = createOperator({
-      kubeConfig: c.kc,
-      logger: logs.logger,
-      publicUrl: hooksUrl,
-      endpoints: { allowLoopback: true },
-      providerHttp: { timeoutMs: 5_000 },
-      statusFlushDelayMs: 200,
-    })
-    await operator.start()
-    dir = mkdtempSync(join(tmpdir(), 'sb-connect-google-'))
-    const socket = join(dir, 'bridge.sock')
-    const sinks = bridgeSinks({
-      core: operator.manager.clients.core,
-      custom: operator.manager.clients.custom,
-      logger: logs.logger,
-      instance: 'connect-google',
-    })
-    bridge = buildWebhookBridge({
-      source: managerBridgeSource(operator.manager),
-      sinks,
-      connect: operator.connect,
-      logger: logs.logger,
-    })
-    await listenWebhookBridge(bridge, socket)
-    webhooks = spawn(
-      process.execPath,
-      [
-        resolve(import.meta.dirname, '../../bin/switchboard.ts'),
-        'webhooks',
-        '--controller-socket',
-        socket,
-        '--bind-address',
-        `127.0.0.1:${port}`,
-        '--public-url',
-        hooksUrl,
-        '--rate-limit',
-        '0',
-        '--log-level',
-        'warn',
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KUBECONFIG: '/nonexistent' } },
-    )
-    await waitFor(
-      'the webhook server',
-      async () => ((await fetch(`${hooksUrl}/readyz`)).ok ? true : undefined),
-      { timeoutMs: 30_000, intervalMs: 200 },
-    )
   })
 
-  afterAll(async () => {
-    webhooks?.kill('SIGTERM')
-    await bridge?.close()
-    await operator?.stop({ timeoutMs: 5_000 })
-    await sandbox?.close()
-    if (dir) rmSync(dir, { recursive: true, force: true })
-  })
+  afterAll(() => fx?.close())
 
   const obj = (ns: string) => getObj(c.custom, PLURAL, ns, 'team')
   const secret = (ns: string, name: string): Promise<V1Secret> =>
@@ -148,7 +64,8 @@ describe('CalendarSync: Google users connect its parts from the links in its sta
 
   /** A namespace with two Secrets holding the OAuth client but no grant, two calendars, and the CalendarSync. */
   async function setup(prefix: string, opts: { target?: boolean; freeBusy?: boolean } = {}) {
-    const ns = await createNamespace(c.core, prefix)
+    const ns = NS[prefix]
+    if (!ns) throw new Error(`no namespace made for ${prefix}`)
     for (const name of ['google-src', 'google-target', 'google-fb']) {
       await c.core.createNamespacedSecret({
         namespace: ns,

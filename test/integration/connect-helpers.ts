@@ -1,13 +1,27 @@
 /**
  * What the connect-link tests of every provider do the same way: wait for the link a resource
  * publishes, walk a browser's redirects up to the provider's callback, load a page as a browser
- * would, check that planted values reached no log, status or Event, and start the webhook
- * server on a port it picks itself.
+ * would, check that planted values reached no log, status or Event, start the webhook server on
+ * a port it picks itself, and set up the whole layout they run in (`startConnectFixture`).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { resolve } from 'node:path'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import type { FastifyInstance } from 'fastify'
 import { expect } from 'vitest'
-import { type Obj, waitFor } from './helpers.ts'
+import {
+  buildWebhookBridge,
+  createOperator,
+  listenWebhookBridge,
+  managerBridgeSource,
+  type Operator,
+  type OperatorOptions,
+} from '../../controller/index.ts'
+import { installCrds } from '../../crds/index.ts'
+import { bridgeSinks } from '../../webhooks/index.ts'
+import { buildSandbox, type Sandbox, type SandboxOptions } from '../sandbox/index.ts'
+import { type Clients, capturedLogger, clients, createNamespace, type Obj, waitFor } from './helpers.ts'
 
 export interface PublishedLink {
   url: string
@@ -124,4 +138,125 @@ export async function spawnWebhookServer(
   child.stdout?.removeAllListeners('data')
   child.stdout?.resume()
   return { child, url }
+}
+
+export interface ConnectFixtureOptions {
+  /** Names the bridge's sinks and the temporary directory. */
+  name: string
+  /** The file's namespace prefixes: each made up front, the controller watches only these. */
+  prefixes: readonly string[]
+  sandbox?: SandboxOptions
+  /** More controller options (a clock for connect links, ...). */
+  operator?: Partial<Omit<OperatorOptions, 'kubeConfig' | 'logger' | 'namespaces' | 'publicUrl'>>
+  /** More arguments to `switchboard webhooks`. */
+  webhookArgs?: readonly string[]
+}
+
+export interface ConnectFixture {
+  c: Clients
+  sandbox: Sandbox
+  /** The namespace made for each prefix. */
+  ns: Record<string, string>
+  /** The webhook server's base URL, the one the controller publishes links under. */
+  url: string
+  logs: ReturnType<typeof capturedLogger>
+  /** The controller and the bridge it answers on (new ones after `restartController`). */
+  operator: Operator
+  bridge: FastifyInstance
+  /** Stops the controller and its bridge and starts new ones on the same socket. */
+  restartController(): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * The default (sidecar) layout of a connect-link test: the file's namespaces (made up front, so
+ * that what other files left in the shared API server, resources whose sandboxes are gone and
+ * whose retries would hold the workers, stays out of this controller's watches), the provider
+ * sandbox, the real webhook server (`bin/switchboard.ts webhooks`, no kubeconfig: it reaches
+ * nothing but the bridge's Unix socket) on a port it picks itself, and an in-process controller
+ * publishing links under that port and answering over the bridge. Every request of these tests
+ * comes from one loopback address, more than a client's connect budget: the connect rate limit
+ * is off (it is tested in connect-routes and connect-tcp-bridge).
+ */
+export async function startConnectFixture(opts: ConnectFixtureOptions): Promise<ConnectFixture> {
+  const c = clients()
+  await installCrds(c.kc)
+  const ns: Record<string, string> = {}
+  for (const prefix of opts.prefixes) ns[prefix] = await createNamespace(c.core, prefix)
+  const logs = capturedLogger('debug')
+  const dir = mkdtempSync(join(tmpdir(), `sb-${opts.name}-`))
+  const socket = join(dir, 'bridge.sock')
+  let sandbox: Sandbox | undefined
+  let child: ChildProcess | undefined
+  let operator: Operator | undefined
+  let bridge: FastifyInstance | undefined
+  const close = async () => {
+    child?.kill('SIGTERM')
+    await bridge?.close()
+    await operator?.stop({ timeoutMs: 5_000 })
+    await sandbox?.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    sandbox = await buildSandbox(opts.sandbox)
+    await sandbox.listen()
+    // the webhook server waits for the socket
+    let url: string
+    ;({ child, url } = await spawnWebhookServer(
+      ['--controller-socket', socket, '--connect-rate-limit', '0', ...(opts.webhookArgs ?? [])],
+      { env: { ...process.env, KUBECONFIG: '/nonexistent' } },
+    ))
+    const startController = async () => {
+      operator = createOperator({
+        endpoints: { allowLoopback: true },
+        providerHttp: { timeoutMs: 5_000 },
+        statusFlushDelayMs: 200,
+        ...opts.operator,
+        kubeConfig: c.kc,
+        logger: logs.logger,
+        namespaces: Object.values(ns),
+        publicUrl: url,
+      })
+      await operator.start()
+      const sinks = bridgeSinks({
+        core: operator.manager.clients.core,
+        custom: operator.manager.clients.custom,
+        logger: logs.logger,
+        instance: opts.name,
+      })
+      bridge = buildWebhookBridge({
+        source: managerBridgeSource(operator.manager),
+        sinks,
+        connect: operator.connect,
+        logger: logs.logger,
+      })
+      await listenWebhookBridge(bridge, socket)
+      fixture.operator = operator
+      fixture.bridge = bridge
+    }
+    const fixture = {
+      c,
+      sandbox,
+      ns,
+      url,
+      logs,
+      restartController: async () => {
+        await bridge?.close()
+        await operator?.stop({ timeoutMs: 5_000 })
+        await startController()
+      },
+      close,
+    } as ConnectFixture
+    await startController()
+    await waitFor(
+      'the webhook server',
+      async () => ((await fetch(`${url}/readyz`)).ok ? true : undefined),
+      // a process loading the TypeScript sources on a loaded machine (it took over 30 s once)
+      { timeoutMs: 60_000, intervalMs: 200 },
+    )
+    return fixture
+  } catch (err) {
+    await close()
+    throw err
+  }
 }

@@ -10,38 +10,28 @@
  * label: each a clear page with its own status, the resource's condition, and its Secret
  * unchanged (same resourceVersion). Planted secrets never reach logs, Events or status.
  */
-import { type ChildProcess, execFile } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import type { V1Secret } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  buildWebhookBridge,
-  createOperator,
-  listenWebhookBridge,
-  managerBridgeSource,
-  type Operator,
-  REQUESTED_AT_ANNOTATION,
-} from '../../controller/index.ts'
+import { REQUESTED_AT_ANNOTATION } from '../../controller/index.ts'
 import { WRITABLE_LABEL } from '../../controller/runtime/index.ts'
-import { installCrds } from '../../crds/index.ts'
-import { buildSandbox, type Sandbox } from '../sandbox/index.ts'
+import type { Sandbox } from '../sandbox/index.ts'
 import {
+  type ConnectFixture,
   connectLinkOf,
   expectNowhere,
   followToCallback,
   page,
-  spawnWebhookServer,
+  startConnectFixture,
 } from './connect-helpers.ts'
 import {
   annotate,
   type Clients,
-  capturedLogger,
-  clients,
   condition,
-  createNamespace,
   createResource,
   createSecret,
   eventsFor,
@@ -57,106 +47,50 @@ const ARTIFACTS = resolve(import.meta.dirname, '../../.cache/artifacts')
 const run = promisify(execFile)
 
 describe('PatreonIntegration connected from the link in its status', () => {
+  let fx: ConnectFixture
   let c: Clients
-  let operator: Operator
   let sandbox: Sandbox
-  let webhooks: ChildProcess
-  let bridge: ReturnType<typeof buildWebhookBridge>
-  let dir: string
   let hooksUrl: string
+  let logs: ConnectFixture['logs']
+  let NS: Record<string, string>
   /** Added to the controller's clock for connect links (the expired-link test moves it on). */
   let skewMs = 0
-  const logs = capturedLogger('debug')
-  /**
-   * This file's namespaces, made up front: the controller watches only these, not what other
-   * files left in the shared API server (resources whose sandboxes are gone, whose retries
-   * would hold the controller's workers; see patreon-webhooks.test.ts).
-   */
-  const PREFIXES = [
-    'connect-ok',
-    'connect-replay',
-    'connect-refused',
-    'connect-forged',
-    'connect-expired',
-    'connect-other-a',
-    'connect-other-b',
-    'connect-label',
-    'connect-revoked',
-    'connect-restart',
-    'connect-chromium',
-    'connect-chromium-shot',
-  ] as const
-  const NS: Record<string, string> = {}
   const planted: string[] = [CLIENT_SECRET]
 
-  let socket: string
-  const startController = async () => {
-    operator = createOperator({
-      kubeConfig: c.kc,
-      namespaces: Object.values(NS),
-      logger: logs.logger,
-      publicUrl: hooksUrl,
-      endpoints: { allowLoopback: true },
-      providerHttp: { timeoutMs: 5_000 },
-      statusFlushDelayMs: 200,
-      connect: { now: () => Date.now() + skewMs },
-    })
-    await operator.start()
-    bridge = buildWebhookBridge({
-      source: managerBridgeSource(operator.manager),
-      connect: operator.connect,
-      logger: logs.logger,
-    })
-    await listenWebhookBridge(bridge, socket)
-  }
-
   beforeAll(async () => {
-    c = clients()
-    await installCrds(c.kc)
-    for (const prefix of PREFIXES) NS[prefix] = await createNamespace(c.core, prefix)
-    sandbox = await buildSandbox({
-      patreon: {
-        clients: [{ clientId: 'connect-client-id', clientSecret: CLIENT_SECRET }],
-        campaigns: CAMPAIGNS.map((id) => ({
-          id,
-          name: `Connect ${id}`,
-          tiers: [{ title: 'Supporter', amountCents: 500 }],
-          members: 4,
-        })),
-      },
-    })
-    await sandbox.listen()
-    dir = mkdtempSync(join(tmpdir(), 'sb-connect-'))
-    socket = join(dir, 'bridge.sock')
-    // no kubeconfig: the webhook server reaches nothing but the bridge (it waits for the socket);
-    // it picks its port itself, and the controller publishes links under the one it took
-    ;({ child: webhooks, url: hooksUrl } = await spawnWebhookServer(
-      [
-        '--controller-socket',
-        socket,
-        // every request here comes from one loopback address, more than a client's budget; the
-        // connect rate limit is tested in connect-routes and connect-tcp-bridge
-        '--connect-rate-limit',
-        '0',
+    fx = await startConnectFixture({
+      name: 'connect-patreon',
+      prefixes: [
+        'connect-ok',
+        'connect-replay',
+        'connect-refused',
+        'connect-forged',
+        'connect-expired',
+        'connect-other-a',
+        'connect-other-b',
+        'connect-label',
+        'connect-revoked',
+        'connect-restart',
+        'connect-chromium',
+        'connect-chromium-shot',
       ],
-      { env: { ...process.env, KUBECONFIG: '/nonexistent' } },
-    ))
-    await startController()
-    await waitFor(
-      'the webhook server',
-      async () => ((await fetch(`${hooksUrl}/readyz`)).ok ? true : undefined),
-      // a process loading the TypeScript sources on a loaded machine (it took over 30 s once)
-      { timeoutMs: 60_000, intervalMs: 200 },
-    )
+      sandbox: {
+        patreon: {
+          clients: [{ clientId: 'connect-client-id', clientSecret: CLIENT_SECRET }],
+          campaigns: CAMPAIGNS.map((id) => ({
+            id,
+            name: `Connect ${id}`,
+            tiers: [{ title: 'Supporter', amountCents: 500 }],
+            members: 4,
+          })),
+        },
+      },
+      operator: { connect: { now: () => Date.now() + skewMs } },
+    })
+    ;({ c, sandbox, url: hooksUrl, logs, ns: NS } = fx)
   })
 
-  afterAll(async () => {
-    webhooks?.kill('SIGTERM')
-    await bridge?.close()
-    await operator?.stop({ timeoutMs: 5_000 })
-    await sandbox?.close()
-    if (dir) rmSync(dir, { recursive: true, force: true })
-  })
+  afterAll(() => fx?.close())
 
   const obj = (ns: string, name = 'members') => getObj(c.custom, PLURAL, ns, name)
   const secret = (ns: string, name = 'patreon'): Promise<V1Secret> =>
@@ -246,7 +180,7 @@ describe('PatreonIntegration connected from the link in its status', () => {
     const link = url.split('/').at(-1) as string
     noSecretsAnywhere(ready, await eventsFor(c.core, ns, 'members'), refresh, access, code, link)
     // nor in either process's metrics
-    const metrics = `${await operator.manager.metrics.registry.metrics()}${await (await fetch(`${hooksUrl}/metrics`)).text()}`
+    const metrics = `${await fx.operator.manager.metrics.registry.metrics()}${await (await fetch(`${hooksUrl}/metrics`)).text()}`
     for (const v of [...planted, refresh, access, code, state, link]) expect(metrics).not.toContain(v)
     // the connect Secret keeps hashes, not the link or the state
     const kept = JSON.stringify(
@@ -439,9 +373,7 @@ describe('PatreonIntegration connected from the link in its status', () => {
   it('a link published before a controller restart works after it (its state is in the connect Secret)', async () => {
     const ns = await setup('connect-restart', CAMPAIGNS[9] as string)
     const { url } = await linkOf(ns)
-    await bridge.close()
-    await operator.stop({ timeoutMs: 5_000 })
-    await startController()
+    await fx.restartController()
     sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[9] as string })
     try {
       const done = await page(url)

@@ -11,39 +11,24 @@
  * status, and the Secret unchanged (same resourceVersion). Planted secrets never reach logs,
  * Events or status.
  */
-import type { ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { V1Secret } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultBudgets } from '../../connectors/index.ts'
-import {
-  buildWebhookBridge,
-  createOperator,
-  listenWebhookBridge,
-  managerBridgeSource,
-  type Operator,
-  REQUESTED_AT_ANNOTATION,
-} from '../../controller/index.ts'
+import { REQUESTED_AT_ANNOTATION } from '../../controller/index.ts'
 import { WRITABLE_LABEL } from '../../controller/runtime/index.ts'
-import { installCrds } from '../../crds/index.ts'
-import { bridgeSinks } from '../../webhooks/index.ts'
-import { buildSandbox, type Sandbox } from '../sandbox/index.ts'
+import type { Sandbox } from '../sandbox/index.ts'
 import {
+  type ConnectFixture,
   connectLinkOf,
   expectNowhere,
   followToCallback,
   page,
-  spawnWebhookServer,
+  startConnectFixture,
 } from './connect-helpers.ts'
 import {
   annotate,
   type Clients,
-  capturedLogger,
-  clients,
   condition,
-  createNamespace,
   createResource,
   eventsFor,
   getObj,
@@ -65,100 +50,41 @@ const CASTERS = [
 ]
 
 describe('TwitchIntegration: the broadcaster connects from the link in its status', () => {
+  let fx: ConnectFixture
   let c: Clients
-  let operator: Operator
   let sandbox: Sandbox
-  let webhooks: ChildProcess
-  let bridge: ReturnType<typeof buildWebhookBridge>
-  let dir: string
   let hooksUrl: string
-  const logs = capturedLogger('debug')
-  /**
-   * This file's namespaces, made up front: the controller watches only these, not what other
-   * files left in the shared API server (resources whose sandboxes are gone, whose retries
-   * would hold the controller's workers; see patreon-webhooks.test.ts).
-   */
-  const PREFIXES = [
-    'ctw-ok',
-    'ctw-replay',
-    'ctw-refused',
-    'ctw-forged',
-    'ctw-other',
-    'ctw-label',
-    'ctw-revoked',
-  ] as const
-  const NS: Record<string, string> = {}
+  let logs: ConnectFixture['logs']
+  let NS: Record<string, string>
   const planted: string[] = [CLIENT_SECRET, EVENTSUB_SECRET]
 
   beforeAll(async () => {
-    c = clients()
-    await installCrds(c.kc)
-    for (const prefix of PREFIXES) NS[prefix] = await createNamespace(c.core, prefix)
     defaultBudgets.setLimits('twitch', { ratePerSecond: 500, burst: 500 })
-    sandbox = await buildSandbox({
-      twitch: {
-        clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }],
-        users: [...CASTERS.map((login) => ({ login })), { login: 'someone_else' }],
-        // 2 s more than the controller's refresh margin (5 min): every reconcile after 2 s refreshes
-        tokenTtlSeconds: 302,
-      },
-    })
-    await sandbox.listen()
-    dir = mkdtempSync(join(tmpdir(), 'sb-connect-twitch-'))
-    const socket = join(dir, 'bridge.sock')
-    // no kubeconfig: the webhook server reaches nothing but the bridge (it waits for the socket);
-    // it picks its port itself, and the controller publishes links under the one it took
-    ;({ child: webhooks, url: hooksUrl } = await spawnWebhookServer(
-      [
-        '--controller-socket',
-        socket,
-        // every request here comes from one loopback address, more than a client's budget; the
-        // connect rate limit is tested in connect-routes and connect-tcp-bridge
-        '--connect-rate-limit',
-        '0',
-        '--rate-limit',
-        '0',
+    fx = await startConnectFixture({
+      name: 'connect-twitch',
+      prefixes: [
+        'ctw-ok',
+        'ctw-replay',
+        'ctw-refused',
+        'ctw-forged',
+        'ctw-other',
+        'ctw-label',
+        'ctw-revoked',
       ],
-      { env: { ...process.env, KUBECONFIG: '/nonexistent' } },
-    ))
-    operator = createOperator({
-      kubeConfig: c.kc,
-      namespaces: Object.values(NS),
-      logger: logs.logger,
-      publicUrl: hooksUrl,
-      endpoints: { allowLoopback: true },
-      providerHttp: { timeoutMs: 5_000 },
-      statusFlushDelayMs: 200,
+      sandbox: {
+        twitch: {
+          clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }],
+          users: [...CASTERS.map((login) => ({ login })), { login: 'someone_else' }],
+          // 2 s more than the controller's refresh margin (5 min): every reconcile after 2 s refreshes
+          tokenTtlSeconds: 302,
+        },
+      },
+      webhookArgs: ['--rate-limit', '0'],
     })
-    await operator.start()
-    const sinks = bridgeSinks({
-      core: operator.manager.clients.core,
-      custom: operator.manager.clients.custom,
-      logger: logs.logger,
-      instance: 'connect-twitch',
-    })
-    bridge = buildWebhookBridge({
-      source: managerBridgeSource(operator.manager),
-      sinks,
-      connect: operator.connect,
-      logger: logs.logger,
-    })
-    await listenWebhookBridge(bridge, socket)
-    await waitFor(
-      'the webhook server',
-      async () => ((await fetch(`${hooksUrl}/readyz`)).ok ? true : undefined),
-      // a process loading the TypeScript sources on a loaded machine (it took over 30 s once)
-      { timeoutMs: 60_000, intervalMs: 200 },
-    )
+    ;({ c, sandbox, url: hooksUrl, logs, ns: NS } = fx)
   })
 
-  afterAll(async () => {
-    webhooks?.kill('SIGTERM')
-    await bridge?.close()
-    await operator?.stop({ timeoutMs: 5_000 })
-    await sandbox?.close()
-    if (dir) rmSync(dir, { recursive: true, force: true })
-  })
+  afterAll(() => fx?.close())
 
   const obj = (ns: string) => getObj(c.custom, PLURAL, ns, 'tw')
   const secret = (ns: string): Promise<V1Secret> =>
