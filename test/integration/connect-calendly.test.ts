@@ -20,25 +20,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultBudgets } from '../../connectors/index.ts'
 import { REQUESTED_AT_ANNOTATION } from '../../controller/index.ts'
 import { WRITABLE_LABEL } from '../../controller/runtime/index.ts'
-import type { Sandbox } from '../sandbox/index.ts'
-import {
-  type ConnectFixture,
-  connectLinkOf,
-  expectNowhere,
-  followToCallback,
-  page,
-  startConnectFixture,
-} from './connect-helpers.ts'
-import {
-  annotate,
-  type Clients,
-  condition,
-  createResource,
-  eventsFor,
-  getObj,
-  type Obj,
-  waitFor,
-} from './helpers.ts'
+import { type ConnectFixture, page, startConnectFixture } from './connect-helpers.ts'
+import { annotate, condition, createResource, waitFor } from './helpers.ts'
 
 const PLURAL = 'calendarsyncs'
 const CLIENT_ID = 'connect-calendly-client'
@@ -48,17 +31,19 @@ const HOUR = 3_600_000
 
 describe('CalendarSync: a Calendly user connects from the link in its status', () => {
   let fx: ConnectFixture
-  let c: Clients
-  let sandbox: Sandbox
-  let hooksUrl: string
-  let logs: ConnectFixture['logs']
-  let NS: Record<string, string>
   const planted: string[] = [CLIENT_SECRET, SIGNING_KEY]
 
   beforeAll(async () => {
     defaultBudgets.setLimits('calendly', { ratePerSecond: 500, burst: 500 })
     fx = await startConnectFixture({
       name: 'connect-calendly',
+      resource: {
+        plural: PLURAL,
+        name: 'bookings',
+        provider: 'calendly',
+        authorizeUrl: (s) => `${s.url}/calendly/oauth/authorize`,
+      },
+      planted,
       prefixes: [
         'ccl-ok',
         'ccl-replay',
@@ -79,9 +64,8 @@ describe('CalendarSync: a Calendly user connects from the link in its status', (
       },
       webhookArgs: ['--rate-limit', '0'],
     })
-    ;({ c, sandbox, url: hooksUrl, logs, ns: NS } = fx)
     const start = Math.ceil(Date.now() / HOUR) * HOUR + 24 * HOUR
-    sandbox.calendly.book({
+    fx.sandbox.calendly.book({
       name: 'Studio session',
       startTime: new Date(start).toISOString(),
       endTime: new Date(start + HOUR).toISOString(),
@@ -90,16 +74,15 @@ describe('CalendarSync: a Calendly user connects from the link in its status', (
 
   afterAll(() => fx?.close())
 
-  const obj = (ns: string, name = 'bookings') => getObj(c.custom, PLURAL, ns, name)
   const secret = (ns: string, name = 'calendly'): Promise<V1Secret> =>
-    c.core.readNamespacedSecret({ namespace: ns, name })
+    fx.c.core.readNamespacedSecret({ namespace: ns, name })
   const key = (s: V1Secret, k: string) => Buffer.from(s.data?.[k] ?? '', 'base64').toString('utf8')
 
   /** A namespace with a Secret holding the OAuth application but no grant, and the CalendarSync. */
   async function setup(prefix: string, opts: { writable?: boolean; organization?: string } = {}) {
-    const ns = NS[prefix]
+    const ns = fx.ns[prefix]
     if (!ns) throw new Error(`no namespace made for ${prefix}`)
-    await c.core.createNamespacedSecret({
+    await fx.c.core.createNamespacedSecret({
       namespace: ns,
       body: {
         metadata: {
@@ -110,53 +93,39 @@ describe('CalendarSync: a Calendly user connects from the link in its status', (
         stringData: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, webhookSigningKey: SIGNING_KEY },
       },
     })
-    await createResource(c, 'CalendarSync', ns, 'bookings', {
+    await createResource(fx.c, 'CalendarSync', ns, 'bookings', {
       source: {
         calendly: {
-          organization: opts.organization ?? sandbox.calendly.organizationUri(),
+          organization: opts.organization ?? fx.sandbox.calendly.organizationUri(),
           credentialsSecretRef: { name: 'calendly' },
         },
       },
-      endpoints: { calendly: `${sandbox.url}/calendly`, calendlyAuth: `${sandbox.url}/calendly` },
+      endpoints: { calendly: `${fx.sandbox.url}/calendly`, calendlyAuth: `${fx.sandbox.url}/calendly` },
       interval: '1h',
     })
     return ns
   }
 
-  const linkOf = (ns: string, not?: string) => connectLinkOf(`${ns}/bookings`, () => obj(ns), not)
-
-  const toCallback = (link: string) =>
-    followToCallback(link, {
-      authorizeUrl: `${sandbox.url}/calendly/oauth/authorize`,
-      callbackUrl: `${hooksUrl}/connect/calendly/callback`,
-    })
-
   const ready = (ns: string) =>
     waitFor(
       `${ns}/bookings Ready`,
       async () => {
-        const o = await obj(ns)
+        const o = await fx.obj(ns)
         return condition(o, 'Ready')?.status === 'True' && !o.status?.connect ? o : undefined
       },
       { timeoutMs: 30_000 },
     )
 
-  const noSecretsAnywhere = async (ns: string, o: Obj, ...values: string[]) =>
-    expectNowhere({ logs: logs.text(), obj: o, events: await eventsFor(c.core, ns, 'bookings') }, [
-      ...planted,
-      ...values,
-    ])
-
   it('publishes a link naming the part; the consent makes it Ready with tokens in the Secret, refreshed and rotated', async () => {
     const ns = await setup('ccl-ok')
-    const { url, expiresAt, obj: waiting } = await linkOf(ns)
-    expect(url).toMatch(new RegExp(`^${hooksUrl}/connect/calendly/${ns}/bookings/[A-Za-z0-9_-]{43}$`))
+    const { url, expiresAt, obj: waiting } = await fx.linkOf(ns)
+    expect(url).toMatch(new RegExp(`^${fx.url}/connect/calendly/${ns}/bookings/[A-Za-z0-9_-]{43}$`))
     const left = Date.parse(expiresAt) - Date.now()
     expect(left).toBeGreaterThan(14 * 60_000)
     expect(left).toBeLessThanOrEqual(15 * 60_000)
     expect(waiting.status?.connect).toMatchObject({ part: 'spec.source.calendly', secretName: 'calendly' })
     const o0 = await waitFor('Ready=False', async () => {
-      const o = await obj(ns)
+      const o = await fx.obj(ns)
       return condition(o, 'Ready')?.status === 'False' ? o : undefined
     })
     expect(condition(o0, 'SourceReady')?.reason).toBe('AuthorizationNeeded')
@@ -183,38 +152,40 @@ describe('CalendarSync: a Calendly user connects from the link in its status', (
     const refresh = key(s, 'refreshToken')
     const access = key(s, 'accessToken')
     expect(access.startsWith('cly-oauth-')).toBe(true)
-    expect(sandbox.calendly.userTokens.refreshTokenValid(refresh)).toBe(true)
+    expect(fx.sandbox.calendly.userTokens.refreshTokenValid(refresh)).toBe(true)
     expect(Date.parse(key(s, 'accessTokenExpiresAt'))).toBeGreaterThan(Date.now())
     // the source was read with the user's token: the API saw it
     expect(
-      sandbox.calendly.requests.some((r) => r.path.includes('/scheduled_events') && r.status === 200),
+      fx.sandbox.calendly.requests.some((r) => r.path.includes('/scheduled_events') && r.status === 200),
     ).toBe(true)
     const code = new URL(done.url).searchParams.get('code') as string
     const link = url.split('/').at(-1) as string
-    await noSecretsAnywhere(ns, o, refresh, access, code, link)
+    await fx.noSecretsAnywhere(ns, o, refresh, access, code, link)
 
     // the token lifecycle: the access token near its expiry is refreshed, the rotated pair written
-    const refreshesBefore = sandbox.calendly.userTokens.refreshes
+    const refreshesBefore = fx.sandbox.calendly.userTokens.refreshes
     await new Promise((r) => setTimeout(r, 2_500))
-    await annotate(c, PLURAL, ns, 'bookings', { [REQUESTED_AT_ANNOTATION]: new Date().toISOString() })
+    await annotate(fx.c, PLURAL, ns, 'bookings', { [REQUESTED_AT_ANNOTATION]: new Date().toISOString() })
     const rotated = await waitFor('the rotated refresh token in the Secret', async () => {
       const x = await secret(ns)
       return key(x, 'refreshToken') !== refresh ? x : undefined
     })
-    expect(sandbox.calendly.userTokens.refreshes).toBeGreaterThan(refreshesBefore)
+    expect(fx.sandbox.calendly.userTokens.refreshes).toBeGreaterThan(refreshesBefore)
     // single use: the spent refresh token no longer works
-    expect(sandbox.calendly.userTokens.refreshTokenValid(refresh)).toBe(false)
+    expect(fx.sandbox.calendly.userTokens.refreshTokenValid(refresh)).toBe(false)
     await waitFor('the Secret names the live refresh token', async () =>
-      sandbox.calendly.userTokens.refreshTokenValid(key(await secret(ns), 'refreshToken')) ? true : undefined,
+      fx.sandbox.calendly.userTokens.refreshTokenValid(key(await secret(ns), 'refreshToken'))
+        ? true
+        : undefined,
     )
     const after = await ready(ns)
-    await noSecretsAnywhere(ns, after, key(rotated, 'refreshToken'), key(rotated, 'accessToken'))
+    await fx.noSecretsAnywhere(ns, after, key(rotated, 'refreshToken'), key(rotated, 'accessToken'))
   })
 
   it('a used link and a replayed callback are refused with a page each, and nothing is written', async () => {
     const ns = await setup('ccl-replay')
-    const { url } = await linkOf(ns)
-    const callback = await toCallback(url)
+    const { url } = await fx.linkOf(ns)
+    const callback = await fx.toCallback(url)
     // the same callback twice at once: one connects, the other finds the link used
     const both = await Promise.all([page(callback), page(callback)])
     expect(both.map((r) => r.status).sort()).toEqual([200, 410])
@@ -231,8 +202,8 @@ describe('CalendarSync: a Calendly user connects from the link in its status', (
 
   it('a forged state is refused and does not spend the link; the genuine callback then connects', async () => {
     const ns = await setup('ccl-forged')
-    const { url } = await linkOf(ns)
-    const callback = await toCallback(url)
+    const { url } = await fx.linkOf(ns)
+    const callback = await fx.toCallback(url)
     const before = await secret(ns)
     const u = new URL(callback)
     const state = u.searchParams.get('state') as string
@@ -257,35 +228,35 @@ describe('CalendarSync: a Calendly user connects from the link in its status', (
   it("a code obtained through another resource's link is refused by the PKCE check, and nothing is written", async () => {
     const a = await setup('ccl-pkce-a')
     const b = await setup('ccl-pkce-b')
-    const codeA = new URL(await toCallback((await linkOf(a)).url)).searchParams.get('code') as string
-    const callbackB = new URL(await toCallback((await linkOf(b)).url))
+    const codeA = new URL(await fx.toCallback((await fx.linkOf(a)).url)).searchParams.get('code') as string
+    const callbackB = new URL(await fx.toCallback((await fx.linkOf(b)).url))
     const before = await secret(b)
-    const refusedBefore = sandbox.calendly.codes.refused
+    const refusedBefore = fx.sandbox.calendly.codes.refused
     callbackB.searchParams.set('code', codeA)
     const res = await page(callbackB.toString())
     expect(res.status).toBe(502)
     expect(res.text).toContain('data-outcome="exchange_failed"')
     // the sandbox refused it: the verifier of B's link does not hash to A's challenge
-    expect(sandbox.calendly.codes.refused).toBe(refusedBefore + 1)
+    expect(fx.sandbox.calendly.codes.refused).toBe(refusedBefore + 1)
     expect((await secret(b)).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
     expect(key(await secret(b), 'refreshToken')).toBe('')
-    expect(logs.text()).not.toContain(codeA)
+    expect(fx.logs.text()).not.toContain(codeA)
   })
 
   it('a refused consent shows what to do, writes nothing, and a new link is published', async () => {
     const ns = await setup('ccl-refused')
-    const { url } = await linkOf(ns)
+    const { url } = await fx.linkOf(ns)
     const before = await secret(ns)
-    sandbox.calendly.setConsent({ refuse: true })
+    fx.sandbox.calendly.setConsent({ refuse: true })
     try {
       const refused = await page(url)
       expect(refused.status).toBe(403)
       expect(refused.text).toContain('data-outcome="refused"')
       expect(refused.text).toContain('allow access')
     } finally {
-      sandbox.calendly.setConsent({})
+      fx.sandbox.calendly.setConsent({})
     }
-    const next = await linkOf(ns, url)
+    const next = await fx.linkOf(ns, url)
     expect(condition(next.obj, 'SourceReady')?.reason).toBe('AuthorizationNeeded')
     expect((await secret(ns)).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
     expect((await page(url)).status).toBe(410)
@@ -295,25 +266,25 @@ describe('CalendarSync: a Calendly user connects from the link in its status', (
 
   it('a user of another organization than the spec names is refused and nothing is written', async () => {
     const ns = await setup('ccl-other')
-    const { url } = await linkOf(ns)
+    const { url } = await fx.linkOf(ns)
     const before = await secret(ns)
-    sandbox.calendly.setConsent({ organizationUuid: 'OTHER-ORGANIZATION' })
+    fx.sandbox.calendly.setConsent({ organizationUuid: 'OTHER-ORGANIZATION' })
     try {
       const res = await page(url)
       expect(res.status).toBe(409)
       expect(res.text).toContain('data-outcome="wrong_account"')
       expect(res.text).toContain('another organization')
     } finally {
-      sandbox.calendly.setConsent({})
+      fx.sandbox.calendly.setConsent({})
     }
     expect((await secret(ns)).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
-    await linkOf(ns, url)
+    await fx.linkOf(ns, url)
   })
 
   it('a Secret without the opt-in label gets no link and a condition naming the label', async () => {
     const ns = await setup('ccl-label', { writable: false })
     const o = await waitFor('SecretNotWritable', async () => {
-      const x = await obj(ns)
+      const x = await fx.obj(ns)
       return condition(x, 'SourceReady')?.reason === 'SecretNotWritable' ? x : undefined
     })
     expect(condition(o, 'SourceReady')?.message).toContain(`${WRITABLE_LABEL}=true`)
@@ -324,14 +295,14 @@ describe('CalendarSync: a Calendly user connects from the link in its status', (
 
   it('a revoked grant publishes a new link, and the consent brings the resource back to Ready', async () => {
     const ns = await setup('ccl-revoked')
-    const first = await linkOf(ns)
+    const first = await fx.linkOf(ns)
     expect((await page(first.url)).status).toBe(200)
     await ready(ns)
     const oldRefresh = key(await secret(ns), 'refreshToken')
-    sandbox.calendly.revokeGrants()
+    fx.sandbox.calendly.revokeGrants()
     await new Promise((r) => setTimeout(r, 2_500))
-    await annotate(c, PLURAL, ns, 'bookings', { [REQUESTED_AT_ANNOTATION]: new Date().toISOString() })
-    const again = await linkOf(ns, first.url)
+    await annotate(fx.c, PLURAL, ns, 'bookings', { [REQUESTED_AT_ANNOTATION]: new Date().toISOString() })
+    const again = await fx.linkOf(ns, first.url)
     expect(condition(again.obj, 'SourceReady')?.reason).toBe('AuthorizationNeeded')
     expect(condition(again.obj, 'SourceReady')?.message).toContain('revoked')
     expect((await page(again.url)).status).toBe(200)

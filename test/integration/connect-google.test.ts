@@ -4,7 +4,7 @@
  * layout: the real webhook server serves the links and callbacks, the controller answers over the
  * bridge, exchanges the code (with the PKCE verifier) at the Google sandbox's token endpoint and
  * writes the refresh token into the part's Secret; the official SDK's OAuth2 client then refreshes
- * with it against the sandbox. Three parts with Secrets of their own (the source, a target and
+ * with it against the fx.sandbox. Three parts with Secrets of their own (the source, a target and
  * freeBusy) get one link at a time, in that order. The browser is `fetch` following redirects.
  *
  * Adversarial: a replayed callback, a forged state, a refused consent, a revoked grant: each a
@@ -16,16 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultBudgets } from '../../connectors/index.ts'
 import { REQUESTED_AT_ANNOTATION } from '../../controller/index.ts'
 import { WRITABLE_LABEL } from '../../controller/runtime/index.ts'
-import type { Sandbox } from '../sandbox/index.ts'
-import {
-  type ConnectFixture,
-  connectLinkOf,
-  expectNowhere,
-  followToCallback,
-  page,
-  startConnectFixture,
-} from './connect-helpers.ts'
-import { annotate, type Clients, condition, createResource, eventsFor, getObj, waitFor } from './helpers.ts'
+import { type ConnectFixture, page, startConnectFixture } from './connect-helpers.ts'
+import { annotate, condition, createResource, waitFor } from './helpers.ts'
 
 const PLURAL = 'calendarsyncs'
 const HOUR = 3_600_000
@@ -34,11 +26,6 @@ const EVENTS = 'https://www.googleapis.com/auth/calendar.events'
 
 describe('CalendarSync: Google users connect its parts from the links in its status, one at a time', () => {
   let fx: ConnectFixture
-  let c: Clients
-  let sandbox: Sandbox
-  let hooksUrl: string
-  let logs: ConnectFixture['logs']
-  let NS: Record<string, string>
   let client: { clientId: string; clientSecret: string }
   const planted: string[] = []
 
@@ -46,28 +33,33 @@ describe('CalendarSync: Google users connect its parts from the links in its sta
     defaultBudgets.setLimits('google-calendar', { ratePerSecond: 500, burst: 500 })
     fx = await startConnectFixture({
       name: 'connect-google',
+      resource: {
+        plural: PLURAL,
+        name: 'team',
+        provider: 'google',
+        authorizeUrl: (s) => `${s.url}/o/oauth2/v2/auth`,
+      },
+      planted,
       prefixes: ['cgo-ok', 'cgo-adv', 'cgo-revoked'],
       webhookArgs: ['--rate-limit', '0'],
     })
-    ;({ c, sandbox, url: hooksUrl, logs, ns: NS } = fx)
-    const grant = sandbox.googleCalendar.auth.createOAuthClient()
+    const grant = fx.sandbox.googleCalendar.auth.createOAuthClient()
     client = { clientId: grant.clientId, clientSecret: grant.clientSecret }
     planted.push(grant.clientSecret)
   })
 
   afterAll(() => fx?.close())
 
-  const obj = (ns: string) => getObj(c.custom, PLURAL, ns, 'team')
   const secret = (ns: string, name: string): Promise<V1Secret> =>
-    c.core.readNamespacedSecret({ namespace: ns, name })
+    fx.c.core.readNamespacedSecret({ namespace: ns, name })
   const key = (s: V1Secret, k: string) => Buffer.from(s.data?.[k] ?? '', 'base64').toString('utf8')
 
   /** A namespace with two Secrets holding the OAuth client but no grant, two calendars, and the CalendarSync. */
   async function setup(prefix: string, opts: { target?: boolean; freeBusy?: boolean } = {}) {
-    const ns = NS[prefix]
+    const ns = fx.ns[prefix]
     if (!ns) throw new Error(`no namespace made for ${prefix}`)
     for (const name of ['google-src', 'google-target', 'google-fb']) {
-      await c.core.createNamespacedSecret({
+      await fx.c.core.createNamespacedSecret({
         namespace: ns,
         body: {
           metadata: { name, namespace: ns, labels: { [WRITABLE_LABEL]: 'true' } },
@@ -77,15 +69,15 @@ describe('CalendarSync: Google users connect its parts from the links in its sta
     }
     const src = `${ns}-src@group.calendar.google.com`
     const target = `${ns}-target@group.calendar.google.com`
-    sandbox.googleCalendar.addCalendar(src)
-    sandbox.googleCalendar.addCalendar(target)
+    fx.sandbox.googleCalendar.addCalendar(src)
+    fx.sandbox.googleCalendar.addCalendar(target)
     const start = Math.ceil(Date.now() / HOUR) * HOUR + 24 * HOUR
-    sandbox.googleCalendar.insertByHand(src, {
+    fx.sandbox.googleCalendar.insertByHand(src, {
       summary: 'Team meeting',
       start: { dateTime: new Date(start).toISOString() },
       end: { dateTime: new Date(start + HOUR).toISOString() },
     })
-    await createResource(c, 'CalendarSync', ns, 'team', {
+    await createResource(fx.c, 'CalendarSync', ns, 'team', {
       source: { googleCalendar: { calendarId: src, credentialsSecretRef: { name: 'google-src' } } },
       targets:
         opts.target === false
@@ -95,28 +87,20 @@ describe('CalendarSync: Google users connect its parts from the links in its sta
         ? { freeBusy: { calendars: [target], credentialsSecretRef: { name: 'google-fb' } } }
         : {}),
       endpoints: {
-        googleCalendar: sandbox.url,
-        googleToken: `${sandbox.url}/token`,
-        googleAuth: sandbox.url,
+        googleCalendar: fx.sandbox.url,
+        googleToken: `${fx.sandbox.url}/token`,
+        googleAuth: fx.sandbox.url,
       },
       interval: '1h',
     })
     return { ns, src, target }
   }
 
-  const linkOf = (ns: string, not?: string) => connectLinkOf(`${ns}/team`, () => obj(ns), not)
-
-  const toCallback = (link: string) =>
-    followToCallback(link, {
-      authorizeUrl: `${sandbox.url}/o/oauth2/v2/auth`,
-      callbackUrl: `${hooksUrl}/connect/google/callback`,
-    })
-
   const ready = (ns: string) =>
     waitFor(
       `${ns}/team Ready`,
       async () => {
-        const o = await obj(ns)
+        const o = await fx.obj(ns)
         return condition(o, 'Ready')?.status === 'True' && !o.status?.connect ? o : undefined
       },
       { timeoutMs: 30_000 },
@@ -124,14 +108,14 @@ describe('CalendarSync: Google users connect its parts from the links in its sta
 
   it('the source gets the first link, the target the next, freeBusy the last; the consents make it Ready with the copy in the target', async () => {
     const { ns, target } = await setup('cgo-ok', { freeBusy: true })
-    const first = await linkOf(ns)
-    expect(first.url).toMatch(new RegExp(`^${hooksUrl}/connect/google/${ns}/team/[A-Za-z0-9_-]{43}$`))
+    const first = await fx.linkOf(ns)
+    expect(first.url).toMatch(new RegExp(`^${fx.url}/connect/google/${ns}/team/[A-Za-z0-9_-]{43}$`))
     expect(first.obj.status?.connect).toMatchObject({
       part: 'spec.source.googleCalendar',
       secretName: 'google-src',
     })
     const waiting = await waitFor('SourceReady=AuthorizationNeeded', async () => {
-      const o = await obj(ns)
+      const o = await fx.obj(ns)
       return condition(o, 'SourceReady')?.reason === 'AuthorizationNeeded' ? o : undefined
     })
     expect(condition(waiting, 'SourceReady')?.message).toContain(
@@ -149,10 +133,10 @@ describe('CalendarSync: Google users connect its parts from the links in its sta
     expect(done.text).toContain('data-outcome="connected"')
 
     // the next part: the target, with its own Secret and the scope to write events
-    const second = await linkOf(ns, first.url)
+    const second = await fx.linkOf(ns, first.url)
     expect(second.obj.status?.connect).toMatchObject({ part: 'spec.targets[0]', secretName: 'google-target' })
     const targetWaiting = await waitFor('TargetsSynced=AuthorizationNeeded', async () => {
-      const o = await obj(ns)
+      const o = await fx.obj(ns)
       return condition(o, 'TargetsSynced')?.reason === 'AuthorizationNeeded' ? o : undefined
     })
     expect(condition(targetWaiting, 'SourceReady')?.status).toBe('True')
@@ -163,7 +147,7 @@ describe('CalendarSync: Google users connect its parts from the links in its sta
     expect((await page(second.url)).status).toBe(200)
 
     // and freeBusy, with its own Secret, reading only
-    const third = await linkOf(ns, second.url)
+    const third = await fx.linkOf(ns, second.url)
     expect(third.obj.status?.connect).toMatchObject({ part: 'spec.freeBusy', secretName: 'google-fb' })
     const consent3 = new URL(
       (await fetch(third.url, { redirect: 'manual' })).headers.get('location') as string,
@@ -180,24 +164,25 @@ describe('CalendarSync: Google users connect its parts from the links in its sta
     expect(new Set(refreshes).size).toBe(3)
     expect(o.status?.freeBusy).toBeDefined()
     // the SDK's OAuth2 client refreshed with them at the sandbox, and the copy landed
-    expect(sandbox.googleCalendar.auth.issued.refreshToken).toBeGreaterThan(0)
-    const copies = sandbox.googleCalendar.events(target)
+    expect(fx.sandbox.googleCalendar.auth.issued.refreshToken).toBeGreaterThan(0)
+    const copies = fx.sandbox.googleCalendar.events(target)
     expect(copies.map((e) => e.summary)).toEqual(['Team meeting'])
-    expectNowhere({ logs: logs.text(), obj: o, events: await eventsFor(c.core, ns, 'team') }, [
-      ...planted,
+    await fx.noSecretsAnywhere(
+      ns,
+      o,
       ...refreshes,
       key(src, 'accessToken'),
       key(tgt, 'accessToken'),
       key(fb, 'accessToken'),
       first.url.split('/').at(-1) as string,
-    ])
+    )
   })
 
   it('a forged state, a refused consent and a late callback each get their page, and nothing is written', async () => {
     const { ns } = await setup('cgo-adv', { target: false })
-    const { url } = await linkOf(ns)
+    const { url } = await fx.linkOf(ns)
     const before = await secret(ns, 'google-src')
-    const callback = await toCallback(url)
+    const callback = await fx.toCallback(url)
     const u = new URL(callback)
     u.searchParams.set('state', `${ns}.team.${'A'.repeat(43)}`)
     const forged = await page(u.toString())
@@ -206,35 +191,35 @@ describe('CalendarSync: Google users connect its parts from the links in its sta
     expect((await secret(ns, 'google-src')).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
 
     // the forged answer spent nothing: the link still works; the user refuses this time
-    sandbox.googleCalendar.auth.setConsent({ refuse: true })
+    fx.sandbox.googleCalendar.auth.setConsent({ refuse: true })
     try {
       const refused = await page(url)
       expect(refused.status).toBe(403)
       expect(refused.text).toContain('data-outcome="refused"')
       expect(refused.text).toContain('allow access')
     } finally {
-      sandbox.googleCalendar.auth.setConsent({})
+      fx.sandbox.googleCalendar.auth.setConsent({})
     }
     // the consent given earlier comes back late: the link is spent
     const replay = await page(callback)
     expect(replay.status).toBe(410)
     expect(replay.text).toContain('data-outcome="used"')
     expect((await secret(ns, 'google-src')).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
-    const next = await linkOf(ns, url)
+    const next = await fx.linkOf(ns, url)
     expect((await page(next.url)).status).toBe(200)
     await ready(ns)
   })
 
   it('a revoked grant publishes a new link naming the part, and the consent brings it back', async () => {
     const { ns } = await setup('cgo-revoked', { target: false })
-    const first = await linkOf(ns)
+    const first = await fx.linkOf(ns)
     expect((await page(first.url)).status).toBe(200)
     await ready(ns)
     const old = key(await secret(ns, 'google-src'), 'refreshToken')
-    sandbox.googleCalendar.auth.revokeRefreshToken(old)
-    sandbox.googleCalendar.auth.revokeAccessTokens()
-    await annotate(c, PLURAL, ns, 'team', { [REQUESTED_AT_ANNOTATION]: new Date().toISOString() })
-    const again = await linkOf(ns, first.url)
+    fx.sandbox.googleCalendar.auth.revokeRefreshToken(old)
+    fx.sandbox.googleCalendar.auth.revokeAccessTokens()
+    await annotate(fx.c, PLURAL, ns, 'team', { [REQUESTED_AT_ANNOTATION]: new Date().toISOString() })
+    const again = await fx.linkOf(ns, first.url)
     expect(again.obj.status?.connect).toMatchObject({ part: 'spec.source.googleCalendar' })
     expect(condition(again.obj, 'SourceReady')?.message).toContain('revoked')
     expect((await page(again.url)).status).toBe(200)

@@ -21,7 +21,16 @@ import {
 import { installCrds } from '../../crds/index.ts'
 import { bridgeSinks } from '../../webhooks/index.ts'
 import { buildSandbox, type Sandbox, type SandboxOptions } from '../sandbox/index.ts'
-import { type Clients, capturedLogger, clients, createNamespace, type Obj, waitFor } from './helpers.ts'
+import {
+  type Clients,
+  capturedLogger,
+  clients,
+  createNamespace,
+  eventsFor,
+  getObj,
+  type Obj,
+  waitFor,
+} from './helpers.ts'
 
 export interface PublishedLink {
   url: string
@@ -150,6 +159,10 @@ export interface ConnectFixtureOptions {
   operator?: Partial<Omit<OperatorOptions, 'kubeConfig' | 'logger' | 'namespaces' | 'publicUrl'>>
   /** More arguments to `switchboard webhooks`. */
   webhookArgs?: readonly string[]
+  /** The resource each test's namespace holds, and where its provider's consent page is. */
+  resource: { plural: string; name: string; provider: string; authorizeUrl: (sandbox: Sandbox) => string }
+  /** Values that must show nowhere (the array is read at each check: a test may add to it). */
+  planted?: string[]
 }
 
 export interface ConnectFixture {
@@ -161,10 +174,18 @@ export interface ConnectFixture {
   url: string
   logs: ReturnType<typeof capturedLogger>
   /** The controller and the bridge it answers on (new ones after `restartController`). */
-  operator: Operator
-  bridge: FastifyInstance
+  readonly operator: Operator
+  readonly bridge: FastifyInstance
   /** Stops the controller and its bridge and starts new ones on the same socket. */
   restartController(): Promise<void>
+  /** The resource in `ns` as the API server has it. */
+  obj(ns: string): Promise<Obj>
+  /** The link the resource in `ns` publishes, once it is there (and differs from `not`). */
+  linkOf(ns: string, not?: string): Promise<PublishedLink>
+  /** A browser's redirects from `link` up to the provider's callback; the callback URL. */
+  toCallback(link: string): Promise<string>
+  /** Neither the planted values nor `values` in the logs, the status of `o` or the resource's Events. */
+  noSecretsAnywhere(ns: string, o: Obj, ...values: string[]): Promise<void>
   close(): Promise<void>
 }
 
@@ -198,8 +219,9 @@ export async function startConnectFixture(opts: ConnectFixtureOptions): Promise<
     rmSync(dir, { recursive: true, force: true })
   }
   try {
-    sandbox = await buildSandbox(opts.sandbox)
-    await sandbox.listen()
+    const sb = await buildSandbox(opts.sandbox)
+    sandbox = sb
+    await sb.listen()
     // the webhook server waits for the socket
     let url: string
     ;({ child, url } = await spawnWebhookServer(
@@ -207,7 +229,7 @@ export async function startConnectFixture(opts: ConnectFixtureOptions): Promise<
       { env: { ...process.env, KUBECONFIG: '/nonexistent' } },
     ))
     const startController = async () => {
-      operator = createOperator({
+      const op = createOperator({
         endpoints: { allowLoopback: true },
         providerHttp: { timeoutMs: 5_000 },
         statusFlushDelayMs: 200,
@@ -217,44 +239,63 @@ export async function startConnectFixture(opts: ConnectFixtureOptions): Promise<
         namespaces: Object.values(ns),
         publicUrl: url,
       })
-      await operator.start()
-      const sinks = bridgeSinks({
-        core: operator.manager.clients.core,
-        custom: operator.manager.clients.custom,
+      operator = op
+      await op.start()
+      const br = buildWebhookBridge({
+        source: managerBridgeSource(op.manager),
+        sinks: bridgeSinks({
+          core: op.manager.clients.core,
+          custom: op.manager.clients.custom,
+          logger: logs.logger,
+          instance: opts.name,
+        }),
+        connect: op.connect,
         logger: logs.logger,
-        instance: opts.name,
       })
-      bridge = buildWebhookBridge({
-        source: managerBridgeSource(operator.manager),
-        sinks,
-        connect: operator.connect,
-        logger: logs.logger,
-      })
-      await listenWebhookBridge(bridge, socket)
-      fixture.operator = operator
-      fixture.bridge = bridge
+      bridge = br
+      await listenWebhookBridge(br, socket)
+      return { operator: op, bridge: br }
     }
-    const fixture = {
-      c,
-      sandbox,
-      ns,
-      url,
-      logs,
-      restartController: async () => {
-        await bridge?.close()
-        await operator?.stop({ timeoutMs: 5_000 })
-        await startController()
-      },
-      close,
-    } as ConnectFixture
-    await startController()
+    let current = await startController()
     await waitFor(
       'the webhook server',
       async () => ((await fetch(`${url}/readyz`)).ok ? true : undefined),
       // a process loading the TypeScript sources on a loaded machine (it took over 30 s once)
       { timeoutMs: 60_000, intervalMs: 200 },
     )
-    return fixture
+    const obj = (namespace: string) => getObj(c.custom, opts.resource.plural, namespace, opts.resource.name)
+    return {
+      c,
+      sandbox: sb,
+      ns,
+      url,
+      logs,
+      get operator() {
+        return current.operator
+      },
+      get bridge() {
+        return current.bridge
+      },
+      restartController: async () => {
+        await current.bridge.close()
+        await current.operator.stop({ timeoutMs: 5_000 })
+        current = await startController()
+      },
+      close,
+      obj,
+      linkOf: (namespace, not) =>
+        connectLinkOf(`${namespace}/${opts.resource.name}`, () => obj(namespace), not),
+      toCallback: (link) =>
+        followToCallback(link, {
+          authorizeUrl: opts.resource.authorizeUrl(sb),
+          callbackUrl: `${url}/connect/${opts.resource.provider}/callback`,
+        }),
+      noSecretsAnywhere: async (namespace, o, ...values) =>
+        expectNowhere(
+          { logs: logs.text(), obj: o, events: await eventsFor(c.core, namespace, opts.resource.name) },
+          [...(opts.planted ?? []), ...values],
+        ),
+    }
   } catch (err) {
     await close()
     throw err

@@ -19,26 +19,8 @@ import type { V1Secret } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { REQUESTED_AT_ANNOTATION } from '../../controller/index.ts'
 import { WRITABLE_LABEL } from '../../controller/runtime/index.ts'
-import type { Sandbox } from '../sandbox/index.ts'
-import {
-  type ConnectFixture,
-  connectLinkOf,
-  expectNowhere,
-  followToCallback,
-  page,
-  startConnectFixture,
-} from './connect-helpers.ts'
-import {
-  annotate,
-  type Clients,
-  condition,
-  createResource,
-  createSecret,
-  eventsFor,
-  getObj,
-  type Obj,
-  waitFor,
-} from './helpers.ts'
+import { type ConnectFixture, page, startConnectFixture } from './connect-helpers.ts'
+import { annotate, condition, createResource, createSecret, waitFor } from './helpers.ts'
 
 const PLURAL = 'patreonintegrations'
 const CLIENT_SECRET = 'PLANTED-connect-client-secret-4f1c'
@@ -48,11 +30,6 @@ const run = promisify(execFile)
 
 describe('PatreonIntegration connected from the link in its status', () => {
   let fx: ConnectFixture
-  let c: Clients
-  let sandbox: Sandbox
-  let hooksUrl: string
-  let logs: ConnectFixture['logs']
-  let NS: Record<string, string>
   /** Added to the controller's clock for connect links (the expired-link test moves it on). */
   let skewMs = 0
   const planted: string[] = [CLIENT_SECRET]
@@ -60,6 +37,13 @@ describe('PatreonIntegration connected from the link in its status', () => {
   beforeAll(async () => {
     fx = await startConnectFixture({
       name: 'connect-patreon',
+      resource: {
+        plural: PLURAL,
+        name: 'members',
+        provider: 'patreon',
+        authorizeUrl: (s) => `${s.patreonEndpoint}/oauth2/authorize`,
+      },
+      planted,
       prefixes: [
         'connect-ok',
         'connect-replay',
@@ -87,26 +71,24 @@ describe('PatreonIntegration connected from the link in its status', () => {
       },
       operator: { connect: { now: () => Date.now() + skewMs } },
     })
-    ;({ c, sandbox, url: hooksUrl, logs, ns: NS } = fx)
   })
 
   afterAll(() => fx?.close())
 
-  const obj = (ns: string, name = 'members') => getObj(c.custom, PLURAL, ns, name)
   const secret = (ns: string, name = 'patreon'): Promise<V1Secret> =>
-    c.core.readNamespacedSecret({ namespace: ns, name })
+    fx.c.core.readNamespacedSecret({ namespace: ns, name })
   const key = (s: V1Secret, k: string) => Buffer.from(s.data?.[k] ?? '', 'base64').toString('utf8')
 
   /** A namespace with a Destination, a writable Secret without a grant, and the resource. */
   async function setup(prefix: string, campaignId: string, opts: { writable?: boolean } = {}) {
-    const ns = NS[prefix]
+    const ns = fx.ns[prefix]
     if (!ns) throw new Error(`no namespace made for ${prefix}`)
-    await createSecret(c.core, ns, 'cdp', { writeKey: `wk-${ns}` })
-    await createResource(c, 'Destination', ns, 'cdp', {
+    await createSecret(fx.c.core, ns, 'cdp', { writeKey: `wk-${ns}` })
+    await createResource(fx.c, 'Destination', ns, 'cdp', {
       credentialsSecretRef: { name: 'cdp' },
-      segment: { host: sandbox.url },
+      segment: { host: fx.sandbox.url },
     })
-    await c.core.createNamespacedSecret({
+    await fx.c.core.createNamespacedSecret({
       namespace: ns,
       body: {
         metadata: {
@@ -117,31 +99,20 @@ describe('PatreonIntegration connected from the link in its status', () => {
         stringData: { clientId: 'connect-client-id', clientSecret: CLIENT_SECRET },
       },
     })
-    await createResource(c, 'PatreonIntegration', ns, 'members', {
+    await createResource(fx.c, 'PatreonIntegration', ns, 'members', {
       credentialsSecretRef: { name: 'patreon' },
       campaignId,
-      endpoint: sandbox.patreonEndpoint,
+      endpoint: fx.sandbox.patreonEndpoint,
       destinationRefs: [{ name: 'cdp' }],
       manageWebhook: false,
     })
     return ns
   }
 
-  const linkOf = (ns: string, not?: string) => connectLinkOf(`${ns}/members`, () => obj(ns), not)
-
-  const toCallback = (link: string) =>
-    followToCallback(link, {
-      authorizeUrl: `${sandbox.patreonEndpoint}/oauth2/authorize`,
-      callbackUrl: `${hooksUrl}/connect/patreon/callback`,
-    })
-
-  const noSecretsAnywhere = (o: Obj, events: unknown, ...values: string[]) =>
-    expectNowhere({ logs: logs.text(), obj: o, events }, [...planted, ...values])
-
   it('publishes a link, and following it as a browser does makes the resource Ready with tokens in its Secret', async () => {
     const ns = await setup('connect-ok', CAMPAIGNS[0] as string)
-    const { url, expiresAt, obj: waiting } = await linkOf(ns)
-    expect(url).toMatch(new RegExp(`^${hooksUrl}/connect/patreon/${ns}/members/[A-Za-z0-9_-]{43}$`))
+    const { url, expiresAt, obj: waiting } = await fx.linkOf(ns)
+    expect(url).toMatch(new RegExp(`^${fx.url}/connect/patreon/${ns}/members/[A-Za-z0-9_-]{43}$`))
     // default lifetime: 15 minutes
     const left = Date.parse(expiresAt) - Date.now()
     expect(left).toBeGreaterThan(14 * 60_000)
@@ -150,7 +121,7 @@ describe('PatreonIntegration connected from the link in its status', () => {
     expect(condition(waiting, 'Ready')?.status).toBe('False')
     expect(condition(waiting, 'Ready')?.reason).toBe('AuthorizationNeeded')
     // the link shows nowhere but the status
-    expect(logs.text()).not.toContain(url.split('/').at(-1))
+    expect(fx.logs.text()).not.toContain(url.split('/').at(-1))
 
     const done = await page(url)
     expect(done.status).toBe(200)
@@ -161,7 +132,7 @@ describe('PatreonIntegration connected from the link in its status', () => {
     const ready = await waitFor(
       `${ns}/members Ready`,
       async () => {
-        const o = await obj(ns)
+        const o = await fx.obj(ns)
         return condition(o, 'Ready')?.status === 'True' ? o : undefined
       },
       { timeoutMs: 30_000 },
@@ -178,13 +149,13 @@ describe('PatreonIntegration connected from the link in its status', () => {
     const code = new URL(done.url).searchParams.get('code') as string
     const state = new URL(done.url).searchParams.get('state') as string
     const link = url.split('/').at(-1) as string
-    noSecretsAnywhere(ready, await eventsFor(c.core, ns, 'members'), refresh, access, code, link)
+    await fx.noSecretsAnywhere(ns, ready, refresh, access, code, link)
     // nor in either process's metrics
-    const metrics = `${await fx.operator.manager.metrics.registry.metrics()}${await (await fetch(`${hooksUrl}/metrics`)).text()}`
+    const metrics = `${await fx.operator.manager.metrics.registry.metrics()}${await (await fetch(`${fx.url}/metrics`)).text()}`
     for (const v of [...planted, refresh, access, code, state, link]) expect(metrics).not.toContain(v)
     // the connect Secret keeps hashes, not the link or the state
     const kept = JSON.stringify(
-      (await c.core.listNamespacedSecret({ namespace: ns })).items
+      (await fx.c.core.listNamespacedSecret({ namespace: ns })).items
         .filter((x) => x.metadata?.name?.startsWith('switchboard-connect-'))
         .map((x) => x.data),
     )
@@ -196,14 +167,14 @@ describe('PatreonIntegration connected from the link in its status', () => {
 
   it('a used link and a replayed callback are refused with a page each, and nothing is written', async () => {
     const ns = await setup('connect-replay', CAMPAIGNS[1] as string)
-    const { url } = await linkOf(ns)
-    sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[1] as string })
-    const callback = await toCallback(url)
-    sandbox.patreon.setConsent({})
+    const { url } = await fx.linkOf(ns)
+    fx.sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[1] as string })
+    const callback = await fx.toCallback(url)
+    fx.sandbox.patreon.setConsent({})
     // the same callback twice at once: one connects, the other finds the link used
     const both = await Promise.all([page(callback), page(callback)])
     expect(both.map((r) => r.status).sort()).toEqual([200, 410])
-    expect(sandbox.patreon.codesRedeemed).toBeGreaterThan(0)
+    expect(fx.sandbox.patreon.codesRedeemed).toBeGreaterThan(0)
     await waitFor('tokens', async () => (key(await secret(ns), 'refreshToken') ? true : undefined))
     const before = await secret(ns)
 
@@ -216,7 +187,7 @@ describe('PatreonIntegration connected from the link in its status', () => {
     expect(replay.text).toContain('data-outcome="used"')
     // the same callback with its code and state in another order, and with an extra parameter
     const u = new URL(callback)
-    const reordered = `${hooksUrl}/connect/patreon/callback?state=${encodeURIComponent(u.searchParams.get('state') ?? '')}&code=${encodeURIComponent(u.searchParams.get('code') ?? '')}&x=1`
+    const reordered = `${fx.url}/connect/patreon/callback?state=${encodeURIComponent(u.searchParams.get('state') ?? '')}&code=${encodeURIComponent(u.searchParams.get('code') ?? '')}&x=1`
     expect((await page(reordered)).status).toBe(410)
     // a repeated parameter is malformed
     expect((await page(`${callback}&state=x`)).status).toBe(400)
@@ -226,35 +197,35 @@ describe('PatreonIntegration connected from the link in its status', () => {
 
   it('a refused consent shows what to do, writes nothing, and a new link is published', async () => {
     const ns = await setup('connect-refused', CAMPAIGNS[2] as string)
-    const { url } = await linkOf(ns)
+    const { url } = await fx.linkOf(ns)
     const before = await secret(ns)
-    sandbox.patreon.setConsent({ refuse: true })
+    fx.sandbox.patreon.setConsent({ refuse: true })
     try {
       const refused = await page(url)
       expect(refused.status).toBe(403)
       expect(refused.text).toContain('data-outcome="refused"')
       expect(refused.text).toContain('allow access')
     } finally {
-      sandbox.patreon.setConsent({})
+      fx.sandbox.patreon.setConsent({})
     }
-    const next = await linkOf(ns, url)
+    const next = await fx.linkOf(ns, url)
     expect(next.url).not.toBe(url)
     expect(condition(next.obj, 'CredentialsValid')?.reason).toBe('AuthorizationNeeded')
     expect((await secret(ns)).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
     // the old link is spent
     expect((await page(url)).status).toBe(410)
     // the new one works
-    sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[2] as string })
+    fx.sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[2] as string })
     expect((await page(next.url)).status).toBe(200)
-    sandbox.patreon.setConsent({})
+    fx.sandbox.patreon.setConsent({})
   })
 
   it('a forged state is refused and does not spend the link; the genuine callback then connects', async () => {
     const ns = await setup('connect-forged', CAMPAIGNS[3] as string)
-    const { url } = await linkOf(ns)
-    sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[3] as string })
-    const callback = await toCallback(url)
-    sandbox.patreon.setConsent({})
+    const { url } = await fx.linkOf(ns)
+    fx.sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[3] as string })
+    const callback = await fx.toCallback(url)
+    fx.sandbox.patreon.setConsent({})
     const before = await secret(ns)
     const u = new URL(callback)
     const state = u.searchParams.get('state') as string
@@ -280,16 +251,16 @@ describe('PatreonIntegration connected from the link in its status', () => {
     const genuine = await page(callback)
     expect(genuine.status).toBe(200)
     await waitFor(`${ns} Ready`, async () =>
-      condition(await obj(ns), 'Ready')?.status === 'True' ? true : undefined,
+      condition(await fx.obj(ns), 'Ready')?.status === 'True' ? true : undefined,
     )
   })
 
   it('an expired link, and a callback after the expiry, are refused and write nothing', async () => {
     const ns = await setup('connect-expired', CAMPAIGNS[4] as string)
-    const { url } = await linkOf(ns)
-    sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[4] as string })
-    const callback = await toCallback(url)
-    sandbox.patreon.setConsent({})
+    const { url } = await fx.linkOf(ns)
+    fx.sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[4] as string })
+    const callback = await fx.toCallback(url)
+    fx.sandbox.patreon.setConsent({})
     const before = await secret(ns)
     skewMs = 16 * 60_000
     try {
@@ -303,20 +274,20 @@ describe('PatreonIntegration connected from the link in its status', () => {
       skewMs = 0
     }
     expect((await secret(ns)).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
-    expect(condition(await obj(ns), 'CredentialsValid')?.reason).toBe('AuthorizationNeeded')
+    expect(condition(await fx.obj(ns), 'CredentialsValid')?.reason).toBe('AuthorizationNeeded')
   })
 
   it('a code given for another account than the resource names is refused and writes nothing', async () => {
     const nsA = await setup('connect-other-a', CAMPAIGNS[5] as string)
     const nsB = await setup('connect-other-b', CAMPAIGNS[6] as string)
-    const a = await linkOf(nsA)
-    const b = await linkOf(nsB)
+    const a = await fx.linkOf(nsA)
+    const b = await fx.linkOf(nsB)
     // B's creator consents on B's link; A's link is opened by A's creator
-    sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[6] as string })
-    const callbackB = await toCallback(b.url)
-    sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[5] as string })
-    const callbackA = await toCallback(a.url)
-    sandbox.patreon.setConsent({})
+    fx.sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[6] as string })
+    const callbackB = await fx.toCallback(b.url)
+    fx.sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[5] as string })
+    const callbackA = await fx.toCallback(a.url)
+    fx.sandbox.patreon.setConsent({})
     const before = await secret(nsA)
     // A's state with B's code
     const mixed = new URL(callbackA)
@@ -331,16 +302,16 @@ describe('PatreonIntegration connected from the link in its status', () => {
       new URL(callbackB).searchParams.get('code') as string,
       new URL(callbackA).searchParams.get('code') as string,
     ]) {
-      expect(logs.text()).not.toContain(v)
+      expect(fx.logs.text()).not.toContain(v)
     }
     // A publishes a new link
-    await linkOf(nsA, a.url)
+    await fx.linkOf(nsA, a.url)
   })
 
   it('a Secret without the opt-in label gets no link, and a condition naming the label', async () => {
     const ns = await setup('connect-label', CAMPAIGNS[7] as string, { writable: false })
     const o = await waitFor('SecretNotWritable', async () => {
-      const x = await obj(ns)
+      const x = await fx.obj(ns)
       return condition(x, 'CredentialsValid')?.reason === 'SecretNotWritable' ? x : undefined
     })
     expect(condition(o, 'CredentialsValid')?.message).toContain(`${WRITABLE_LABEL}=true`)
@@ -349,22 +320,22 @@ describe('PatreonIntegration connected from the link in its status', () => {
 
   it('a revoked grant publishes a link, and following it brings the resource back to Ready', async () => {
     const ns = await setup('connect-revoked', CAMPAIGNS[8] as string)
-    const first = await linkOf(ns)
-    sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[8] as string })
+    const first = await fx.linkOf(ns)
+    fx.sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[8] as string })
     expect((await page(first.url)).status).toBe(200)
     await waitFor(`${ns} Ready`, async () =>
-      condition(await obj(ns), 'Ready')?.status === 'True' ? true : undefined,
+      condition(await fx.obj(ns), 'Ready')?.status === 'True' ? true : undefined,
     )
     const oldRefresh = key(await secret(ns), 'refreshToken')
-    sandbox.patreon.revoke(CAMPAIGNS[8] as string)
-    await annotate(c, PLURAL, ns, 'members', { [REQUESTED_AT_ANNOTATION]: new Date().toISOString() })
-    const again = await linkOf(ns, first.url)
+    fx.sandbox.patreon.revoke(CAMPAIGNS[8] as string)
+    await annotate(fx.c, PLURAL, ns, 'members', { [REQUESTED_AT_ANNOTATION]: new Date().toISOString() })
+    const again = await fx.linkOf(ns, first.url)
     expect(condition(again.obj, 'CredentialsValid')?.reason).toBe('AuthorizationNeeded')
     expect(condition(again.obj, 'CredentialsValid')?.message).toContain('revoked')
     expect((await page(again.url)).status).toBe(200)
-    sandbox.patreon.setConsent({})
+    fx.sandbox.patreon.setConsent({})
     await waitFor(`${ns} Ready again`, async () => {
-      const o = await obj(ns)
+      const o = await fx.obj(ns)
       return condition(o, 'Ready')?.status === 'True' && !o.status?.connect ? true : undefined
     })
     expect(key(await secret(ns), 'refreshToken')).not.toBe(oldRefresh)
@@ -372,18 +343,18 @@ describe('PatreonIntegration connected from the link in its status', () => {
 
   it('a link published before a controller restart works after it (its state is in the connect Secret)', async () => {
     const ns = await setup('connect-restart', CAMPAIGNS[9] as string)
-    const { url } = await linkOf(ns)
+    const { url } = await fx.linkOf(ns)
     await fx.restartController()
-    sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[9] as string })
+    fx.sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[9] as string })
     try {
       const done = await page(url)
       expect(done.status).toBe(200)
       expect(done.text).toContain('data-outcome="connected"')
     } finally {
-      sandbox.patreon.setConsent({})
+      fx.sandbox.patreon.setConsent({})
     }
     await waitFor(`${ns} Ready`, async () =>
-      condition(await obj(ns), 'Ready')?.status === 'True' ? true : undefined,
+      condition(await fx.obj(ns), 'Ready')?.status === 'True' ? true : undefined,
     )
   })
 
@@ -399,17 +370,17 @@ describe('PatreonIntegration connected from the link in its status', () => {
       `--user-data-dir=${profile}`,
     ]
     try {
-      sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[9] as string })
-      const { url } = await linkOf(ns)
+      fx.sandbox.patreon.setConsent({ campaignId: CAMPAIGNS[9] as string })
+      const { url } = await fx.linkOf(ns)
       const dom = await run(chromium, [...flags, '--dump-dom', url], { timeout: 60_000 })
       expect(dom.stdout).toContain('data-outcome="connected"')
       expect(dom.stdout).toContain('Switchboard is connected')
       // the link is spent; the screenshot is of a second resource's flow, the same way
       await waitFor(`${ns} Ready`, async () =>
-        condition(await obj(ns), 'Ready')?.status === 'True' ? true : undefined,
+        condition(await fx.obj(ns), 'Ready')?.status === 'True' ? true : undefined,
       )
       const ns2 = await setup('connect-chromium-shot', CAMPAIGNS[9] as string)
-      const second = await linkOf(ns2)
+      const second = await fx.linkOf(ns2)
       mkdirSync(ARTIFACTS, { recursive: true })
       const shot = join(ARTIFACTS, 'connect-patreon-success.png')
       rmSync(shot, { force: true })
@@ -418,10 +389,10 @@ describe('PatreonIntegration connected from the link in its status', () => {
       })
       expect(statSync(shot).size).toBeGreaterThan(1000)
       await waitFor(`${ns2} Ready`, async () =>
-        condition(await obj(ns2), 'Ready')?.status === 'True' ? true : undefined,
+        condition(await fx.obj(ns2), 'Ready')?.status === 'True' ? true : undefined,
       )
     } finally {
-      sandbox.patreon.setConsent({})
+      fx.sandbox.patreon.setConsent({})
       rmSync(profile, { recursive: true, force: true })
     }
   }, 180_000)

@@ -16,25 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultBudgets } from '../../connectors/index.ts'
 import { REQUESTED_AT_ANNOTATION } from '../../controller/index.ts'
 import { WRITABLE_LABEL } from '../../controller/runtime/index.ts'
-import type { Sandbox } from '../sandbox/index.ts'
-import {
-  type ConnectFixture,
-  connectLinkOf,
-  expectNowhere,
-  followToCallback,
-  page,
-  startConnectFixture,
-} from './connect-helpers.ts'
-import {
-  annotate,
-  type Clients,
-  condition,
-  createResource,
-  eventsFor,
-  getObj,
-  type Obj,
-  waitFor,
-} from './helpers.ts'
+import { type ConnectFixture, page, startConnectFixture } from './connect-helpers.ts'
+import { annotate, condition, createResource, waitFor } from './helpers.ts'
 
 const PLURAL = 'twitchintegrations'
 const CLIENT_ID = 'connect-twitch-client'
@@ -51,17 +34,19 @@ const CASTERS = [
 
 describe('TwitchIntegration: the broadcaster connects from the link in its status', () => {
   let fx: ConnectFixture
-  let c: Clients
-  let sandbox: Sandbox
-  let hooksUrl: string
-  let logs: ConnectFixture['logs']
-  let NS: Record<string, string>
   const planted: string[] = [CLIENT_SECRET, EVENTSUB_SECRET]
 
   beforeAll(async () => {
     defaultBudgets.setLimits('twitch', { ratePerSecond: 500, burst: 500 })
     fx = await startConnectFixture({
       name: 'connect-twitch',
+      resource: {
+        plural: PLURAL,
+        name: 'tw',
+        provider: 'twitch',
+        authorizeUrl: (s) => `${s.twitchEndpoint}/oauth2/authorize`,
+      },
+      planted,
       prefixes: [
         'ctw-ok',
         'ctw-replay',
@@ -81,21 +66,19 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
       },
       webhookArgs: ['--rate-limit', '0'],
     })
-    ;({ c, sandbox, url: hooksUrl, logs, ns: NS } = fx)
   })
 
   afterAll(() => fx?.close())
 
-  const obj = (ns: string) => getObj(c.custom, PLURAL, ns, 'tw')
   const secret = (ns: string): Promise<V1Secret> =>
-    c.core.readNamespacedSecret({ namespace: ns, name: 'twitch' })
+    fx.c.core.readNamespacedSecret({ namespace: ns, name: 'twitch' })
   const key = (s: V1Secret, k: string) => Buffer.from(s.data?.[k] ?? '', 'base64').toString('utf8')
 
   /** A namespace with a writable Secret holding the app's credentials but no user grant, and the resource. */
   async function setup(prefix: string, caster: string, opts: { writable?: boolean } = {}) {
-    const ns = NS[prefix]
+    const ns = fx.ns[prefix]
     if (!ns) throw new Error(`no namespace made for ${prefix}`)
-    await c.core.createNamespacedSecret({
+    await fx.c.core.createNamespacedSecret({
       namespace: ns,
       body: {
         metadata: {
@@ -106,9 +89,9 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
         stringData: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, eventsubSecret: EVENTSUB_SECRET },
       },
     })
-    await createResource(c, 'TwitchIntegration', ns, 'tw', {
+    await createResource(fx.c, 'TwitchIntegration', ns, 'tw', {
       credentialsSecretRef: { name: 'twitch' },
-      endpoints: { api: sandbox.twitchEndpoint, auth: sandbox.twitchEndpoint },
+      endpoints: { api: fx.sandbox.twitchEndpoint, auth: fx.sandbox.twitchEndpoint },
       channels: [caster],
       events: ['stream.online', 'channel.subscribe'],
       interval: '1h',
@@ -116,37 +99,26 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
     return ns
   }
 
-  const linkOf = (ns: string, not?: string) => connectLinkOf(`${ns}/tw`, () => obj(ns), not)
-
-  const toCallback = (link: string) =>
-    followToCallback(link, {
-      authorizeUrl: `${sandbox.twitchEndpoint}/oauth2/authorize`,
-      callbackUrl: `${hooksUrl}/connect/twitch/callback`,
-    })
-
   const ready = (ns: string) =>
     waitFor(
       `${ns}/tw Ready`,
       async () => {
-        const o = await obj(ns)
+        const o = await fx.obj(ns)
         return condition(o, 'Ready')?.status === 'True' ? o : undefined
       },
       { timeoutMs: 30_000 },
     )
 
-  const noSecretsAnywhere = (o: Obj, events: unknown, ...values: string[]) =>
-    expectNowhere({ logs: logs.text(), obj: o, events }, [...planted, ...values])
-
   it('publishes a link while the channel is tracked; the consent makes it Ready, tokens in the Secret, channel.subscribe enabled, tokens refreshed', async () => {
     const ns = await setup('ctw-ok', 'caster_ok')
-    sandbox.twitch.setConsent({ login: 'caster_ok' })
-    const { url, expiresAt } = await linkOf(ns)
+    fx.sandbox.twitch.setConsent({ login: 'caster_ok' })
+    const { url, expiresAt } = await fx.linkOf(ns)
     // a first reconcile may write its status in two steps (the webhook URL first)
     const waiting = await waitFor('Ready=False', async () => {
-      const o = await obj(ns)
+      const o = await fx.obj(ns)
       return condition(o, 'Ready')?.status === 'False' ? o : undefined
     })
-    expect(url).toMatch(new RegExp(`^${hooksUrl}/connect/twitch/${ns}/tw/[A-Za-z0-9_-]{43}$`))
+    expect(url).toMatch(new RegExp(`^${fx.url}/connect/twitch/${ns}/tw/[A-Za-z0-9_-]{43}$`))
     const left = Date.parse(expiresAt) - Date.now()
     expect(left).toBeGreaterThan(14 * 60_000)
     expect(left).toBeLessThanOrEqual(15 * 60_000)
@@ -157,7 +129,7 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
     expect(condition(waiting, 'Ready')?.message).toContain('status.connect.url')
     // the rest goes on meanwhile: the channel is resolved, channel.subscribe not asked for
     const tracked = await waitFor('the channel resolved', async () => {
-      const o = await obj(ns)
+      const o = await fx.obj(ns)
       return (o.status?.channels as Array<{ login: string }> | undefined)?.[0]?.login === 'caster_ok'
         ? o
         : undefined
@@ -188,10 +160,10 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
     const access = key(s, 'accessToken')
     expect(refresh).toMatch(/^[0-9a-f]{50}$/)
     expect(access).toMatch(/^[0-9a-f]{30}$/)
-    expect(sandbox.twitch.userRefreshTokenValid(refresh)).toBe(true)
+    expect(fx.sandbox.twitch.userRefreshTokenValid(refresh)).toBe(true)
     // what the grant enables: channel.subscribe made at Twitch for this broadcaster
     const subscribed = await waitFor('channel.subscribe enabled', async () => {
-      const x = await obj(ns)
+      const x = await fx.obj(ns)
       const sub = (x.status?.subscriptions as Array<{ type: string; status: string }> | undefined)?.find(
         (y) => y.type === 'channel.subscribe',
       )
@@ -200,37 +172,32 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
     expect(condition(subscribed, 'EventSubReady')?.status).toBe('True')
     const code = new URL(done.url).searchParams.get('code') as string
     const link = url.split('/').at(-1) as string
-    noSecretsAnywhere(subscribed, await eventsFor(c.core, ns, 'tw'), refresh, access, code, link)
+    await fx.noSecretsAnywhere(ns, subscribed, refresh, access, code, link)
 
     // the token lifecycle: the access token near its expiry is refreshed, the rotated pair written
-    const refreshesBefore = sandbox.twitch.userRefreshes
+    const refreshesBefore = fx.sandbox.twitch.userRefreshes
     await new Promise((r) => setTimeout(r, 2_500))
-    await annotate(c, PLURAL, ns, 'tw', { [REQUESTED_AT_ANNOTATION]: new Date().toISOString() })
+    await annotate(fx.c, PLURAL, ns, 'tw', { [REQUESTED_AT_ANNOTATION]: new Date().toISOString() })
     const rotated = await waitFor('the rotated refresh token in the Secret', async () => {
       const x = await secret(ns)
       return key(x, 'refreshToken') !== refresh ? x : undefined
     })
-    expect(sandbox.twitch.userRefreshes).toBeGreaterThan(refreshesBefore)
-    expect(sandbox.twitch.userRefreshTokenValid(refresh)).toBe(false)
+    expect(fx.sandbox.twitch.userRefreshes).toBeGreaterThan(refreshesBefore)
+    expect(fx.sandbox.twitch.userRefreshTokenValid(refresh)).toBe(false)
     // (refreshes go on every reconcile with this short lifetime: the Secret always names the live one)
     await waitFor('the Secret names the live refresh token', async () =>
-      sandbox.twitch.userRefreshTokenValid(key(await secret(ns), 'refreshToken')) ? true : undefined,
+      fx.sandbox.twitch.userRefreshTokenValid(key(await secret(ns), 'refreshToken')) ? true : undefined,
     )
     const after = await ready(ns)
     expect(condition(after, 'BroadcasterAuthorized')?.status).toBe('True')
-    noSecretsAnywhere(
-      after,
-      await eventsFor(c.core, ns, 'tw'),
-      key(rotated, 'refreshToken'),
-      key(rotated, 'accessToken'),
-    )
+    await fx.noSecretsAnywhere(ns, after, key(rotated, 'refreshToken'), key(rotated, 'accessToken'))
   })
 
   it('a used link and a replayed callback are refused with a page each, and nothing is written', async () => {
     const ns = await setup('ctw-replay', 'caster_replay')
-    const { url } = await linkOf(ns)
-    sandbox.twitch.setConsent({ login: 'caster_replay' })
-    const callback = await toCallback(url)
+    const { url } = await fx.linkOf(ns)
+    fx.sandbox.twitch.setConsent({ login: 'caster_replay' })
+    const callback = await fx.toCallback(url)
     // the same callback twice at once: one connects, the other finds the link used
     const both = await Promise.all([page(callback), page(callback)])
     expect(both.map((r) => r.status).sort()).toEqual([200, 410])
@@ -241,9 +208,9 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
     // writes the rotated pair. So what is checked is that the refusals exchanged no code and
     // wrote nothing but that rotation: the Secret unchanged, or changed by refreshes alone.
     const before = await secret(ns)
-    const redeemed = sandbox.twitch.codesRedeemed
-    const invalid = sandbox.twitch.invalidGrants
-    const refreshes = sandbox.twitch.userRefreshes
+    const redeemed = fx.sandbox.twitch.codesRedeemed
+    const invalid = fx.sandbox.twitch.invalidGrants
+    const refreshes = fx.sandbox.twitch.userRefreshes
     const again = await page(url)
     expect(again.status).toBe(410)
     expect(again.text).toContain('data-outcome="used"')
@@ -252,45 +219,45 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
     expect(replay.text).toContain('data-outcome="used"')
     expect((await page(`${callback}&state=x`)).status).toBe(400)
     // no code reached Twitch's token endpoint, neither redeemed nor refused
-    expect(sandbox.twitch.codesRedeemed).toBe(redeemed)
-    expect(sandbox.twitch.invalidGrants).toBe(invalid)
+    expect(fx.sandbox.twitch.codesRedeemed).toBe(redeemed)
+    expect(fx.sandbox.twitch.invalidGrants).toBe(invalid)
     const after = await secret(ns)
     if (after.metadata?.resourceVersion !== before.metadata?.resourceVersion) {
-      expect(sandbox.twitch.userRefreshes).toBeGreaterThan(refreshes)
+      expect(fx.sandbox.twitch.userRefreshes).toBeGreaterThan(refreshes)
       expect(key(after, 'refreshToken')).not.toBe(key(before, 'refreshToken'))
     }
     await waitFor('the Secret names the live refresh token', async () =>
-      sandbox.twitch.userRefreshTokenValid(key(await secret(ns), 'refreshToken')) ? true : undefined,
+      fx.sandbox.twitch.userRefreshTokenValid(key(await secret(ns), 'refreshToken')) ? true : undefined,
     )
   })
 
   it('a refused consent shows what to do, writes nothing, and a new link is published', async () => {
     const ns = await setup('ctw-refused', 'caster_refused')
-    const { url } = await linkOf(ns)
+    const { url } = await fx.linkOf(ns)
     const before = await secret(ns)
-    sandbox.twitch.setConsent({ refuse: true })
+    fx.sandbox.twitch.setConsent({ refuse: true })
     try {
       const refused = await page(url)
       expect(refused.status).toBe(403)
       expect(refused.text).toContain('data-outcome="refused"')
       expect(refused.text).toContain('allow access')
     } finally {
-      sandbox.twitch.setConsent({})
+      fx.sandbox.twitch.setConsent({})
     }
-    const next = await linkOf(ns, url)
+    const next = await fx.linkOf(ns, url)
     expect(condition(next.obj, 'BroadcasterAuthorized')?.reason).toBe('AuthorizationNeeded')
     expect((await secret(ns)).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
     expect((await page(url)).status).toBe(410)
-    sandbox.twitch.setConsent({ login: 'caster_refused' })
+    fx.sandbox.twitch.setConsent({ login: 'caster_refused' })
     expect((await page(next.url)).status).toBe(200)
     await ready(ns)
   })
 
   it('a forged state is refused and does not spend the link; the genuine callback then connects', async () => {
     const ns = await setup('ctw-forged', 'caster_forged')
-    const { url } = await linkOf(ns)
-    sandbox.twitch.setConsent({ login: 'caster_forged' })
-    const callback = await toCallback(url)
+    const { url } = await fx.linkOf(ns)
+    fx.sandbox.twitch.setConsent({ login: 'caster_forged' })
+    const callback = await fx.toCallback(url)
     const before = await secret(ns)
     const u = new URL(callback)
     const state = u.searchParams.get('state') as string
@@ -317,9 +284,9 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
 
   it('a broadcaster the resource does not name is refused and nothing is written', async () => {
     const ns = await setup('ctw-other', 'caster_other')
-    const { url } = await linkOf(ns)
+    const { url } = await fx.linkOf(ns)
     const before = await secret(ns)
-    sandbox.twitch.setConsent({ login: 'someone_else' })
+    fx.sandbox.twitch.setConsent({ login: 'someone_else' })
     const res = await page(url)
     expect(res.status).toBe(409)
     expect(res.text).toContain('data-outcome="wrong_account"')
@@ -327,14 +294,14 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
     expect((await secret(ns)).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
     expect(key(await secret(ns), 'refreshToken')).toBe('')
     const code = new URL(res.url).searchParams.get('code') as string
-    expect(logs.text()).not.toContain(code)
-    await linkOf(ns, url)
+    expect(fx.logs.text()).not.toContain(code)
+    await fx.linkOf(ns, url)
   })
 
   it('a Secret without the opt-in label gets no link, a condition naming the label, and the channel tracked', async () => {
     const ns = await setup('ctw-label', 'caster_ok', { writable: false })
     const o = await waitFor('SecretNotWritable', async () => {
-      const x = await obj(ns)
+      const x = await fx.obj(ns)
       // (a first reconcile may write its status in two steps: Ready comes with the second)
       return condition(x, 'BroadcasterAuthorized')?.reason === 'SecretNotWritable' &&
         (x.status?.channels as unknown[] | undefined)?.length === 1 &&
@@ -350,20 +317,20 @@ describe('TwitchIntegration: the broadcaster connects from the link in its statu
 
   it('a revoked grant publishes a new link, and the consent brings the resource back to Ready', async () => {
     const ns = await setup('ctw-revoked', 'caster_revoked')
-    const first = await linkOf(ns)
-    sandbox.twitch.setConsent({ login: 'caster_revoked' })
+    const first = await fx.linkOf(ns)
+    fx.sandbox.twitch.setConsent({ login: 'caster_revoked' })
     expect((await page(first.url)).status).toBe(200)
     await ready(ns)
     const oldRefresh = key(await secret(ns), 'refreshToken')
-    sandbox.twitch.revokeUser('caster_revoked')
+    fx.sandbox.twitch.revokeUser('caster_revoked')
     await new Promise((r) => setTimeout(r, 2_500))
-    await annotate(c, PLURAL, ns, 'tw', { [REQUESTED_AT_ANNOTATION]: new Date().toISOString() })
-    const again = await linkOf(ns, first.url)
+    await annotate(fx.c, PLURAL, ns, 'tw', { [REQUESTED_AT_ANNOTATION]: new Date().toISOString() })
+    const again = await fx.linkOf(ns, first.url)
     expect(condition(again.obj, 'BroadcasterAuthorized')?.reason).toBe('AuthorizationNeeded')
     expect(condition(again.obj, 'BroadcasterAuthorized')?.message).toContain('revoked')
     expect((await page(again.url)).status).toBe(200)
     await waitFor(`${ns} Ready again`, async () => {
-      const o = await obj(ns)
+      const o = await fx.obj(ns)
       return condition(o, 'Ready')?.status === 'True' && !o.status?.connect ? true : undefined
     })
     expect(key(await secret(ns), 'refreshToken')).not.toBe(oldRefresh)
