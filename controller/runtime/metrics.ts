@@ -1,13 +1,22 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
 /**
+ * How often the event loop's delay is sampled for `nodejs_eventloop_lag_*`, in ms. prom-client's
+ * default (10 ms) wakes an idle process 100 times a second: 0.6 % of a core here, half of what
+ * an idle controller with 10,000 objects used. At 100 ms a stall of the loop still shows in the
+ * lag gauges (a stall delays the next sample by as long), and one shorter than 100 ms may be
+ * missed.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 100
+
+/**
  * The process and Node.js default metrics, lint-clean: prom-client's three gauges named like
  * counters (`nodejs_active_{handles,requests,resources}_total`), which Prometheus' lint rejects,
  * are dropped; the per-type `nodejs_active_handles` / `_requests` / `_resources` gauges carry the
  * same information (sum them for the total).
  */
 export function registerProcessMetrics(registry: Registry): void {
-  collectDefaultMetrics({ register: registry })
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS })
   for (const name of [
     'nodejs_active_handles_total',
     'nodejs_active_requests_total',
