@@ -26,6 +26,51 @@ export interface InformerOptions<T extends KubernetesObject> {
   restartDelayMs?: number
 }
 
+/** The shortest server-side length of a watch, in seconds; each watch runs 1 to 2 times this. */
+export const WATCH_MIN_SECONDS = 300
+
+/**
+ * How long a watch may stay silent before the client takes its connection for dead and watches
+ * again. The API server sends a bookmark to a watch that asks for them about every minute
+ * (kube-apiserver 1.34: the first after 2 minutes, then one every 60 s), so only a broken watch
+ * is silent for this long.
+ */
+export const WATCH_SILENT_MS = 3 * 60_000
+
+/**
+ * A watch as client-go's reflectors make it: with bookmarks (a quiet resource still hears from
+ * the server, and a restart resumes from a recent resourceVersion) and a server-side timeout
+ * drawn between 5 and 10 minutes, so that watches end one by one and not together. The client's
+ * own inactivity timeout would otherwise end every quiet watch after 30 s (and open a new one:
+ * most of an idle controller's work).
+ */
+export class BookmarkedWatch extends Watch {
+  constructor(kubeConfig: KubeConfig) {
+    super(kubeConfig)
+    // private in the client's types, a plain property in its code (the 30 s default)
+    ;(this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = WATCH_SILENT_MS
+  }
+
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    // biome-ignore lint/suspicious/noExplicitAny: the client's own signature
+    callback: (phase: string, apiObj: any, watchObj?: any) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    return super.watch(
+      path,
+      {
+        ...queryParams,
+        allowWatchBookmarks: true,
+        timeoutSeconds: Math.floor(WATCH_MIN_SECONDS * (1 + Math.random())),
+      },
+      callback,
+      done,
+    )
+  }
+}
+
 /**
  * An informer-backed cache for one resource type: lists, then watches from the list's
  * resourceVersion. On 410 Gone it lists again (the client's ListWatch does that); on any other
@@ -45,7 +90,13 @@ export class Informer<T extends KubernetesObject> {
     this.#log = opts.logger.child({ informer: opts.path })
     this.#baseDelay = opts.restartDelayMs ?? 1000
     this.#delay = this.#baseDelay
-    this.#lw = new ListWatch<T>(opts.path, new Watch(opts.kubeConfig), opts.list, false, opts.labelSelector)
+    this.#lw = new ListWatch<T>(
+      opts.path,
+      new BookmarkedWatch(opts.kubeConfig),
+      opts.list,
+      false,
+      opts.labelSelector,
+    )
     // First of all handlers: the object handed to them is the one the cache keeps.
     this.#lw.on('add', trimForCache)
     this.#lw.on('update', trimForCache)
