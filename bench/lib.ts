@@ -15,7 +15,7 @@ let dockerfile: string | undefined
 /** A variable the image's ENV sets (read from the Dockerfile), or '' when it sets none. */
 function imageEnvValue(name: string): string {
   dockerfile ??= readFileSync(resolve(ROOT, 'Dockerfile'), 'utf8')
-  return new RegExp(`\\b${name}=(\\S+)`).exec(dockerfile)?.[1]?.replace(/^"|"$/g, '') ?? ''
+  return new RegExp(`\\b${name}=("[^"]*"|\\S+)`).exec(dockerfile)?.[1]?.replace(/^"|"$/g, '') ?? ''
 }
 
 /** The NODE_OPTIONS the image sets, so a controller runs as in a pod. */
