@@ -186,7 +186,7 @@ const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration'
 /**
  * Drops from a cached object what no controller reads and what costs the most per object: the
  * server-side apply bookkeeping (`managedFields`) and kubectl's copy of the last applied object.
- * (As controller-runtime's cache transforms do.)
+ * (As controller-runtime's cache transforms do.) Then shares its repeated strings (below).
  */
 export function trimForCache(obj: KubernetesObject): void {
   const m = obj.metadata
@@ -195,6 +195,59 @@ export function trimForCache(obj: KubernetesObject): void {
   if (m.annotations && LAST_APPLIED in m.annotations) {
     delete m.annotations[LAST_APPLIED]
     if (Object.keys(m.annotations).length === 0) delete m.annotations
+  }
+  shareStrings(obj as unknown as Record<string, unknown>, true)
+}
+
+/** Strings shared between cached objects; cleared when full, so it never grows past this. */
+const MAX_SHARED_STRINGS = 4096
+const MAX_SHARED_LENGTH = 256
+const shared = new Map<string, string>()
+/** Fields of `metadata` that are one object's own: never worth a place in the table. */
+const OWN_FIELDS = new Set(['name', 'uid', 'resourceVersion', 'generateName', 'selfLink'])
+
+function share(s: string): string {
+  if (s.length > MAX_SHARED_LENGTH) return s
+  const found = shared.get(s)
+  if (found !== undefined) return found
+  if (shared.size >= MAX_SHARED_STRINGS) shared.clear()
+  shared.set(s, s)
+  return s
+}
+
+/**
+ * JSON.parse makes a new string for every value of every object it reads, so 10,000 cached
+ * objects hold 10,000 copies of their apiVersion, kind and namespace, of each condition's type,
+ * status, reason and common message, of timestamps written in the same second, of a spec value
+ * they share. Each string value is replaced by an equal one from a bounded table: the same
+ * object, held once. (Values unique to each object pass through the table and are cleared with
+ * it; common values come back after a clear and are shared again.)
+ */
+function shareStrings(value: Record<string, unknown> | unknown[], top = false): void {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i]
+      if (typeof v === 'string') value[i] = share(v)
+      else if (v !== null && typeof v === 'object') shareStrings(v as Record<string, unknown>)
+    }
+    return
+  }
+  for (const key in value) {
+    const v = value[key]
+    if (typeof v === 'string') value[key] = share(v)
+    else if (v !== null && typeof v === 'object') {
+      if (top && key === 'metadata') shareMetadata(v as Record<string, unknown>)
+      else shareStrings(v as Record<string, unknown>)
+    }
+  }
+}
+
+function shareMetadata(m: Record<string, unknown>): void {
+  for (const key in m) {
+    if (OWN_FIELDS.has(key)) continue
+    const v = m[key]
+    if (typeof v === 'string') m[key] = share(v)
+    else if (v !== null && typeof v === 'object') shareStrings(v as Record<string, unknown>)
   }
 }
 
