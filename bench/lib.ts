@@ -15,7 +15,7 @@ let dockerfile: string | undefined
 /** A variable the image's ENV sets (read from the Dockerfile), or '' when it sets none. */
 function imageEnvValue(name: string): string {
   dockerfile ??= readFileSync(resolve(ROOT, 'Dockerfile'), 'utf8')
-  return new RegExp(`\\b${name}=(\\S+)`).exec(dockerfile)?.[1]?.replace(/^"|"$/g, '') ?? ''
+  return new RegExp(`\\b${name}=("[^"]*"|\\S+)`).exec(dockerfile)?.[1]?.replace(/^"|"$/g, '') ?? ''
 }
 
 /** The NODE_OPTIONS the image sets, so a controller runs as in a pod. */
@@ -30,8 +30,27 @@ export function imageNodeOptions(): string {
  * glibc's default keeps in its heap, fragmented, after start-up); and, to measure what that setting
  * does, the bundle with glibc's default malloc.
  */
-export type ControllerBuild = 'ts' | 'bundle' | 'bundle-glibc-default'
-export const CONTROLLER_BUILDS: readonly ControllerBuild[] = ['ts', 'bundle', 'bundle-glibc-default']
+export type ControllerBuild = 'ts' | 'bundle' | 'bundle-glibc-default' | 'baseline'
+export const CONTROLLER_BUILDS: readonly ControllerBuild[] = [
+  'ts',
+  'bundle',
+  'bundle-glibc-default',
+  'baseline',
+]
+
+/**
+ * `baseline`: a bundle built earlier, from another commit, run as `bundle` is (the image's
+ * environment), to measure a change side by side with what came before it. Its entry file is
+ * `$BENCH_BASELINE_BUNDLE`, e.g. from `git archive REV | tar -x -C DIR` (with node_modules
+ * linked) and `node DIR/hack/ship/bundle.ts --out-dir DIR/out`: DIR/out/switchboard.mjs.
+ */
+function baselineEntry(): string {
+  const file = process.env.BENCH_BASELINE_BUNDLE
+  if (!file)
+    throw new Error('the baseline build runs $BENCH_BASELINE_BUNDLE: set it to a built switchboard.mjs')
+  if (!existsSync(file)) throw new Error(`BENCH_BASELINE_BUNDLE: no file ${file}`)
+  return file
+}
 function buildEnv(build: ControllerBuild): Record<string, string> {
   const tunables = imageEnvValue('GLIBC_TUNABLES')
   return build === 'bundle-glibc-default' || !tunables ? {} : { GLIBC_TUNABLES: tunables }
@@ -54,6 +73,7 @@ let bundled: Promise<string> | undefined
  */
 export async function controllerEntry(build: ControllerBuild): Promise<string> {
   if (build === 'ts') return resolve(ROOT, 'bin/switchboard.ts')
+  if (build === 'baseline') return baselineEntry()
   // every other build runs the bundle
   bundled ??= promisify(execFile)(process.execPath, [
     resolve(ROOT, 'hack/ship/bundle.ts'),

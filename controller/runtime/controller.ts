@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { CommonStatus, KindInfo, ReconcilerDefinition, SwitchboardObject } from './definition.ts'
 import { keyOf } from './definition.ts'
 import type { EventRecorder } from './events.ts'
+import type { HeapSettler } from './heap.ts'
 import { ReferenceIndex } from './indexes.ts'
 import type { Cache } from './informer.ts'
 import { describeApiError, type KubeClients } from './kube.ts'
@@ -21,6 +22,8 @@ export interface ControllerDeps {
   logger: Logger
   /** Multiplier for jitter on the resync interval (default 0.1 = up to +10 %). */
   jitter?: number
+  /** Told of every reconcile, to collect the heap once a burst of them is over. */
+  settler?: HeapSettler
 }
 
 /**
@@ -152,6 +155,7 @@ export class Controller<Spec, Status extends CommonStatus, State = undefined> {
       } finally {
         active.dec()
         this.queue.done(key)
+        this.#deps.settler?.worked(this.queue.length === 0)
       }
     }
   }

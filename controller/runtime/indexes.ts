@@ -8,7 +8,12 @@ class UsageIndex {
 
   /** Records that `key` uses exactly `refs` now. */
   set(key: string, refs: Set<string>): void {
-    for (const ref of this.#usedBy.get(key) ?? []) if (!refs.has(ref)) this.#users.get(ref)?.delete(key)
+    for (const ref of this.#usedBy.get(key) ?? []) if (!refs.has(ref)) this.#drop(ref, key)
+    if (refs.size === 0) {
+      // most objects use no other object: no empty Set kept for each
+      this.#usedBy.delete(key)
+      return
+    }
     for (const ref of refs) {
       let set = this.#users.get(ref)
       if (!set) {
@@ -24,9 +29,21 @@ class UsageIndex {
     return this.#users.get(ref) ?? []
   }
 
+  /** Whether any object uses `ref`. */
+  used(ref: string): boolean {
+    return this.#users.has(ref)
+  }
+
   delete(key: string): void {
-    for (const ref of this.#usedBy.get(key) ?? []) this.#users.get(ref)?.delete(key)
+    for (const ref of this.#usedBy.get(key) ?? []) this.#drop(ref, key)
     this.#usedBy.delete(key)
+  }
+
+  #drop(ref: string, key: string): void {
+    const users = this.#users.get(ref)
+    if (!users) return
+    users.delete(key)
+    if (users.size === 0) this.#users.delete(ref)
   }
 }
 
@@ -69,10 +86,16 @@ export class ReferenceIndex {
 
   /**
    * Keys of the objects that use another Switchboard object, if its readiness moved since it was
-   * last seen (nothing otherwise).
+   * last seen (nothing otherwise). The readiness is kept only of objects that something uses:
+   * every controller hears of every object of every kind, and most are used by none (an object
+   * that gains a user is reconciled then, and its users hear of the next change).
    */
   usersOfChanged(kind: string, obj: SwitchboardObject, deleted: boolean): Iterable<string> {
     const ref = `${kind}/${obj.metadata.namespace}/${obj.metadata.name}`
+    if (!this.#refs.used(ref)) {
+      this.#refState.delete(ref)
+      return []
+    }
     const ready = obj.status?.conditions?.find((c) => c.type === ConditionType.Ready)
     const state = deleted
       ? 'deleted'

@@ -26,6 +26,51 @@ export interface InformerOptions<T extends KubernetesObject> {
   restartDelayMs?: number
 }
 
+/** The shortest server-side length of a watch, in seconds; each watch runs 1 to 2 times this. */
+export const WATCH_MIN_SECONDS = 300
+
+/**
+ * How long a watch may stay silent before the client takes its connection for dead and watches
+ * again. The API server sends a bookmark to a watch that asks for them about every minute
+ * (kube-apiserver 1.34: the first after 2 minutes, then one every 60 s), so only a broken watch
+ * is silent for this long.
+ */
+export const WATCH_SILENT_MS = 3 * 60_000
+
+/**
+ * A watch as client-go's reflectors make it: with bookmarks (a quiet resource still hears from
+ * the server, and a restart resumes from a recent resourceVersion) and a server-side timeout
+ * drawn between 5 and 10 minutes, so that watches end one by one and not together. The client's
+ * own inactivity timeout would otherwise end every quiet watch after 30 s (and open a new one:
+ * most of an idle controller's work).
+ */
+export class BookmarkedWatch extends Watch {
+  constructor(kubeConfig: KubeConfig) {
+    super(kubeConfig)
+    // private in the client's types, a plain property in its code (the 30 s default)
+    ;(this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = WATCH_SILENT_MS
+  }
+
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    // biome-ignore lint/suspicious/noExplicitAny: the client's own signature
+    callback: (phase: string, apiObj: any, watchObj?: any) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    return super.watch(
+      path,
+      {
+        ...queryParams,
+        allowWatchBookmarks: true,
+        timeoutSeconds: Math.floor(WATCH_MIN_SECONDS * (1 + Math.random())),
+      },
+      callback,
+      done,
+    )
+  }
+}
+
 /**
  * An informer-backed cache for one resource type: lists, then watches from the list's
  * resourceVersion. On 410 Gone it lists again (the client's ListWatch does that); on any other
@@ -45,7 +90,13 @@ export class Informer<T extends KubernetesObject> {
     this.#log = opts.logger.child({ informer: opts.path })
     this.#baseDelay = opts.restartDelayMs ?? 1000
     this.#delay = this.#baseDelay
-    this.#lw = new ListWatch<T>(opts.path, new Watch(opts.kubeConfig), opts.list, false, opts.labelSelector)
+    this.#lw = new ListWatch<T>(
+      opts.path,
+      new BookmarkedWatch(opts.kubeConfig),
+      opts.list,
+      false,
+      opts.labelSelector,
+    )
     // First of all handlers: the object handed to them is the one the cache keeps.
     this.#lw.on('add', trimForCache)
     this.#lw.on('update', trimForCache)
@@ -135,7 +186,7 @@ const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration'
 /**
  * Drops from a cached object what no controller reads and what costs the most per object: the
  * server-side apply bookkeeping (`managedFields`) and kubectl's copy of the last applied object.
- * (As controller-runtime's cache transforms do.)
+ * (As controller-runtime's cache transforms do.) Then shares its repeated strings (below).
  */
 export function trimForCache(obj: KubernetesObject): void {
   const m = obj.metadata
@@ -144,6 +195,59 @@ export function trimForCache(obj: KubernetesObject): void {
   if (m.annotations && LAST_APPLIED in m.annotations) {
     delete m.annotations[LAST_APPLIED]
     if (Object.keys(m.annotations).length === 0) delete m.annotations
+  }
+  shareStrings(obj as unknown as Record<string, unknown>, true)
+}
+
+/** Strings shared between cached objects; cleared when full, so it never grows past this. */
+const MAX_SHARED_STRINGS = 4096
+const MAX_SHARED_LENGTH = 256
+const shared = new Map<string, string>()
+/** Fields of `metadata` that are one object's own: never worth a place in the table. */
+const OWN_FIELDS = new Set(['name', 'uid', 'resourceVersion', 'generateName', 'selfLink'])
+
+function share(s: string): string {
+  if (s.length > MAX_SHARED_LENGTH) return s
+  const found = shared.get(s)
+  if (found !== undefined) return found
+  if (shared.size >= MAX_SHARED_STRINGS) shared.clear()
+  shared.set(s, s)
+  return s
+}
+
+/**
+ * JSON.parse makes a new string for every value of every object it reads, so 10,000 cached
+ * objects hold 10,000 copies of their apiVersion, kind and namespace, of each condition's type,
+ * status, reason and common message, of timestamps written in the same second, of a spec value
+ * they share. Each string value is replaced by an equal one from a bounded table: the same
+ * object, held once. (Values unique to each object pass through the table and are cleared with
+ * it; common values come back after a clear and are shared again.)
+ */
+function shareStrings(value: Record<string, unknown> | unknown[], top = false): void {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i]
+      if (typeof v === 'string') value[i] = share(v)
+      else if (v !== null && typeof v === 'object') shareStrings(v as Record<string, unknown>)
+    }
+    return
+  }
+  for (const key in value) {
+    const v = value[key]
+    if (typeof v === 'string') value[key] = share(v)
+    else if (v !== null && typeof v === 'object') {
+      if (top && key === 'metadata') shareMetadata(v as Record<string, unknown>)
+      else shareStrings(v as Record<string, unknown>)
+    }
+  }
+}
+
+function shareMetadata(m: Record<string, unknown>): void {
+  for (const key in m) {
+    if (OWN_FIELDS.has(key)) continue
+    const v = m[key]
+    if (typeof v === 'string') m[key] = share(v)
+    else if (v !== null && typeof v === 'object') shareStrings(v as Record<string, unknown>)
   }
 }
 

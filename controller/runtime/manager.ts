@@ -7,6 +7,7 @@ import { type SharedConnectionsKubeConfig, withSharedConnections } from './conne
 import { Controller } from './controller.ts'
 import type { CommonStatus, ReconcilerDefinition, SwitchboardObject } from './definition.ts'
 import { EventRecorder } from './events.ts'
+import { HeapSettler } from './heap.ts'
 import { type Cache, Informer, NamespacedInformers } from './informer.ts'
 import { type KubeClients, makeClients } from './kube.ts'
 import { LeaderElector } from './leader.ts'
@@ -61,6 +62,8 @@ export class Manager {
   readonly #opts: ManagerOptions
   readonly #controllers: Controller<never, CommonStatus, unknown>[] = []
   readonly #informers = new Map<string, Cache<SwitchboardObject>>()
+  /** One collection of the heap after each burst of reconciles (where `gc` is exposed). */
+  readonly #settler = new HeapSettler()
   #elector: LeaderElector | undefined
   #server: FastifyInstance | undefined
   #started = false
@@ -129,6 +132,7 @@ export class Manager {
       metrics: this.metrics,
       logger: this.logger,
       jitter: this.#opts.jitter,
+      settler: this.#settler,
     })
     informer.on(controller.onObject)
     informer.on({
@@ -222,6 +226,7 @@ export class Manager {
     this.#stopping = true
     const timeoutMs = opts.timeoutMs ?? 30_000
     await Promise.all(this.#controllers.map((c) => c.stop(timeoutMs)))
+    this.#settler.stop()
     await this.#elector?.stop({ release: true })
     this.#leading = false
     await Promise.all([this.secrets.stop(), ...[...this.#informers.values()].map((i) => i.stop())])

@@ -1,7 +1,14 @@
-import { type CoreV1Api, HttpMethod, RequestContext, type V1Secret, Watch } from '@kubernetes/client-node'
+import {
+  type CoreV1Api,
+  HttpMethod,
+  RequestContext,
+  type V1Secret,
+  type Watch,
+} from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import { fetch } from 'undici'
 import { SharedConnectionsKubeConfig } from './connections.ts'
+import { BookmarkedWatch } from './informer.ts'
 import { apiStatus, describeApiError, isNotFound } from './kube.ts'
 
 /**
@@ -44,7 +51,6 @@ export interface SecretReaderOptions {
 const PARTIAL_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1'
 const PARTIAL_METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1'
 const PAGE = 500
-const WATCH_SECONDS = 300
 
 interface Cached {
   secret: V1Secret
@@ -263,7 +269,7 @@ class MetadataWatcher {
   constructor(o: WatcherOptions) {
     this.#o = o
     this.#delay = o.restartDelayMs
-    this.#watch = new Watch(o.kubeConfig)
+    this.#watch = new BookmarkedWatch(o.kubeConfig)
   }
 
   get synced(): boolean {
@@ -354,7 +360,7 @@ class MetadataWatcher {
       void this.#watch
         .watch(
           this.#o.path,
-          { resourceVersion: this.#rv, allowWatchBookmarks: true, timeoutSeconds: WATCH_SECONDS },
+          { resourceVersion: this.#rv },
           (type: string, obj: MetaObject & { code?: number }) => {
             if (type === 'ERROR') {
               failed = Object.assign(new Error('watch error'), { statusCode: obj.code })
@@ -370,7 +376,7 @@ class MetadataWatcher {
           },
           (err: unknown) => {
             const e = failed ?? err
-            // The client ends a watch that was silent for 30 s (TimeoutError), the server one that
+            // The client ends a watch that was silent too long (TimeoutError), the server one that
             // ran `timeoutSeconds`: both simply watch again from the last resourceVersion.
             const ended = e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError')
             if (e && !this.#stopped && !ended) reject(e)

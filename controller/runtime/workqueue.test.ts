@@ -39,6 +39,50 @@ describe('WorkQueue', () => {
     expect(Date.now() - started).toBeLessThan(5_000)
   })
 
+  it('hands out delayed keys in the order of their deadlines, each once', async () => {
+    const q = new WorkQueue()
+    // a seeded shuffle of 200 deadlines between 5 and 205 ms, some keys moved earlier afterwards
+    let seed = 7
+    const rand = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+      return seed / 2 ** 31
+    }
+    const due = new Map<string, number>()
+    for (let i = 0; i < 200; i++) {
+      const key = `k${i}`
+      const ms = 5 + Math.floor(rand() * 200)
+      q.addAfter(key, ms)
+      due.set(key, ms)
+    }
+    for (let i = 0; i < 200; i += 10) {
+      q.addAfter(`k${i}`, 2) // earlier: wins
+      q.addAfter(`k${i + 1}`, 10_000) // later: ignored
+      due.set(`k${i}`, 2)
+    }
+    const got: string[] = []
+    for (let i = 0; i < 200; i++) {
+      const key = (await q.get()) as string
+      got.push(key)
+      q.done(key)
+    }
+    expect(new Set(got).size).toBe(200)
+    const order = got.map((k) => due.get(k) as number)
+    // deadlines differ by at least 1 ms, so the order is theirs except for ties and timer grain
+    for (let i = 1; i < order.length; i++)
+      expect(order[i]).toBeGreaterThanOrEqual((order[i - 1] as number) - 2)
+    await new Promise((r) => setTimeout(r, 30))
+    expect(q.length).toBe(0)
+  })
+
+  it('drops delayed keys on shutdown', async () => {
+    const q = new WorkQueue()
+    q.addAfter('late', 20)
+    await q.shutdown(0)
+    await new Promise((r) => setTimeout(r, 40))
+    expect(q.length).toBe(0)
+    expect(await q.get()).toBeUndefined()
+  })
+
   it('shutdown wakes waiting workers and drops queued keys', async () => {
     const q = new WorkQueue()
     const waiting = q.get()

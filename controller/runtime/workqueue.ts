@@ -44,7 +44,7 @@ export class WorkQueue {
   readonly #dirty = new Set<string>()
   readonly #processing = new Map<string, number>()
   readonly #addedAt = new Map<string, number>()
-  readonly #delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>()
+  readonly #delayed = new DelayedKeys((key) => this.add(key))
   readonly #waiters: Array<(key: string | undefined) => void> = []
   readonly #backoff: ItemBackoff
   readonly #metrics: QueueMetrics | undefined
@@ -80,16 +80,7 @@ export class WorkQueue {
       this.add(key)
       return
     }
-    const at = Date.now() + delayMs
-    const existing = this.#delayed.get(key)
-    if (existing && existing.at <= at) return
-    if (existing) clearTimeout(existing.timer)
-    const timer = setTimeout(() => {
-      this.#delayed.delete(key)
-      this.add(key)
-    }, delayMs)
-    timer.unref()
-    this.#delayed.set(key, { at, timer })
+    this.#delayed.add(key, Date.now() + delayMs)
   }
 
   /** Adds the key after its per-item backoff; returns the delay used. */
@@ -145,7 +136,6 @@ export class WorkQueue {
    */
   async shutdown(timeoutMs = 30_000): Promise<void> {
     this.#shuttingDown = true
-    for (const { timer } of this.#delayed.values()) clearTimeout(timer)
     this.#delayed.clear()
     this.#queue.length = 0
     this.#dirty.clear()
@@ -182,5 +172,112 @@ export class WorkQueue {
     if (added !== undefined) this.#metrics?.queueDuration.observe((now - added) / 1000)
     this.#metrics?.depth.set(this.#queue.length)
     return key
+  }
+}
+
+/** setTimeout's longest delay (about 24.8 days); a later deadline is reached in several steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * The delayed keys of a queue behind one timer, set for the earliest deadline: a min-heap of
+ * deadlines (two parallel arrays, so a deadline is an unboxed number and not an object), and the
+ * earliest deadline of each key. A queue holds a resync deadline for every object it watches, so a
+ * timer per key would cost a Timeout (and, for every distinct delay, a timer list) per object.
+ * A key whose deadline moved earlier leaves its later entry in the heap; it is skipped when due.
+ */
+class DelayedKeys {
+  readonly #at: number[] = []
+  readonly #keys: string[] = []
+  readonly #deadline = new Map<string, number>()
+  readonly #fire: (key: string) => void
+  #timer: NodeJS.Timeout | undefined
+  #timerAt = Number.POSITIVE_INFINITY
+
+  constructor(fire: (key: string) => void) {
+    this.#fire = fire
+  }
+
+  get size(): number {
+    return this.#deadline.size
+  }
+
+  /** The key is due at `at` (ms since the epoch), unless it is due earlier already. */
+  add(key: string, at: number): void {
+    const existing = this.#deadline.get(key)
+    if (existing !== undefined && existing <= at) return
+    this.#deadline.set(key, at)
+    this.#push(at, key)
+    if (at < this.#timerAt) this.#schedule(at)
+  }
+
+  clear(): void {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#timerAt = Number.POSITIVE_INFINITY
+    this.#at.length = 0
+    this.#keys.length = 0
+    this.#deadline.clear()
+  }
+
+  #schedule(at: number): void {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timerAt = at
+    this.#timer = setTimeout(() => this.#due(), Math.min(Math.max(at - Date.now(), 0), MAX_TIMER_MS))
+    this.#timer.unref()
+  }
+
+  #due(): void {
+    this.#timer = undefined
+    this.#timerAt = Number.POSITIVE_INFINITY
+    const now = Date.now()
+    while (this.#at.length > 0 && (this.#at[0] as number) <= now) {
+      const at = this.#at[0] as number
+      const key = this.#keys[0] as string
+      this.#pop()
+      if (this.#deadline.get(key) !== at) continue // a stale entry: the key was due earlier
+      this.#deadline.delete(key)
+      this.#fire(key)
+    }
+    const next = this.#at[0]
+    if (next !== undefined && this.#timer === undefined) this.#schedule(next)
+  }
+
+  #push(at: number, key: string): void {
+    const a = this.#at
+    const k = this.#keys
+    let i = a.length
+    a.push(at)
+    k.push(key)
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if ((a[parent] as number) <= at) break
+      a[i] = a[parent] as number
+      k[i] = k[parent] as string
+      i = parent
+    }
+    a[i] = at
+    k[i] = key
+  }
+
+  #pop(): void {
+    const a = this.#at
+    const k = this.#keys
+    const lastAt = a.pop() as number
+    const lastKey = k.pop() as string
+    const n = a.length
+    if (n === 0) return
+    let i = 0
+    for (;;) {
+      const left = 2 * i + 1
+      if (left >= n) break
+      const right = left + 1
+      const child = right < n && (a[right] as number) < (a[left] as number) ? right : left
+      if ((a[child] as number) >= lastAt) break
+      a[i] = a[child] as number
+      k[i] = k[child] as string
+      i = child
+    }
+    a[i] = lastAt
+    k[i] = lastKey
   }
 }

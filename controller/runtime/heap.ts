@@ -1,0 +1,54 @@
+/**
+ * One full garbage collection once the controllers have gone quiet after a burst of work (the
+ * start-up's first reconciles, a resync of every object). V8 collects when it allocates, so a
+ * controller that goes idle after reconciling 10,000 objects keeps the heap the burst left, the
+ * garbage with it, until something allocates again; nothing does while it is idle. The collection
+ * runs only where the process exposes `gc` (the image runs Node with `--expose-gc`), once per
+ * burst, after `quietMs` without a reconcile.
+ */
+export class HeapSettler {
+  readonly #gc: (() => void) | undefined
+  readonly #quietMs: number
+  readonly #minWork: number
+  #work = 0
+  #lastWork = 0
+  #timer: NodeJS.Timeout | undefined
+  /** Collections run (tests). */
+  collections = 0
+
+  constructor(opts: { gc?: (() => void) | undefined; quietMs?: number; minWork?: number } = {}) {
+    this.#gc = 'gc' in opts ? opts.gc : (globalThis as { gc?: () => void }).gc
+    this.#quietMs = opts.quietMs ?? 10_000
+    this.#minWork = opts.minWork ?? 200
+  }
+
+  /** A reconcile finished; `idle`: its queue has nothing else to hand out. */
+  worked(idle: boolean): void {
+    if (!this.#gc) return
+    this.#work++
+    this.#lastWork = Date.now()
+    if (idle && this.#work >= this.#minWork && !this.#timer) this.#arm(this.#quietMs)
+  }
+
+  stop(): void {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+
+  #arm(ms: number): void {
+    this.#timer = setTimeout(() => this.#check(), ms)
+    this.#timer.unref()
+  }
+
+  #check(): void {
+    this.#timer = undefined
+    const quiet = Date.now() - this.#lastWork
+    if (quiet < this.#quietMs) {
+      this.#arm(this.#quietMs - quiet)
+      return
+    }
+    this.#work = 0
+    this.collections++
+    this.#gc?.()
+  }
+}
