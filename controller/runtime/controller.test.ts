@@ -180,6 +180,39 @@ describe('per-reconcile state', () => {
 })
 
 describe('optional steps', () => {
+  it('an object asked for is reconciled before the backlog of objects failing against a provider that is down', async () => {
+    const started: string[] = []
+    const h = harness({
+      name: 'widget',
+      steps: [
+        {
+          name: 'call',
+          run: async (ctx) => {
+            started.push(ctx.obj.metadata.name as string)
+            if (ctx.obj.metadata.name === 'ok') return
+            await new Promise((r) => setTimeout(r, 30))
+            throw new TransientError(Reason.ProviderUnavailable, 'connection refused')
+          },
+        },
+      ],
+    })
+    const base = h.put({})
+    h.objects.delete('ns/w')
+    const down = Array.from({ length: 12 }, (_, i) => `down-${i}`)
+    for (const name of [...down, 'ok']) {
+      h.objects.set(`ns/${name}`, { ...base, metadata: { ...base.metadata, name, uid: `uid-${name}` } })
+    }
+    // the initial list: every failing object queued, four of them taken at once by the workers
+    for (const name of down) h.controller.onObject.add(h.objects.get(`ns/${name}`) as Widget)
+    h.controller.start()
+    await until(() => started.length >= 4)
+    h.controller.enqueue('ns', 'ok') // a webhook delivery for a healthy object
+    await until(() => started.includes('ok'))
+    // taken by the first worker free, not after the eight still queued
+    expect(started.indexOf('ok')).toBe(4)
+    await h.controller.stop(200)
+  })
+
   it('a failing optional step lets the later steps run, then ends the reconcile with its reason', async () => {
     const ran: string[] = []
     let failuresSeen = 0

@@ -92,12 +92,13 @@ export class Controller<Spec, Status extends CommonStatus, State = undefined> {
       // Status-only updates (our own writes among them) do not bump the generation: skip them.
       if (this.#fingerprints.get(key) === fp) return
       this.#fingerprints.set(key, fp)
-      this.queue.add(key)
+      // a change someone made: ahead of resyncs and retries
+      this.queue.add(key, { urgent: true })
     },
     delete: (obj: SwitchboardObject) => {
       const key = keyOf(obj)
       this.#fingerprints.delete(key)
-      this.queue.add(key)
+      this.queue.add(key, { urgent: true })
     },
   }
 
@@ -111,9 +112,13 @@ export class Controller<Spec, Status extends CommonStatus, State = undefined> {
     for (const key of this.#refs.usersOfChanged(kind, obj, deleted)) this.queue.add(key)
   }
 
-  /** Enqueues an object now (webhooks and other controllers use it to ask for a reconcile). */
+  /**
+   * Enqueues an object (webhooks, connect callbacks and other controllers use it to ask for a
+   * reconcile): ahead of resyncs and retries, so that objects failing against a provider that is
+   * down do not hold it up.
+   */
   enqueue(namespace: string, name: string, afterMs = 0): void {
-    this.queue.addAfter(`${namespace}/${name}`, afterMs)
+    this.queue.addAfter(`${namespace}/${name}`, afterMs, { urgent: true })
   }
 
   start(): void {

@@ -74,6 +74,38 @@ describe('WorkQueue', () => {
     expect(q.length).toBe(0)
   })
 
+  it('hands out keys asked for before the rest, each once; a queued key asked for moves ahead', async () => {
+    const q = new WorkQueue()
+    for (const k of ['r1', 'r2', 'r3', 'r4']) q.add(k) // resyncs and retries
+    q.add('hook', { urgent: true })
+    q.add('r3', { urgent: true }) // queued already: moves ahead, not in twice
+    q.add('hook', { urgent: true })
+    expect(q.length).toBe(5)
+    const order: string[] = []
+    while (q.length > 0) order.push((await q.get()) as string)
+    expect(order).toEqual(['hook', 'r3', 'r1', 'r2', 'r4'])
+  })
+
+  it('a key asked for while it runs is handed out after done, before the rest', async () => {
+    const q = new WorkQueue()
+    q.add('a')
+    const a = (await q.get()) as string
+    q.add('r1')
+    q.add('a', { urgent: true })
+    q.add('r2')
+    q.done(a)
+    expect([await q.get(), await q.get(), await q.get()]).toEqual(['a', 'r1', 'r2'])
+  })
+
+  it('a delayed key asked for is urgent when due; a plain delayed one is not', async () => {
+    const q = new WorkQueue()
+    q.add('r1')
+    q.addAfter('soon', 20, { urgent: true })
+    q.addAfter('later', 20)
+    await new Promise((r) => setTimeout(r, 60))
+    expect([await q.get(), await q.get(), await q.get()]).toEqual(['soon', 'r1', 'later'])
+  })
+
   it('drops delayed keys on shutdown', async () => {
     const q = new WorkQueue()
     q.addAfter('late', 20)

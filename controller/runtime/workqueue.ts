@@ -38,13 +38,22 @@ export class ItemBackoff {
  * often it is added, a key being processed is never handed to a second worker (an add while it
  * runs is kept and handed out after `done`), delayed adds keep the earliest deadline, and
  * rate-limited adds back off per item.
+ *
+ * Keys asked for (`add(key, { urgent: true })`: a webhook delivery, a connect callback, a user's
+ * change to a spec) go before the rest (initial lists, resyncs, retries): a backlog of retries of
+ * objects whose provider is down never holds up an object someone is waiting for.
  */
 export class WorkQueue {
   readonly #queue: string[] = []
+  readonly #urgent: string[] = []
+  /** Keys asked for while being processed: handed out first after `done`. */
+  readonly #urgentAfter = new Set<string>()
   readonly #dirty = new Set<string>()
   readonly #processing = new Map<string, number>()
   readonly #addedAt = new Map<string, number>()
-  readonly #delayed = new DelayedKeys((key) => this.add(key))
+  readonly #delayed = new DelayedKeys((key) => this.add(key, { urgent: this.#urgentDelayed.delete(key) }))
+  /** Delayed keys that were asked for: urgent when due. */
+  readonly #urgentDelayed = new Set<string>()
   readonly #waiters: Array<(key: string | undefined) => void> = []
   readonly #backoff: ItemBackoff
   readonly #metrics: QueueMetrics | undefined
@@ -57,29 +66,45 @@ export class WorkQueue {
   }
 
   get length(): number {
-    return this.#queue.length
+    return this.#queue.length + this.#urgent.length
   }
 
   get shuttingDown(): boolean {
     return this.#shuttingDown
   }
 
-  add(key: string): void {
+  add(key: string, opts: { urgent?: boolean } = {}): void {
     if (this.#shuttingDown) return
     this.#metrics?.adds.inc()
-    if (this.#dirty.has(key)) return
+    const urgent = opts.urgent === true
+    if (this.#processing.has(key)) {
+      this.#dirty.add(key)
+      if (urgent) this.#urgentAfter.add(key)
+      return
+    }
+    if (this.#dirty.has(key)) {
+      // queued already: an urgent add moves it ahead of the rest
+      if (urgent) {
+        const i = this.#queue.indexOf(key)
+        if (i >= 0) {
+          this.#queue.splice(i, 1)
+          this.#urgent.push(key)
+        }
+      }
+      return
+    }
     this.#dirty.add(key)
-    if (this.#processing.has(key)) return
-    this.#push(key)
+    this.#push(key, urgent)
   }
 
   /** Adds the key after `delayMs`; a pending earlier deadline for the same key wins. */
-  addAfter(key: string, delayMs: number): void {
+  addAfter(key: string, delayMs: number, opts: { urgent?: boolean } = {}): void {
     if (this.#shuttingDown) return
     if (delayMs <= 0) {
-      this.add(key)
+      this.add(key, opts)
       return
     }
+    if (opts.urgent) this.#urgentDelayed.add(key)
     this.#delayed.add(key, Date.now() + delayMs)
   }
 
@@ -102,7 +127,7 @@ export class WorkQueue {
 
   /** Waits for the next key; resolves `undefined` once the queue is shut down and empty. */
   get(): Promise<string | undefined> {
-    const key = this.#queue.shift()
+    const key = this.#urgent.shift() ?? this.#queue.shift()
     if (key !== undefined) return Promise.resolve(this.#take(key))
     if (this.#shuttingDown) return Promise.resolve(undefined)
     return new Promise((resolve) => this.#waiters.push(resolve))
@@ -112,7 +137,8 @@ export class WorkQueue {
     const started = this.#processing.get(key)
     this.#processing.delete(key)
     if (started !== undefined) this.#metrics?.workDuration.observe((performance.now() - started) / 1000)
-    if (this.#dirty.has(key) && !this.#shuttingDown) this.#push(key)
+    const urgent = this.#urgentAfter.delete(key)
+    if (this.#dirty.has(key) && !this.#shuttingDown) this.#push(key, urgent)
     if (this.#shuttingDown && this.#processing.size === 0) this.#drained?.()
   }
 
@@ -138,6 +164,9 @@ export class WorkQueue {
     this.#shuttingDown = true
     this.#delayed.clear()
     this.#queue.length = 0
+    this.#urgent.length = 0
+    this.#urgentAfter.clear()
+    this.#urgentDelayed.clear()
     this.#dirty.clear()
     this.#metrics?.depth.set(0)
     for (const w of this.#waiters.splice(0)) w(undefined)
@@ -152,15 +181,15 @@ export class WorkQueue {
     })
   }
 
-  #push(key: string): void {
+  #push(key: string, urgent: boolean): void {
     this.#addedAt.set(key, performance.now())
     const waiter = this.#waiters.shift()
     if (waiter) {
       waiter(this.#take(key))
       return
     }
-    this.#queue.push(key)
-    this.#metrics?.depth.set(this.#queue.length)
+    ;(urgent ? this.#urgent : this.#queue).push(key)
+    this.#metrics?.depth.set(this.length)
   }
 
   #take(key: string): string {
@@ -170,7 +199,7 @@ export class WorkQueue {
     const added = this.#addedAt.get(key)
     this.#addedAt.delete(key)
     if (added !== undefined) this.#metrics?.queueDuration.observe((now - added) / 1000)
-    this.#metrics?.depth.set(this.#queue.length)
+    this.#metrics?.depth.set(this.length)
     return key
   }
 }
