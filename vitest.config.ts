@@ -12,6 +12,9 @@ export default defineConfig({
             '{controller,connectors,crds,webhooks,test/sandbox,test/controlplane,test/ship}/**/*.test.ts',
           ],
           environment: 'node',
+          // Files run two at a time on a shared 2-core machine: a test that starts a sandbox or
+          // spawns a process gets more than the default 5 s under load; none measures time by it.
+          testTimeout: 20_000,
         },
       },
       {
