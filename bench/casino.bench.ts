@@ -3,9 +3,9 @@
  * plugin to a Segment destination, three ways in one run against the same sandbox:
  *
  * - raw:      the connector reads pages; each page is POSTed to /v1/batch with fetch (no SDK, no
- *             operator) in batches of the deliverer's size (100 events), all of a page at once
- *             over keep-alive connections, the next page when they all answered: the floor, doing
- *             what the deliverer does on the wire.
+ *             operator) in batches of the deliverer's size (100 events), at most 8 in flight as
+ *             the deliverer, over keep-alive connections, the next page when they all
+ *             answered: the floor, doing what the deliverer does on the wire.
  * - deliverer: the connector reads pages; each page goes through Switchboard's Segment deliverer
  *             (the official SDK) and is awaited, as the sync engine does, without the operator.
  * - operator: `switchboard controller` (its own process, the bundle the image runs unless
@@ -31,6 +31,8 @@ import { type ControllerBuild, parseBuilds } from './lib.ts'
 
 /** Events per request: the Segment deliverer's default `flushAt`, which the Destination uses. */
 const SEGMENT_BATCH = 100
+/** Requests in flight at once: the Segment deliverer's default `maxConcurrentRequests`. */
+const SEGMENT_IN_FLIGHT = 8
 
 export interface CasinoBenchResult {
   records: number
@@ -96,15 +98,20 @@ export async function runCasinoBench(opts: {
       })
       const batches: (typeof events)[] = []
       for (let i = 0; i < events.length; i += SEGMENT_BATCH) batches.push(events.slice(i, i + SEGMENT_BATCH))
+      // at most as many requests in flight as the deliverer (its default), the next page when
+      // all of this one's were answered
+      let next = 0
       await Promise.all(
-        batches.map(async (batch) => {
-          const res = await fetch(`${sandbox.url}/v1/batch`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', authorization: auth },
-            body: JSON.stringify({ batch }),
-          })
-          if (!res.ok) throw new Error(`raw: batch refused with ${res.status}`)
-          await res.arrayBuffer()
+        Array.from({ length: Math.min(SEGMENT_IN_FLIGHT, batches.length) }, async () => {
+          for (let batch = batches[next++]; batch; batch = batches[next++]) {
+            const res = await fetch(`${sandbox.url}/v1/batch`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', authorization: auth },
+              body: JSON.stringify({ batch }),
+            })
+            if (!res.ok) throw new Error(`raw: batch refused with ${res.status}`)
+            await res.arrayBuffer()
+          }
         }),
       )
     }

@@ -19,6 +19,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { loadavg } from 'node:os'
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import Fastify from 'fastify'
 import { createLogger } from '../connectors/index.ts'
@@ -75,6 +76,30 @@ async function serve(): Promise<void> {
   })
   const bare = Fastify({ logger: false })
   bare.post('/bare', async (_req, reply) => reply.code(200).send())
+  // what blocks the server's event loop: its delay and the GC pauses since the last reset, read by
+  // the load generator around each fixed-rate measurement (is a p99 the server's own stall?)
+  const loop = monitorEventLoopDelay({ resolution: 1 })
+  loop.enable()
+  const gc = { count: 0, totalMs: 0, maxMs: 0 }
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.count++
+      gc.totalMs += e.duration
+      gc.maxMs = Math.max(gc.maxMs, e.duration)
+    }
+  }).observe({ entryTypes: ['gc'] })
+  bare.post('/loop/reset', async (_req, reply) => {
+    loop.reset()
+    Object.assign(gc, { count: 0, totalMs: 0, maxMs: 0 })
+    return reply.code(204).send()
+  })
+  bare.get('/loop', async () => ({
+    p99Ms: loop.percentile(99) / 1e6,
+    maxMs: loop.max / 1e6,
+    gcCount: gc.count,
+    gcTotalMs: gc.totalMs,
+    gcMaxMs: gc.maxMs,
+  }))
   // the server process's CPU time so far (µs), read by the load generator around each measurement
   bare.get('/cpu', async () => {
     const u = process.cpuUsage()
@@ -245,11 +270,23 @@ async function run(): Promise<void> {
     const res = await fetch(`http://127.0.0.1:${ports.bare}/cpu`)
     return ((await res.json()) as { us: number }).us
   }
+  interface LoopStats {
+    p99Ms: number
+    maxMs: number
+    gcCount: number
+    gcTotalMs: number
+    gcMaxMs: number
+  }
+  const resetLoop = async () => {
+    await fetch(`http://127.0.0.1:${ports.bare}/loop/reset`, { method: 'POST' })
+  }
+  const loopStats = async () =>
+    (await (await fetch(`http://127.0.0.1:${ports.bare}/loop`)).json()) as LoopStats
   const ratios = new Map<string, number[]>()
   /** Bare handler's CPU per request over the provider's, per round: the throughput ratio on a core the server has alone. */
   const cpuRatios = new Map<string, number[]>()
   /** p99 (ms) of each provider at half the bare handler's maximum rate of the same round. */
-  const atHalf = new Map<string, Array<{ rate: number; p99: number; non2xx: number }>>()
+  const atHalf = new Map<string, Array<{ rate: number; p99: number; non2xx: number; loop: LoopStats }>>()
   const loadBefore = loadavg()[0] ?? 0
   try {
     // Rounds interleave the scenarios, and each ratio compares runs of the same round, so a
@@ -292,13 +329,22 @@ async function run(): Promise<void> {
         )
         if (s.port !== 'bare' && bareRps > 0) {
           const rate = Math.round(bareRps / 2)
+          await resetLoop()
+          // the load generator's own stalls delay the requests it sends and the answers it times
+          const genLoop = monitorEventLoopDelay({ resolution: 1 })
+          genLoop.enable()
           const fixed = await autocannon(opts(duration, rate))
+          genLoop.disable()
+          const loop = await loopStats()
           atHalf.set(s.name, [
             ...(atHalf.get(s.name) ?? []),
-            { rate, p99: fixed.latency.p99, non2xx: fixed.non2xx },
+            { rate, p99: fixed.latency.p99, non2xx: fixed.non2xx, loop },
           ])
           process.stderr.write(
-            `round ${round + 1}: ${s.name}: at ${rate} req/s, p99 ${fixed.latency.p99} ms\n`,
+            `round ${round + 1}: ${s.name}: at ${rate} req/s, p99 ${fixed.latency.p99} ms; server event-loop delay ` +
+              `p99 ${loop.p99Ms.toFixed(1)} ms, max ${loop.maxMs.toFixed(1)} ms; ${loop.gcCount} GC pauses, ` +
+              `${loop.gcTotalMs.toFixed(0)} ms in all, longest ${loop.gcMaxMs.toFixed(1)} ms; load generator's ` +
+              `event-loop delay p99 ${(genLoop.percentile(99) / 1e6).toFixed(1)} ms, max ${(genLoop.max / 1e6).toFixed(1)} ms\n`,
           )
         }
       }
@@ -325,6 +371,9 @@ async function run(): Promise<void> {
       cpuRatio: median(cpuRatios.get(s.name) ?? []),
       halfRate: Math.round(median((atHalf.get(s.name) ?? []).map((x) => x.rate))),
       p99AtHalf: median((atHalf.get(s.name) ?? []).map((x) => x.p99)),
+      loopP99AtHalf: median((atHalf.get(s.name) ?? []).map((x) => x.loop.p99Ms)),
+      loopMaxAtHalf: median((atHalf.get(s.name) ?? []).map((x) => x.loop.maxMs)),
+      gcMaxAtHalf: median((atHalf.get(s.name) ?? []).map((x) => x.loop.gcMaxMs)),
       non2xx: xs.reduce((a, x) => a + x.non2xx, 0),
       errors: xs.reduce((a, x) => a + x.errors, 0),
     }
@@ -339,13 +388,17 @@ async function run(): Promise<void> {
     `\nServer pinned to one core: ${pinned ? 'yes (taskset -c 0)' : 'no (taskset not found)'}; ` +
       `${connections} connections; ${rounds} rounds of ${duration} s per scenario (after ${warmup} s warm-up each); ` +
       `medians over the rounds; Node ${process.version}; load average ${loadBefore.toFixed(2)} → ${loadAfter.toFixed(2)}.\n\n` +
-      '| scenario | req/s | p50 ms | p99 ms | req/s vs bare (same round) | server CPU µs/request | bare CPU/request ÷ this | p99 ms at half the bare maximum | non-2xx | errors |\n' +
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n',
+      '| scenario | req/s | p50 ms | p99 ms | req/s vs bare (same round) | server CPU µs/request | bare CPU/request ÷ this | p99 ms at half the bare maximum | at half: server event-loop delay p99 / max ms, longest GC pause ms | non-2xx | errors |\n' +
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n',
   )
   for (const r of rows) {
     const half = r.halfRate > 0 ? `${r.p99AtHalf} (at ${r.halfRate} req/s)` : '-'
+    const loop =
+      r.halfRate > 0
+        ? `${r.loopP99AtHalf.toFixed(1)} / ${r.loopMaxAtHalf.toFixed(1)}, ${r.gcMaxAtHalf.toFixed(1)}`
+        : '-'
     process.stdout.write(
-      `| ${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.ratio.toFixed(2)} | ${r.cpuUs} | ${r.cpuRatio.toFixed(2)} | ${half} | ${r.non2xx} | ${r.errors} |\n`,
+      `| ${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.ratio.toFixed(2)} | ${r.cpuUs} | ${r.cpuRatio.toFixed(2)} | ${half} | ${loop} | ${r.non2xx} | ${r.errors} |\n`,
     )
   }
 }

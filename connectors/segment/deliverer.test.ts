@@ -3,6 +3,7 @@ import { buildSandbox, type Sandbox } from '../../test/sandbox/index.ts'
 import type { Deliverer, DeliveryRecord } from '../delivery.ts'
 import { Reason, StallingError, SwitchboardError, TransientError, WaitingError } from '../errors.ts'
 import { createLogger } from '../log.ts'
+import { jsonBytesBound } from './deliverer.ts'
 import { createSegmentDeliverer, type SegmentDelivererOptions } from './index.ts'
 
 const WRITE_KEY = 'wk-9f8e7d6c5b4a3210'
@@ -198,6 +199,24 @@ describe('Segment deliverer against the sandbox', () => {
     expect(sb.segment.requests).toHaveLength(0)
   })
 
+  it('measures nested and escaped properties exactly when they might be over 32 KB', async () => {
+    // 6,000 control characters are 36 KB once escaped (\u0001), nested two levels down
+    const escaped = records(2)
+    escaped[1] = {
+      ...(escaped[1] as DeliveryRecord),
+      properties: { nested: { list: ['\u0001'.repeat(6_000)] } },
+    }
+    const err = await rejection(make().deliver(escaped))
+    expect(err.reason).toBe(Reason.DestinationRejected)
+    expect(err.message).toContain('seg-1')
+    expect(sb.segment.requests).toHaveLength(0)
+    // 20 KB of plain text: over the quick bound, under the limit once measured, so it is sent
+    const large = records(2)
+    large[0] = { ...(large[0] as DeliveryRecord), properties: { text: 'x'.repeat(20 * 1024) } }
+    await expect(make().deliver(large)).resolves.toMatchObject({ delivered: 2 })
+    expect(sb.segment.received(WRITE_KEY)).toBe(2)
+  })
+
   it('reports an unreachable host as DestinationUnavailable', async () => {
     const gone = await buildSandbox()
     const url = await gone.listen()
@@ -241,5 +260,45 @@ describe('Segment deliverer against the sandbox', () => {
     expect(() => createSegmentDeliverer({ writeKey: '' })).toThrow(StallingError)
     expect(() => createSegmentDeliverer({ writeKey: WRITE_KEY, host: 'nope' })).toThrow(StallingError)
     expect(() => createSegmentDeliverer({ writeKey: WRITE_KEY, flushAt: 5000 })).toThrow(StallingError)
+  })
+})
+
+describe('jsonBytesBound', () => {
+  it('is never below the bytes of JSON.stringify (seeded fuzz)', () => {
+    const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 100_000)
+    let state = seed
+    const rand = () => {
+      state = (state * 1_103_515_245 + 12_345) % 2 ** 31
+      return state / 2 ** 31
+    }
+    const chars = ['a', 'é', '\u0001', '"', '\\', '\n', '😀', '\u2028', '中']
+    const text = () =>
+      Array.from({ length: Math.floor(rand() * 40) }, () => chars[Math.floor(rand() * chars.length)]).join('')
+    const value = (depth: number): unknown => {
+      const pick = Math.floor(rand() * (depth > 3 ? 5 : 7))
+      if (pick === 0) return text()
+      if (pick === 1) return (rand() - 0.5) * 10 ** Math.floor(rand() * 30)
+      if (pick === 2) return rand() < 0.5
+      if (pick === 3) return null
+      if (pick === 4) return undefined
+      if (pick === 5) return Array.from({ length: Math.floor(rand() * 5) }, () => value(depth + 1))
+      return Object.fromEntries(
+        Array.from({ length: Math.floor(rand() * 5) }, () => [text(), value(depth + 1)]),
+      )
+    }
+    for (let i = 0; i < 2_000; i++) {
+      const v = { properties: value(0) }
+      const exact = Buffer.byteLength(JSON.stringify(v))
+      expect(jsonBytesBound(v, Number.POSITIVE_INFINITY), `seed ${seed}, case ${i}`).toBeGreaterThanOrEqual(
+        exact,
+      )
+    }
+  })
+
+  it('leaves anything that is not plain data to be measured exactly', () => {
+    expect(jsonBytesBound({ at: new Date() }, 1e9)).toBe(Number.POSITIVE_INFINITY)
+    expect(jsonBytesBound({ v: { toJSON: () => 'x'.repeat(100) } }, 1e9)).toBe(Number.POSITIVE_INFINITY)
+    expect(jsonBytesBound({ n: 1n }, 1e9)).toBe(Number.POSITIVE_INFINITY)
+    expect(jsonBytesBound({ m: new Map([[1, 2]]) }, 1e9)).toBe(Number.POSITIVE_INFINITY)
   })
 })

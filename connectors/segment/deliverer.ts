@@ -92,6 +92,8 @@ const DESTINATION = 'Segment'
 
 type Outcome = { ok: true } | { ok: false; reason: unknown }
 type Waiter = (outcome: Outcome) => void
+/** The waiters of one message id: one in the common case, a queue when a record is in flight twice. */
+type Waiting = Waiter | Waiter[]
 
 export function createSegmentDeliverer(options: SegmentDelivererOptions): Deliverer {
   const {
@@ -173,13 +175,25 @@ export function createSegmentDeliverer(options: SegmentDelivererOptions): Delive
   }
 
   // outcomes are matched to waiting deliver calls by message id, first come first served
-  const waiters = new Map<string, Waiter[]>()
+  const waiters = new Map<string, Waiting>()
+  const wait = (id: string, waiter: Waiter) => {
+    const waiting = waiters.get(id)
+    if (waiting === undefined) waiters.set(id, waiter)
+    else if (Array.isArray(waiting)) waiting.push(waiter)
+    else waiters.set(id, [waiting, waiter])
+  }
   const settle = (ctx: Context | undefined, outcome: Outcome) => {
     const id = ctx?.event.messageId
     if (id === undefined) return
-    const queue = waiters.get(id)
-    const waiter = queue?.shift()
-    if (queue?.length === 0) waiters.delete(id)
+    const waiting = waiters.get(id)
+    if (waiting === undefined) return
+    if (!Array.isArray(waiting)) {
+      waiters.delete(id)
+      waiting(outcome)
+      return
+    }
+    const waiter = waiting.shift()
+    if (waiting.length === 0) waiters.delete(id)
     waiter?.(outcome)
   }
 
@@ -254,9 +268,7 @@ export function createSegmentDeliverer(options: SegmentDelivererOptions): Delive
           done({ ok: false, reason: err })
           continue
         }
-        const queue = waiters.get(r.messageId)
-        if (queue) queue.push(done)
-        else waiters.set(r.messageId, [done])
+        wait(r.messageId, done)
       }
     })
   }
@@ -280,9 +292,13 @@ export function createSegmentDeliverer(options: SegmentDelivererOptions): Delive
       closed = true
       await sdk?.closeAndFlush({ timeout: closeTimeoutMs })
       // anything the SDK did not settle (it should have) is failed now rather than left hanging
-      for (const [, queue] of waiters) {
-        for (const w of queue)
-          w({ ok: false, reason: new Error('deliverer closed before Segment acknowledged') })
+      const closedBefore: Outcome = {
+        ok: false,
+        reason: new Error('deliverer closed before Segment acknowledged'),
+      }
+      for (const [, waiting] of waiters) {
+        if (Array.isArray(waiting)) for (const w of waiting) w(closedBefore)
+        else waiting(closedBefore)
       }
       waiters.clear()
     },
@@ -291,7 +307,11 @@ export function createSegmentDeliverer(options: SegmentDelivererOptions): Delive
 
 /** Refuses the whole batch if one record cannot fit Segment's 32 KB event limit. */
 function checkEventSizes(records: readonly DeliveryRecord[]): void {
-  records.forEach((r, i) => {
+  const budget = MAX_EVENT_BYTES - SDK_EVENT_OVERHEAD_BYTES
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i] as DeliveryRecord
+    // a bound is enough for nearly every record; only one that might be over is serialised
+    if (jsonBytesBound(r, budget) <= budget) continue
     const bytes = Buffer.byteLength(JSON.stringify(r)) + SDK_EVENT_OVERHEAD_BYTES
     if (bytes > MAX_EVENT_BYTES) {
       throw new StallingError(
@@ -299,7 +319,45 @@ function checkEventSizes(records: readonly DeliveryRecord[]): void {
         `${DESTINATION}: record ${i} (${r.messageId}) is about ${Math.ceil(bytes / 1024)} KB, over the 32 KB event limit`,
       )
     }
-  })
+  }
+}
+
+/**
+ * An upper bound of the UTF-8 bytes of `JSON.stringify(value)`, without building the string:
+ * each UTF-16 unit of a string is at most 6 bytes (`\u001f`), a number at most 24 characters.
+ * It stops counting once over `budget`, and answers `Infinity` for anything that is not plain
+ * data (a `toJSON`, a class instance, a bigint) so that the caller measures it exactly.
+ */
+export function jsonBytesBound(value: unknown, budget: number): number {
+  switch (typeof value) {
+    case 'string':
+      return 6 * value.length + 2
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return 24
+    case 'object':
+      break
+    default:
+      return Number.POSITIVE_INFINITY
+  }
+  if (value === null) return 4
+  let n = 2
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      n += jsonBytesBound(item, budget - n) + 1
+      if (n > budget) return n
+    }
+    return n
+  }
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return Number.POSITIVE_INFINITY
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return Number.POSITIVE_INFINITY
+  for (const key of Object.keys(value)) {
+    n += 6 * key.length + 4 + jsonBytesBound((value as Record<string, unknown>)[key], budget - n)
+    if (n > budget) return n
+  }
+  return n
 }
 
 const SEVERITY = { stalling: 3, waiting: 2, transient: 1 } as const
