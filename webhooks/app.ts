@@ -18,6 +18,7 @@ import { DedupeStores, type DeliveryDedupeOptions } from './dedupe.ts'
 import { type Result, WebhookMetrics } from './metrics.ts'
 import { reject, type WebhookContext, type WebhookState } from './pipeline.ts'
 import { providerPlugins } from './providers/index.ts'
+import { RETRY_AFTER_ONLY } from './rate-limit.ts'
 import type { ReconcileRequester } from './reconcile.ts'
 import { type EventSink, RejectEvents, type RejectReason, type RejectReporter } from './rejects.ts'
 import type { TargetResolver } from './targets.ts'
@@ -137,18 +138,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
     void app.register(rateLimit, {
       global: false,
       cache: rl.cache ?? 5000,
-      // providers ignore these; only a 429 says when to come back (Retry-After)
-      addHeadersOnExceeding: {
-        'x-ratelimit-limit': false,
-        'x-ratelimit-remaining': false,
-        'x-ratelimit-reset': false,
-      },
-      addHeaders: {
-        'x-ratelimit-limit': false,
-        'x-ratelimit-remaining': false,
-        'x-ratelimit-reset': false,
-        'retry-after': true,
-      },
+      ...RETRY_AFTER_ONLY,
       // the 429 goes through the error handler like every other refusal
       errorResponseBuilder: (_req, context) =>
         Object.assign(new Error(`rate limit exceeded, retry in ${context.after}`), { statusCode: 429 }),

@@ -27,6 +27,7 @@ import {
 } from '../controller/api/index.ts'
 import type { RateLimitSetting } from './app.ts'
 import { type BridgeEndpoint, bridgeCall } from './bridge-resolver.ts'
+import { RETRY_AFTER_ONLY } from './rate-limit.ts'
 
 /**
  * Per client address: 30 requests a minute (one connection is two, the link and the callback;
@@ -109,17 +110,7 @@ export function connectRoutes(opts: ConnectRoutesOptions): FastifyPluginAsync {
         timeWindow: rl.timeWindowMs,
         cache: rl.cache ?? DEFAULT_CONNECT_RATE_LIMIT.cache,
         // the default key: request.ip (IPv6 by its /64), as the server's trustProxy resolves it
-        addHeadersOnExceeding: {
-          'x-ratelimit-limit': false,
-          'x-ratelimit-remaining': false,
-          'x-ratelimit-reset': false,
-        },
-        addHeaders: {
-          'x-ratelimit-limit': false,
-          'x-ratelimit-remaining': false,
-          'x-ratelimit-reset': false,
-          'retry-after': true,
-        },
+        ...RETRY_AFTER_ONLY,
         errorResponseBuilder: (_req, context) =>
           Object.assign(new Error('connect rate limit exceeded'), {
             statusCode: context.statusCode,

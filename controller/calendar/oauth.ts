@@ -36,6 +36,7 @@ import {
 import {
   type BaseContext,
   type ConnectLinks,
+  type ConnectRequest,
   isWritable,
   keyOf,
   type OAuthCredential,
@@ -61,18 +62,14 @@ export interface CalendarOAuthSettings {
 }
 
 /** What a part that needs a user's grant asks of the connect links. */
-export interface AuthorizationRequest {
+export interface AuthorizationRequest
+  extends Pick<
+    ConnectRequest,
+    'secretName' | 'clientId' | 'authorizeUrl' | 'tokenUrl' | 'scopes' | 'pkce' | 'clientAuth' | 'expect'
+  > {
   provider: 'calendly' | 'google'
   /** The spec part, e.g. `spec.source.calendly`. */
   part: string
-  secretName: string
-  clientId: string
-  authorizeUrl: string
-  tokenUrl: string
-  scopes: readonly string[]
-  pkce: boolean
-  clientAuth: 'body' | 'basic'
-  expect?: Record<string, string>
   /** Why: no grant yet, or the provider refused the grant. */
   revoked: boolean
 }

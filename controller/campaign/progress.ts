@@ -83,6 +83,15 @@ export function deliveryOf(status: string): Delivery | undefined {
   }
 }
 
+/** A sent entry moved on to a later delivery (and its error code, if any); its send time stays. */
+export function movedOn(
+  e: Extract<Entry, { state: 's' }>,
+  delivery: Delivery,
+  code: number | undefined,
+): Entry {
+  return { state: 's', sid: e.sid, delivery, sentMs: e.sentMs, ...(code === undefined ? {} : { code }) }
+}
+
 /** The later of two deliveries: `delivered` then a late `sent` stays `delivered`. */
 export function advance(current: Delivery, next: Delivery): boolean {
   return RANK[next] > RANK[current]

@@ -27,7 +27,7 @@ import type { DeliveryRegistry } from '../destination/index.ts'
 import { ConditionType, type ReconcileContext, type ReconcilerDefinition } from '../runtime/index.ts'
 import { OutcomeReporter } from './outcomes.ts'
 import { pacer } from './pace.ts'
-import { advance, type Delivery, deliveryOf, type Entry, Progress } from './progress.ts'
+import { advance, type Delivery, deliveryOf, type Entry, movedOn, Progress } from './progress.ts'
 import { type MalformedLine, maskPhone, parseList, type Recipient, render } from './recipients.ts'
 import { closesAt, isOpen, isValidTimeZone, nextOpen } from './window.ts'
 
@@ -662,13 +662,7 @@ async function recheck(
         const next = deliveryOf(found.status)
         if (entry?.state !== 's' || !next || !advance(entry.delivery, next)) return
         const code = found.errorCode
-        progress.set(id, {
-          state: 's',
-          sid,
-          delivery: next,
-          sentMs: entry.sentMs,
-          ...(code === undefined ? {} : { code }),
-        })
+        progress.set(id, movedOn(entry, next, code))
         moved++
         if (next === 'failed' || next === 'undelivered') {
           fail(
@@ -725,13 +719,7 @@ function drainInbox(
     }
     if (next && advance(entry.delivery, next)) {
       const code = typeof cb.errorCode === 'number' ? cb.errorCode : undefined
-      progress.set(id, {
-        state: 's',
-        sid,
-        delivery: next,
-        sentMs: entry.sentMs,
-        ...(code === undefined ? {} : { code }),
-      })
+      progress.set(id, movedOn(entry, next, code))
       if (next === 'failed' || next === 'undelivered') {
         fail(byId.get(id), code !== undefined && SKIP_CODES[code] ? (SKIP_CODES[code] as string) : next, code)
       }
