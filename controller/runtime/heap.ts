@@ -4,7 +4,10 @@
  * controller that goes idle after reconciling 10,000 objects keeps the heap the burst left, the
  * garbage with it, until something allocates again; nothing does while it is idle. The collection
  * runs only where the process exposes `gc` (the image runs Node with `--expose-gc`), once per
- * burst, after `quietMs` without a reconcile.
+ * burst, after `quietMs` without a reconcile. It is V8's last-resort collection, which also
+ * compacts the heap and gives its empty pages back: a plain `gc()` frees the garbage but keeps the
+ * pages (measured in one process: 113 MB of garbage dropped, a plain `gc()` left the heap at
+ * 199 MB committed and the RSS at 192 MiB; the last-resort one at 11 MB and 64 MiB, in 117 ms).
  */
 export class HeapSettler {
   readonly #gc: (() => void) | undefined
@@ -17,7 +20,7 @@ export class HeapSettler {
   collections = 0
 
   constructor(opts: { gc?: (() => void) | undefined; quietMs?: number; minWork?: number } = {}) {
-    this.#gc = 'gc' in opts ? opts.gc : (globalThis as { gc?: () => void }).gc
+    this.#gc = 'gc' in opts ? opts.gc : compactingGc()
     this.#quietMs = opts.quietMs ?? 10_000
     this.#minWork = opts.minWork ?? 200
   }
@@ -50,5 +53,14 @@ export class HeapSettler {
     this.#work = 0
     this.collections++
     this.#gc?.()
+  }
+}
+
+/** V8's collection that compacts and releases memory, where the process exposes `gc`. */
+function compactingGc(): (() => void) | undefined {
+  const gc = (globalThis as { gc?: (options?: object) => unknown }).gc
+  if (!gc) return undefined
+  return () => {
+    gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
   }
 }
