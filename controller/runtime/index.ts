@@ -35,6 +35,7 @@ export { parseDuration, withJitter } from './duration.ts'
 export { jsonEqual } from './equal.ts'
 export { EventRecorder, type EventType, type InvolvedObject } from './events.ts'
 export {
+  BookmarkedWatch,
   type Cache,
   Informer,
   type InformerHandlers,

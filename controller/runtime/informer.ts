@@ -45,20 +45,40 @@ export const WATCH_SILENT_MS = 3 * 60_000
  * most of an idle controller's work).
  */
 export class BookmarkedWatch extends Watch {
+  #stopped = false
+  readonly #open = new Set<AbortController>()
+
   constructor(kubeConfig: KubeConfig) {
     super(kubeConfig)
     // private in the client's types, a plain property in its code (the 30 s default)
     ;(this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = WATCH_SILENT_MS
   }
 
-  override watch(
+  /**
+   * Ends every watch this opened and refuses new ones. A stop that comes while a list is in
+   * flight would otherwise see the watch that follows the list start after it, and that watch,
+   * minutes long now, would keep a stopping process alive.
+   */
+  stop(): void {
+    this.#stopped = true
+    for (const a of this.#open) a.abort()
+    this.#open.clear()
+  }
+
+  override async watch(
     path: string,
     queryParams: Record<string, string | number | boolean | undefined>,
     // biome-ignore lint/suspicious/noExplicitAny: the client's own signature
     callback: (phase: string, apiObj: any, watchObj?: any) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
-    return super.watch(
+    if (this.#stopped) {
+      const refused = new AbortController()
+      refused.abort()
+      return refused
+    }
+    let controller: AbortController | undefined
+    controller = await super.watch(
       path,
       {
         ...queryParams,
@@ -66,8 +86,14 @@ export class BookmarkedWatch extends Watch {
         timeoutSeconds: Math.floor(WATCH_MIN_SECONDS * (1 + Math.random())),
       },
       callback,
-      done,
+      (err: unknown) => {
+        if (controller) this.#open.delete(controller)
+        done(err)
+      },
     )
+    if (this.#stopped) controller.abort()
+    else this.#open.add(controller)
+    return controller
   }
 }
 
@@ -78,6 +104,7 @@ export class BookmarkedWatch extends Watch {
  */
 export class Informer<T extends KubernetesObject> {
   readonly #lw: ListWatch<T>
+  readonly #watch: BookmarkedWatch
   readonly #log: Logger
   readonly #baseDelay: number
   #delay: number
@@ -90,13 +117,8 @@ export class Informer<T extends KubernetesObject> {
     this.#log = opts.logger.child({ informer: opts.path })
     this.#baseDelay = opts.restartDelayMs ?? 1000
     this.#delay = this.#baseDelay
-    this.#lw = new ListWatch<T>(
-      opts.path,
-      new BookmarkedWatch(opts.kubeConfig),
-      opts.list,
-      false,
-      opts.labelSelector,
-    )
+    this.#watch = new BookmarkedWatch(opts.kubeConfig)
+    this.#lw = new ListWatch<T>(opts.path, this.#watch, opts.list, false, opts.labelSelector)
     // First of all handlers: the object handed to them is the one the cache keeps.
     this.#lw.on('add', trimForCache)
     this.#lw.on('update', trimForCache)
@@ -177,6 +199,7 @@ export class Informer<T extends KubernetesObject> {
   async stop(): Promise<void> {
     this.#stopped = true
     if (this.#restartTimer) clearTimeout(this.#restartTimer)
+    this.#watch.stop()
     await this.#lw.stop()
   }
 }

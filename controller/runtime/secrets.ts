@@ -1,10 +1,4 @@
-import {
-  type CoreV1Api,
-  HttpMethod,
-  RequestContext,
-  type V1Secret,
-  type Watch,
-} from '@kubernetes/client-node'
+import { type CoreV1Api, HttpMethod, RequestContext, type V1Secret } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import { fetch } from 'undici'
 import { SharedConnectionsKubeConfig } from './connections.ts'
@@ -257,7 +251,7 @@ interface MetaObject {
 /** List (paged, metadata only), then watch from the list's resourceVersion; relist on 410 Gone. */
 class MetadataWatcher {
   readonly #o: WatcherOptions
-  readonly #watch: Watch
+  readonly #watch: BookmarkedWatch
   #rv: string | undefined
   #synced = false
   #stopped = false
@@ -286,6 +280,7 @@ class MetadataWatcher {
   async stop(): Promise<void> {
     this.#stopped = true
     if (this.#timer) clearTimeout(this.#timer)
+    this.#watch.stop()
     this.#abort?.abort()
   }
 
@@ -293,6 +288,7 @@ class MetadataWatcher {
     if (this.#stopped) return
     try {
       if (this.#rv === undefined) await this.#list()
+      if (this.#stopped) return
       this.#delay = this.#o.restartDelayMs
       await this.#watchOnce()
       this.#schedule(0)

@@ -127,6 +127,7 @@ describe('no planted secret anywhere', () => {
   ]
   const namespaces: string[] = []
   const answers: string[] = []
+  const refusedObjects: string[] = []
 
   beforeAll(async () => {
     c = clients()
@@ -228,6 +229,29 @@ describe('no planted secret anywhere', () => {
           credentialsSecretRef: { name: 'wrong' },
         })
         await waitForCondition(c, 'casinointegrations', ns, 'refused', 'Ready', 'False', undefined, 60_000)
+        // Gone before the faults below: its retries would otherwise take a fault that echoes the
+        // other resource's credentials, which the platform never sent it, into its own status.
+        // What it showed of its refusal is scanned with the rest.
+        refusedObjects.push(JSON.stringify(await getObj(c.custom, 'casinointegrations', ns, 'refused')))
+        await c.custom.deleteNamespacedCustomObject({
+          group: 'switchboard.dev',
+          version: 'v1alpha1',
+          namespace: ns,
+          plural: 'casinointegrations',
+          name: 'refused',
+        })
+        await waitFor(
+          'the refused integration to be gone',
+          async () => {
+            try {
+              await getObj(c.custom, 'casinointegrations', ns, 'refused')
+              return undefined
+            } catch {
+              return true
+            }
+          },
+          { timeoutMs: 30_000 },
+        )
         // a provider error and a destination error that echo the secrets back
         sandbox.faults.inject({
           provider: a.provider,
@@ -289,6 +313,7 @@ describe('no planted secret anywhere', () => {
       haystacks.push(['controller metrics', await operator.manager.metrics.registry.metrics()])
       haystacks.push(['webhook metrics', await metrics.registry.metrics()])
       haystacks.push(['webhook answers', answers.join('\n')])
+      haystacks.push(['refused integrations', refusedObjects.join('\n')])
       // the scan sees what it should: the logs did record the failures
       expect(logs.text()).toMatch(/refused|Unauthorized|failed/i)
       const scan = scanFor

@@ -1,6 +1,6 @@
 import { CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Informer, withSharedConnections } from '../../controller/runtime/index.ts'
+import { BookmarkedWatch, Informer, withSharedConnections } from '../../controller/runtime/index.ts'
 import { capturedLogger, createNamespace, sleep, testKubeConfig, waitFor } from './helpers.ts'
 
 // A quiet watch stays open: the informers ask for bookmarks and a server-side timeout of 5 to 10
@@ -45,4 +45,41 @@ describe('informer watches on a quiet resource', () => {
     })
     expect(connects()).toBe(1)
   }, 70_000)
+})
+
+// A stop must end the watches for good: one that starts after it (a list was in flight when the
+// process was told to stop) would keep the process alive for the minutes a watch now runs.
+describe('stopping a watch', () => {
+  const kc = withSharedConnections(testKubeConfig())
+  const core = kc.makeApiClient(CoreV1Api)
+
+  it('ends the open watches, and a watch asked for after the stop is never opened', async () => {
+    const ns = await createNamespace(core, 'watch-stop')
+    const path = `/api/v1/namespaces/${ns}/configmaps`
+    const watch = new BookmarkedWatch(kc)
+    const ended: unknown[] = []
+    const open = await watch.watch(
+      path,
+      {},
+      () => {},
+      (err) => ended.push(err ?? 'ended'),
+    )
+    expect(open.signal.aborted).toBe(false)
+    watch.stop()
+    expect(open.signal.aborted).toBe(true)
+    await waitFor('the open watch to end', () => (ended.length === 1 ? true : undefined), {
+      timeoutMs: 5_000,
+    })
+    let events = 0
+    const late = await watch.watch(
+      path,
+      {},
+      () => events++,
+      () => {},
+    )
+    expect(late.signal.aborted).toBe(true)
+    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'after' } } })
+    await sleep(1_000)
+    expect(events).toBe(0)
+  })
 })
