@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto'
 import type { RequestOptions } from 'node:https'
-import { KubeConfig, type RequestContext } from '@kubernetes/client-node'
+import {
+  type ApiType,
+  createConfiguration,
+  KubeConfig,
+  type RequestContext,
+  ServerConfiguration,
+  setHeaderMiddleware,
+} from '@kubernetes/client-node'
+import clientPackage from '@kubernetes/client-node/package.json' with { type: 'json' }
 import { Agent, type Dispatcher } from 'undici'
+import { DispatcherHttpLibrary } from './http-library.ts'
 
 /**
  * One connection pool to the API server per process.
@@ -13,6 +22,9 @@ import { Agent, type Dispatcher } from 'undici'
  * request as before) and hands every request of the process the same dispatcher for the same API
  * server and TLS identity. With HTTP/2, which kube-apiserver speaks over TLS, that is one connection
  * for every call and watch; where a server only speaks HTTP/1.1, a keep-alive pool.
+ *
+ * Its API clients also send their calls straight to that dispatcher rather than through `fetch`
+ * (`DispatcherHttpLibrary`), which halves a call's CPU.
  *
  * The report for the client's maintainers is in docs/upstream/client-node-connection-reuse.md.
  */
@@ -43,7 +55,28 @@ export class SharedConnectionsKubeConfig extends KubeConfig {
     }
     context.setDispatcher(sharedDispatcher(cluster.server, opts, this.#pool))
   }
+
+  /** As the client's own, with `DispatcherHttpLibrary` as the HTTP layer. */
+  override makeApiClient<T extends ApiType>(apiClientType: new (config: Configuration) => T): T {
+    const cluster = this.getCurrentCluster()
+    if (!cluster) throw new Error('No active cluster!')
+    return new apiClientType(
+      createConfiguration({
+        baseServer: new ServerConfiguration(cluster.server, {}),
+        authMethods: { default: this },
+        middleware: [setHeaderMiddleware('User-Agent', USER_AGENT)],
+        httpApi: httpLibrary,
+      }),
+    )
+  }
 }
+
+type Configuration = ReturnType<typeof createConfiguration>
+
+const httpLibrary = new DispatcherHttpLibrary()
+
+/** Who calls, in the API server's audit log and its metrics. */
+const USER_AGENT = `switchboard (kubernetes-client-javascript/${clientPackage.version})`
 
 /**
  * The same configuration with shared connections. A `SharedConnectionsKubeConfig` is returned as it
