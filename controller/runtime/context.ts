@@ -4,6 +4,7 @@ import type { z } from 'zod'
 import { parseSecretKeys, Reason, StallingError, sanitizeMessage } from '../../connectors/index.ts'
 import { type Condition, removeCondition, setCondition, sortConditions } from './conditions.ts'
 import type { BaseContext, CommonStatus, StepFailure, SwitchboardObject } from './definition.ts'
+import { cloneJson } from './equal.ts'
 import type { MemoStore } from './memo.ts'
 import type { ObjectWriter } from './object-writer.ts'
 
@@ -38,8 +39,8 @@ export function createContext<Spec, Status extends CommonStatus>(
   const { namespace, name, uid = '' } = obj.metadata
   const objectKey = `${namespace}/${name}`
   const generation = obj.metadata.generation ?? 0
-  const before = structuredClone(obj.status ?? ({} as Status))
-  const status = structuredClone(before) as Status
+  const before = cloneJson(obj.status ?? ({} as Status))
+  const status = cloneJson(before) as Status
   status.conditions = status.conditions ?? []
   const conditions: Condition[] = status.conditions
   const secretValues = new Set<string>()
@@ -98,7 +99,7 @@ export function createContext<Spec, Status extends CommonStatus>(
     },
     checkpoint: async () => {
       tidy()
-      const snapshot = structuredClone(status)
+      const snapshot = cloneJson(status)
       await deps.writer.writeStatus(obj, written, snapshot, log)
       written = snapshot
     },

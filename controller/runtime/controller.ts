@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { CommonStatus, KindInfo, ReconcilerDefinition, SwitchboardObject } from './definition.ts'
 import { keyOf } from './definition.ts'
+import { cloneJson } from './equal.ts'
 import type { EventRecorder } from './events.ts'
 import type { HeapSettler } from './heap.ts'
 import { ReferenceIndex } from './indexes.ts'
@@ -175,7 +176,7 @@ export class Controller<Spec, Status extends CommonStatus, State = undefined> {
     this.reconcileCount += 1
     const started = performance.now()
     const log = this.#log.child({ namespace, name })
-    const obj = structuredClone(cached) as SwitchboardObject<Spec, Status>
+    const obj = cloneJson(cached) as SwitchboardObject<Spec, Status>
     let result: 'success' | 'error' | 'requeue' | 'requeue_after' = 'success'
     try {
       const outcome = await reconcileObject(this.#def, obj, log, {

@@ -12,3 +12,25 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   const bk = Object.keys(bo).filter((k) => bo[k] !== undefined)
   return ak.length === bk.length && ak.every((k) => jsonEqual(ao[k], bo[k]))
 }
+
+/**
+ * A deep copy of JSON data (objects and arrays are copied; strings, numbers, booleans, null and
+ * anything else are shared). For the objects of the cache and the statuses of a reconcile, which
+ * are parsed JSON, it is `structuredClone` at a fraction of the cost.
+ */
+export function cloneJson<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) {
+    const out = new Array(value.length)
+    for (let i = 0; i < value.length; i++) out[i] = cloneJson(value[i])
+    return out as T
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) {
+    return structuredClone(value)
+  }
+  const out: Record<string, unknown> = {}
+  for (const key in value) {
+    if (Object.hasOwn(value, key)) out[key] = cloneJson((value as Record<string, unknown>)[key])
+  }
+  return out as T
+}

@@ -20,6 +20,7 @@ import {
   type SwitchboardObject,
 } from './definition.ts'
 import { parseDuration, withJitter } from './duration.ts'
+import { cloneJson } from './equal.ts'
 import type { MemoStore } from './memo.ts'
 import type { OperatorMetrics } from './metrics.ts'
 import type { ObjectWriter } from './object-writer.ts'
@@ -56,7 +57,7 @@ export async function reconcileObject<Spec, Status extends CommonStatus, State>(
   const { namespace, name } = obj.metadata
   const objectKey = `${namespace}/${name}`
   const generation = obj.metadata.generation ?? 0
-  const before = structuredClone(obj.status ?? ({} as Status))
+  const before = cloneJson(obj.status ?? ({} as Status))
   // The Secrets the object names, read (on demand, through the bounded cache) before any step
   // runs: the steps see one consistent set and read them synchronously.
   const secrets = await readSecrets(def.secretNames(obj.spec), namespace, deps.secrets)
