@@ -44,6 +44,7 @@ import {
   RESYNC_ANNOTATION,
   type ReconcileContext,
   type ReconcilerDefinition,
+  readAhead,
   type SyncMetrics,
   withJitter,
 } from '../runtime/index.ts'
@@ -430,13 +431,19 @@ async function syncStream(
   )
   try {
     const cursor = await resumeFrom(ctx, deliverers, integration, stream.name, st, resyncing)
-    const pages = client.read(stream.name, {
-      ...(cursor ? { cursor } : {}),
-      ...(stream.startFrom ? { startFrom: new Date(stream.startFrom) } : {}),
-      lookbackMs: parseDuration(stream.lookback, `spec.streams[${stream.name}].lookback`),
-      pageSize: stream.pageSize,
-      signal: ctx.signal,
-    })
+    // The next page is read while this one is delivered (at most one ahead); one the sync stops
+    // before handing over is aborted and dropped, and its cursor never enters the status.
+    const reading = new AbortController()
+    const pages = readAhead(
+      client.read(stream.name, {
+        ...(cursor ? { cursor } : {}),
+        ...(stream.startFrom ? { startFrom: new Date(stream.startFrom) } : {}),
+        lookbackMs: parseDuration(stream.lookback, `spec.streams[${stream.name}].lookback`),
+        pageSize: stream.pageSize,
+        signal: AbortSignal.any([ctx.signal, reading.signal]),
+      }),
+      { cancel: () => reading.abort() },
+    )
     for await (const page of pages) {
       if (page.records.length > 0) {
         const records = page.records.map((r) => toDeliveryRecord(provider as CasinoProvider, casinoKey, r))
