@@ -21,7 +21,7 @@
  * on all three sides, as a platform across a network would: what reading ahead hides.
  *
  *   node bench/casino.bench.ts [--records 1000000] [--page 1000] [--build bundle|ts|baseline,...]
- *                              [--platform-latency-ms 0]
+ *                              [--platform-latency-ms 0] [--controller-args '--sync-heap-growth 96']
  */
 import { parseArgs } from 'node:util'
 import { Registry } from 'prom-client'
@@ -65,6 +65,8 @@ export async function runCasinoBench(opts: {
   pageSize: number
   builds: ControllerBuild[]
   platformLatencyMs?: number
+  /** More arguments of `switchboard controller`. */
+  controllerArgs?: string[]
 }): Promise<CasinoBenchResult> {
   const { records, pageSize } = opts
   const loadBefore = loadAverage()
@@ -167,6 +169,7 @@ export async function runCasinoBench(opts: {
         records,
         pageSize,
         build,
+        ...(opts.controllerArgs?.length ? { controllerArgs: opts.controllerArgs } : {}),
       })
       const viaOperator = report(`operator (${build})`, operator.seconds)
       operators.push({
@@ -200,6 +203,7 @@ if (import.meta.main) {
       page: { type: 'string', default: '1000' },
       build: { type: 'string', default: 'bundle' },
       'platform-latency-ms': { type: 'string', default: '0' },
+      'controller-args': { type: 'string', default: '' },
     },
   })
   const builds = parseBuilds(values.build)
@@ -208,6 +212,7 @@ if (import.meta.main) {
     pageSize: Number(values.page),
     builds: builds.length > 0 ? builds : ['bundle'],
     platformLatencyMs: Number(values['platform-latency-ms']),
+    controllerArgs: values['controller-args'].split(' ').filter(Boolean),
   })
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
 }

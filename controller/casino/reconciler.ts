@@ -78,6 +78,8 @@ export interface CasinoReconcilerOptions {
   endpoints?: EndpointPolicy
   /** How often a long sync writes its cursor (default every 10 pages or 2 s). */
   checkpoints?: Partial<CheckpointPolicy>
+  /** Called after each page a sync delivered: the process may compact its heap (HeapSettler.during). */
+  settleHeap?: () => void
 }
 
 interface ClientEntry {
@@ -464,7 +466,10 @@ async function syncStream(
       st.cursor = page.cursor
       st.totalRecordsSynced = (st.totalRecordsSynced ?? 0) + page.records.length
       st.recordsSynced = synced
-      if (page.records.length > 0) await checkpoints.page()
+      if (page.records.length > 0) {
+        await checkpoints.page()
+        opts.settleHeap?.()
+      }
       if (ctx.signal.aborted) break
     }
   } catch (err) {
