@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type CasinoProvider, decodeCursor } from '../../connectors/index.ts'
 import { createOperator, type Operator, REQUESTED_AT_ANNOTATION } from '../../controller/index.ts'
 import { mergePatch } from '../../controller/runtime/index.ts'
@@ -250,6 +250,8 @@ describe('CasinoIntegration against the real API server and the sandbox', () => 
     // next page is read while each is delivered; from the third on, every page is refused
     sandbox.faults.inject({ provider: 'segment', delayMs: 300, times: 2, path: '/v1/batch' })
     sandbox.faults.inject({ provider: 'segment', status: 400, times: 100_000, path: '/v1/batch' })
+    // the heap may be compacted after each acknowledged page (--sync-heap-growth), never after another
+    const settled = vi.spyOn(operator.manager.settler, 'during')
     const { ns, writeKey } = await setup('casino-refused', account, {
       streams: [{ name: 'transactions', pageSize: 10, interval: '1h' }],
     })
@@ -276,10 +278,14 @@ describe('CasinoIntegration against the real API server and the sandbox', () => 
       expect(sandbox.casino.stats(account.provider, account.casinoKey).served.transactions).toBeGreaterThan(
         20,
       )
+      expect(settled).toHaveBeenCalledTimes(2)
     } finally {
       sandbox.faults.clear('segment')
     }
     const obj = await requestSync(ns)
+    // and after pages 3 to 7
+    expect(settled).toHaveBeenCalledTimes(7)
+    settled.mockRestore()
     expect(streamStatus(obj, 'transactions')).toMatchObject({ totalRecordsSynced: SIZES.transactions })
     expect(sandbox.segment.uniqueMessageIds(writeKey)).toBe(SIZES.transactions)
     // the refused pages never reached Segment's store: nothing was sent twice
