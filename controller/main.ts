@@ -34,6 +34,9 @@ Options (defaults in brackets):
   --checkpoint-pages N              a long sync writes its cursor at least every N pages [10]
   --checkpoint-interval DURATION    ... and at the first page after DURATION since the last write [2s];
                                     after a crash at most N pages are sent again
+  --sync-heap-growth MIB            during a long sync, compact the heap and give its pages back once
+                                    it grew this many MiB since the last time (needs --expose-gc,
+                                    as the image runs; 0: never) [0]
   --allowed-hosts P=H[,H][;P=H...]  more hosts a provider's credentials may be sent to, e.g.
                                     softswiss=proxy.example.com;segment=cdp.example.com [none:
                                     the providers' own hosts only, https only]
@@ -81,6 +84,7 @@ export async function runController(argv: string[], extensions: ControllerExtens
       concurrency: { type: 'string', default: '4' },
       'checkpoint-pages': { type: 'string', default: '10' },
       'checkpoint-interval': { type: 'string', default: '2s' },
+      'sync-heap-growth': { type: 'string', default: '0' },
       'allowed-hosts': { type: 'string', default: '' },
       'allow-loopback-endpoints': { type: 'boolean', default: false },
       'webhook-bridge-socket': { type: 'string' },
@@ -111,6 +115,14 @@ export async function runController(argv: string[], extensions: ControllerExtens
   if (!Number.isInteger(checkpointPages) || checkpointPages < 1) {
     process.stderr.write(
       `--checkpoint-pages must be a positive integer, got "${values['checkpoint-pages']}"\n`,
+    )
+    return 2
+  }
+  const heapGrowthMiB = Number(values['sync-heap-growth'])
+  if (!Number.isInteger(heapGrowthMiB) || heapGrowthMiB < 0) {
+    process.stderr.write(
+      `--sync-heap-growth must be a whole number of MiB (0 for never), got "${values['sync-heap-growth']}"
+`,
     )
     return 2
   }
@@ -213,6 +225,7 @@ export async function runController(argv: string[], extensions: ControllerExtens
     logger,
     concurrency,
     checkpoints: { everyPages: checkpointPages, everyMs: checkpointMs },
+    heapGrowthBytes: heapGrowthMiB * 1024 * 1024,
     metricsAddress,
     endpoints: { allowLoopback: values['allow-loopback-endpoints'], hosts: allowedHosts },
     ...(providerTimeoutMs === undefined ? {} : { providerHttp: { timeoutMs: providerTimeoutMs } }),

@@ -50,6 +50,8 @@ export interface OperatorOptions {
   statusFlushDelayMs?: number
   /** How often a long integration sync writes its cursor (default every 10 pages or 2 s). */
   checkpoints?: Partial<CheckpointPolicy>
+  /** A long sync compacts the heap once it grew this much since the last time (0: never). */
+  heapGrowthBytes?: number
   /** Connect links (docs/connect.md): how long one works (default 15 minutes); the clock (tests). */
   connect?: { ttlMs?: number; now?: () => number }
   onLostLeadership?(): void
@@ -77,6 +79,7 @@ export function createOperator(opts: OperatorOptions): Operator {
     labelSelector: shardSelector(opts.shard),
     jitter: opts.jitter,
     onLostLeadership: opts.onLostLeadership,
+    ...(opts.heapGrowthBytes !== undefined ? { heapGrowthBytes: opts.heapGrowthBytes } : {}),
   })
   const flushDelay = opts.statusFlushDelayMs ?? 2_000
   const destinations = new DeliveryRegistry({
@@ -105,6 +108,7 @@ export function createOperator(opts: OperatorOptions): Operator {
       publicUrl: opts.publicUrl ?? process.env.SWITCHBOARD_PUBLIC_URL,
       endpoints: opts.endpoints,
       ...(opts.checkpoints ? { checkpoints: opts.checkpoints } : {}),
+      settleHeap: () => manager.settler.during(),
     }),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   })

@@ -44,6 +44,7 @@ import {
   RESYNC_ANNOTATION,
   type ReconcileContext,
   type ReconcilerDefinition,
+  readAhead,
   type SyncMetrics,
   withJitter,
 } from '../runtime/index.ts'
@@ -77,6 +78,8 @@ export interface CasinoReconcilerOptions {
   endpoints?: EndpointPolicy
   /** How often a long sync writes its cursor (default every 10 pages or 2 s). */
   checkpoints?: Partial<CheckpointPolicy>
+  /** Called after each page a sync delivered: the process may compact its heap (HeapSettler.during). */
+  settleHeap?: () => void
 }
 
 interface ClientEntry {
@@ -430,13 +433,19 @@ async function syncStream(
   )
   try {
     const cursor = await resumeFrom(ctx, deliverers, integration, stream.name, st, resyncing)
-    const pages = client.read(stream.name, {
-      ...(cursor ? { cursor } : {}),
-      ...(stream.startFrom ? { startFrom: new Date(stream.startFrom) } : {}),
-      lookbackMs: parseDuration(stream.lookback, `spec.streams[${stream.name}].lookback`),
-      pageSize: stream.pageSize,
-      signal: ctx.signal,
-    })
+    // The next page is read while this one is delivered (at most one ahead); one the sync stops
+    // before handing over is aborted and dropped, and its cursor never enters the status.
+    const reading = new AbortController()
+    const pages = readAhead(
+      client.read(stream.name, {
+        ...(cursor ? { cursor } : {}),
+        ...(stream.startFrom ? { startFrom: new Date(stream.startFrom) } : {}),
+        lookbackMs: parseDuration(stream.lookback, `spec.streams[${stream.name}].lookback`),
+        pageSize: stream.pageSize,
+        signal: AbortSignal.any([ctx.signal, reading.signal]),
+      }),
+      { cancel: () => reading.abort() },
+    )
     for await (const page of pages) {
       if (page.records.length > 0) {
         const records = page.records.map((r) => toDeliveryRecord(provider as CasinoProvider, casinoKey, r))
@@ -457,7 +466,10 @@ async function syncStream(
       st.cursor = page.cursor
       st.totalRecordsSynced = (st.totalRecordsSynced ?? 0) + page.records.length
       st.recordsSynced = synced
-      if (page.records.length > 0) await checkpoints.page()
+      if (page.records.length > 0) {
+        await checkpoints.page()
+        opts.settleHeap?.()
+      }
       if (ctx.signal.aborted) break
     }
   } catch (err) {

@@ -59,4 +59,55 @@ describe('HeapSettler', () => {
     // a plain gc() frees the objects and keeps about as many pages committed
     expect(r.after).toBeLessThan(r.before / 4)
   })
+
+  it('during long work: collects each time the heap grew by the bound since the last collection', () => {
+    const MiB = 1024 * 1024
+    let heap = 100 * MiB
+    let gcs = 0
+    const s = new HeapSettler({
+      gc: () => {
+        gcs++
+        heap = 60 * MiB // what the compacting collection leaves
+      },
+      growthBytes: 48 * MiB,
+      heapBytes: () => heap,
+    })
+    s.during() // the first reading is the reference
+    heap = 147 * MiB
+    s.during()
+    expect(gcs).toBe(0) // 47 MiB more: under the bound
+    heap = 148 * MiB
+    s.during()
+    expect(gcs).toBe(1)
+    // the reference is now what the collection left (60), not where it started (100)
+    heap = 100 * MiB
+    s.during()
+    expect(gcs).toBe(1)
+    heap = 108 * MiB
+    s.during()
+    expect(gcs).toBe(2)
+    // a heap that V8 shrank by itself lowers the reference
+    heap = 40 * MiB
+    s.during()
+    heap = 80 * MiB
+    s.during()
+    expect(gcs).toBe(2)
+    heap = 88 * MiB
+    s.during()
+    expect(gcs).toBe(3)
+    expect(s.collections).toBe(3)
+  })
+
+  it('during long work: never collects with no bound, or where the process has no gc', () => {
+    let gcs = 0
+    let heap = 0
+    const off = new HeapSettler({ gc: () => gcs++, growthBytes: 0, heapBytes: () => heap })
+    const noGc = new HeapSettler({ gc: undefined, growthBytes: 1, heapBytes: () => heap })
+    for (heap = 0; heap < 10 ** 9; heap += 10 ** 7) {
+      off.during()
+      noGc.during()
+    }
+    expect(gcs).toBe(0)
+    expect(noGc.collections).toBe(0)
+  })
 })

@@ -1,3 +1,5 @@
+import { getHeapStatistics } from 'node:v8'
+
 /**
  * One full garbage collection once the controllers have gone quiet after a burst of work (the
  * start-up's first reconciles, a resync of every object). V8 collects when it allocates, so a
@@ -13,16 +15,52 @@ export class HeapSettler {
   readonly #gc: (() => void) | undefined
   readonly #quietMs: number
   readonly #minWork: number
+  readonly #growthBytes: number
+  readonly #heapBytes: () => number
+  /** The heap's committed size after the last collection of `during` (or at the first call). */
+  #settledBytes: number | undefined
   #work = 0
   #lastWork = 0
   #timer: NodeJS.Timeout | undefined
   /** Collections run (tests). */
   collections = 0
 
-  constructor(opts: { gc?: (() => void) | undefined; quietMs?: number; minWork?: number } = {}) {
+  constructor(
+    opts: {
+      gc?: (() => void) | undefined
+      quietMs?: number
+      minWork?: number
+      /** `during`: collect once the heap grew this much since the last collection (0: never). */
+      growthBytes?: number
+      /** The heap's committed size (tests). */
+      heapBytes?: () => number
+    } = {},
+  ) {
     this.#gc = 'gc' in opts ? opts.gc : compactingGc()
     this.#quietMs = opts.quietMs ?? 10_000
     this.#minWork = opts.minWork ?? 200
+    this.#growthBytes = opts.growthBytes ?? 0
+    this.#heapBytes = opts.heapBytes ?? (() => getHeapStatistics().total_heap_size)
+  }
+
+  /**
+   * A step of long work that keeps allocating (a page of a sync): V8 lets the heap of a busy
+   * process grow well past what is alive between its own collections and keeps the pages it
+   * grew into; once the heap committed `growthBytes` more than after the last collection made
+   * here, the compacting one runs and gives them back. It costs one reading of the heap's size
+   * per call, and a collection only when the heap grew by the bound.
+   */
+  during(): void {
+    if (!this.#gc || this.#growthBytes <= 0) return
+    const bytes = this.#heapBytes()
+    if (this.#settledBytes === undefined || bytes < this.#settledBytes) {
+      this.#settledBytes = bytes
+      return
+    }
+    if (bytes - this.#settledBytes < this.#growthBytes) return
+    this.collections++
+    this.#gc()
+    this.#settledBytes = this.#heapBytes()
   }
 
   /** A reconcile finished; `idle`: its queue has nothing else to hand out. */

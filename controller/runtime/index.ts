@@ -65,6 +65,7 @@ export {
   type OAuthTokensOptions,
   type TokenKeys,
 } from './oauth-tokens.ts'
+export { type ReadAheadOptions, readAhead } from './read-ahead.ts'
 export {
   createWritableSecret,
   isWritable,

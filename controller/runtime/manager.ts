@@ -42,6 +42,8 @@ export interface ManagerOptions {
   jitter?: number
   /** Called when leadership is lost; the CLI exits, as Go operators do. */
   onLostLeadership?(): void
+  /** A long sync compacts the heap once it grew this much (see `HeapSettler.during`); 0: never. */
+  heapGrowthBytes?: number
 }
 
 /**
@@ -62,8 +64,11 @@ export class Manager {
   readonly #opts: ManagerOptions
   readonly #controllers: Controller<never, CommonStatus, unknown>[] = []
   readonly #informers = new Map<string, Cache<SwitchboardObject>>()
-  /** One collection of the heap after each burst of reconciles (where `gc` is exposed). */
-  readonly #settler = new HeapSettler()
+  /**
+   * One collection of the heap after each burst of reconciles, and during long syncs once the
+   * heap grew by `heapGrowthBytes` (where `gc` is exposed).
+   */
+  readonly settler: HeapSettler
   #elector: LeaderElector | undefined
   #server: FastifyInstance | undefined
   #started = false
@@ -73,6 +78,7 @@ export class Manager {
   constructor(opts: ManagerOptions) {
     this.#opts = opts
     this.logger = opts.logger
+    this.settler = new HeapSettler({ growthBytes: opts.heapGrowthBytes ?? 0 })
     this.identity = opts.identity ?? `${process.env.POD_NAME || hostname()}_${randomBytes(4).toString('hex')}`
     this.kubeConfig = withSharedConnections(opts.kubeConfig)
     this.clients = makeClients(this.kubeConfig)
@@ -132,7 +138,7 @@ export class Manager {
       metrics: this.metrics,
       logger: this.logger,
       jitter: this.#opts.jitter,
-      settler: this.#settler,
+      settler: this.settler,
     })
     informer.on(controller.onObject)
     informer.on({
@@ -226,7 +232,7 @@ export class Manager {
     this.#stopping = true
     const timeoutMs = opts.timeoutMs ?? 30_000
     await Promise.all(this.#controllers.map((c) => c.stop(timeoutMs)))
-    this.#settler.stop()
+    this.settler.stop()
     await this.#elector?.stop({ release: true })
     this.#leading = false
     await Promise.all([this.secrets.stop(), ...[...this.#informers.values()].map((i) => i.stop())])

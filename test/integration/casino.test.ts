@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { CasinoProvider } from '../../connectors/index.ts'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { type CasinoProvider, decodeCursor } from '../../connectors/index.ts'
 import { createOperator, type Operator, REQUESTED_AT_ANNOTATION } from '../../controller/index.ts'
 import { mergePatch } from '../../controller/runtime/index.ts'
 import { installCrds } from '../../crds/index.ts'
@@ -240,6 +240,56 @@ describe('CasinoIntegration against the real API server and the sandbox', () => 
     })
     expect(sandbox.segment.uniqueMessageIds(writeKey)).toBe(SIZES.transactions + 13)
     expect(sandbox.segment.duplicates(writeKey)).toBe(SIZES.transactions + 13)
+  })
+
+  it('a page refused part-way: the cursor stays at the last acknowledged page, pages read ahead are dropped, the next sync resumes there', async () => {
+    const account = ACCOUNTS[0] as Account
+    sandbox.casino.reset()
+    sandbox.faults.clear('segment')
+    // pages of 10 (one Segment request each): the first two are acknowledged, slowly, so the
+    // next page is read while each is delivered; from the third on, every page is refused
+    sandbox.faults.inject({ provider: 'segment', delayMs: 300, times: 2, path: '/v1/batch' })
+    sandbox.faults.inject({ provider: 'segment', status: 400, times: 100_000, path: '/v1/batch' })
+    // the heap may be compacted after each acknowledged page (--sync-heap-growth), never after another
+    const settled = vi.spyOn(operator.manager.settler, 'during')
+    const { ns, writeKey } = await setup('casino-refused', account, {
+      streams: [{ name: 'transactions', pageSize: 10, interval: '1h' }],
+    })
+    try {
+      const failed = await waitForCondition(
+        c,
+        PLURAL,
+        ns,
+        'casino',
+        'Ready',
+        'False',
+        'DestinationRejected',
+        60_000,
+      )
+      const st = streamStatus(failed, 'transactions')
+      expect(st, JSON.stringify(failed.status)).toMatchObject({ totalRecordsSynced: 20 })
+      const dataset = sandbox.casino.dataset(account.provider, account.casinoKey)
+      // the cursor is the one of page 2's last record: not the refused page's, nor one read ahead
+      expect(decodeCursor(account.provider, 'transactions', String(st?.cursor)).id).toBe(
+        dataset.id('transactions', 19),
+      )
+      expect(sandbox.segment.uniqueMessageIds(writeKey)).toBe(20)
+      // pages after the second were read (the refused one, and ahead of it), none acknowledged
+      expect(sandbox.casino.stats(account.provider, account.casinoKey).served.transactions).toBeGreaterThan(
+        20,
+      )
+      expect(settled).toHaveBeenCalledTimes(2)
+    } finally {
+      sandbox.faults.clear('segment')
+    }
+    const obj = await requestSync(ns)
+    // and after pages 3 to 7
+    expect(settled).toHaveBeenCalledTimes(7)
+    settled.mockRestore()
+    expect(streamStatus(obj, 'transactions')).toMatchObject({ totalRecordsSynced: SIZES.transactions })
+    expect(sandbox.segment.uniqueMessageIds(writeKey)).toBe(SIZES.transactions)
+    // the refused pages never reached Segment's store: nothing was sent twice
+    expect(sandbox.segment.duplicates(writeKey)).toBe(0)
   })
 
   it('faults: Retry-After is honoured, 5xx and timeouts retried, malformed JSON named; nothing lost or doubled', async () => {
