@@ -139,3 +139,47 @@ describe('retry policy', () => {
     expect(() => resolveRetryPolicy({ limit: -1 }, 'test')).toThrow(RangeError)
   })
 })
+
+describe('provider engine: fetch()', () => {
+  it('counts and logs a request Switchboard called off as aborted, not as a provider failure', async () => {
+    const { createServer } = await import('node:http')
+    const { Writable } = await import('node:stream')
+    const { pino } = await import('pino')
+    const { Registry } = await import('prom-client')
+    // answers /ok at once and never answers /hang
+    const server = createServer((req, res) => {
+      if (req.url === '/ok') res.end('ok')
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const { port } = server.address() as { port: number }
+    const lines: { level: number; msg: string; code?: string }[] = []
+    const logger = pino(
+      { level: 'debug' },
+      new Writable({
+        write(chunk, _enc, done) {
+          lines.push(JSON.parse(String(chunk)))
+          done()
+        },
+      }),
+    )
+    const registry = new Registry()
+    const e = createProviderEngine({ provider: 'test', logger, metrics: registry })
+    try {
+      await e.fetch(`http://127.0.0.1:${port}/ok`, undefined, { operation: 'read' })
+      const stop = new AbortController()
+      const hanging = e.fetch(`http://127.0.0.1:${port}/hang`, { signal: stop.signal }, { operation: 'read' })
+      setTimeout(() => stop.abort(), 50)
+      await expect(hanging).rejects.toThrow()
+      const counted = (await registry.getSingleMetric('switchboard_provider_requests_total')?.get())?.values
+      expect(counted?.map((v) => [v.labels.code, v.value]).sort()).toEqual([
+        ['200', 1],
+        ['aborted', 1],
+      ])
+      expect(lines.filter((l) => l.level >= 40)).toEqual([])
+      expect(lines.map((l) => l.msg)).toEqual(['provider request', 'provider request cancelled'])
+    } finally {
+      server.closeAllConnections()
+      await new Promise((r) => server.close(r))
+    }
+  })
+})

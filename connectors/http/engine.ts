@@ -213,6 +213,13 @@ export function createProviderEngine(options: ProviderEngineOptions): ProviderEn
       }
       return res
     } catch (err) {
+      if (given?.aborted) {
+        // Switchboard called it off (a page read ahead that a stopped sync no longer needs, a
+        // shutdown): not the provider's failure, so not counted or logged as one.
+        const latencyMs = observe('aborted')
+        log.debug({ ...fields, latencyMs }, 'provider request cancelled')
+        throw err
+      }
       const latencyMs = observe('error')
       const error =
         isTimeout(err) && meta.timeoutMs !== undefined && !meta.signal?.aborted
