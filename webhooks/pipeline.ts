@@ -259,7 +259,18 @@ export function parseJsonObject(raw: Buffer): Record<string, unknown> | undefine
 /** A key safe to use as an object key and a label of nothing (ids from payloads). */
 export const ENTITY_KEY = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
 
-/** The current time as RFC 3339. */
+let lastIsoMs = Number.NaN
+let lastIso = ''
+
+/**
+ * The current time as RFC 3339. Deliveries arrive several to the millisecond under load, so the
+ * last string is kept and made again only when the millisecond changes.
+ */
 export function nowIso(ctx: WebhookContext): string {
-  return new Date(ctx.now()).toISOString()
+  const ms = ctx.now()
+  if (ms !== lastIsoMs) {
+    lastIso = new Date(ms).toISOString()
+    lastIsoMs = ms
+  }
+  return lastIso
 }
