@@ -12,7 +12,7 @@
  */
 
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { getExpectedTwilioSignature, validateRequest } from 'twilio/lib/webhooks/webhooks.js'
 import type { CallbackEvent } from '../callbacks.ts'
 import {
@@ -27,11 +27,12 @@ import {
   rawBody,
   reject,
   routeConfig,
-  secretOf,
+  syncRoute,
   targetHook,
   targetOf,
   useRawBody,
   type WebhookContext,
+  withSecret,
 } from '../pipeline.ts'
 
 export const TWILIO_SIGNATURE_HEADER = 'X-Twilio-Signature'
@@ -132,14 +133,28 @@ function verify(
 export const twilioPlugin: FastifyPluginAsync<ProviderPluginOptions> = async (app, { ctx }) => {
   useRawBody(app, ctx.bodyLimit)
   app.addHook('onRequest', targetHook(ctx, 'twilio'))
-  app.post('/:token', routeConfig(ctx, 'twilio'), async (request, reply) => {
-    const signature = header(request, 'x-twilio-signature')
-    if (!signature) return reject(request, reply, 'missing_signature')
-    const type = mediaType(request)
-    const form = type === 'application/x-www-form-urlencoded'
-    if (!form && type !== 'application/json') return reject(request, reply, 'unsupported_media_type')
-    const authToken = await secretOf(request, reply, 'authToken')
-    if (authToken === undefined) return reply
+  app.post(
+    '/:token',
+    routeConfig(ctx, 'twilio'),
+    syncRoute((request, reply) => {
+      const signature = header(request, 'x-twilio-signature')
+      if (!signature) return reject(request, reply, 'missing_signature')
+      const type = mediaType(request)
+      const form = type === 'application/x-www-form-urlencoded'
+      if (!form && type !== 'application/json') return reject(request, reply, 'unsupported_media_type')
+      return withSecret(request, reply, 'authToken', (authToken) =>
+        verified(request, reply, authToken, signature, form),
+      )
+    }),
+  )
+
+  function verified(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    authToken: string,
+    signature: string,
+    form: boolean,
+  ): FastifyReply {
     const raw = rawBody(request)
     const params = form ? formParams(raw) : undefined
     const urls = signedUrlCandidates(ctx, request)
@@ -182,7 +197,7 @@ export const twilioPlugin: FastifyPluginAsync<ProviderPluginOptions> = async (ap
       reconcile: true,
       ...twiml,
     })
-  })
+  }
 }
 
 function one(v: string | string[] | undefined): string | undefined {
