@@ -204,7 +204,7 @@ function scenarios(): Scenario[] {
       },
     },
     {
-      name: 'twilio (SDK validateRequest, form body)',
+      name: 'twilio (SDK signature, form body)',
       port: 'webhooks',
       next: (i) => {
         const r = twilioSigned[i % twilioSigned.length]

@@ -151,6 +151,50 @@ export async function secretOf(
   return undefined
 }
 
+/** Secrets a resolver handed out as a promise, once it settled: keyed by that promise. */
+const settledSecrets = new WeakMap<Promise<unknown>, Readonly<Record<string, string>>>()
+
+/**
+ * Runs `then` with one webhook secret, answering 503 when the Secret lacks it. A resolver hands out
+ * the same promise while its cached value is fresh (it decides when to read again), so once that
+ * promise has settled its value is known: `then` runs at once and the route finishes without a
+ * promise (undefined is returned). Otherwise it waits for the read, and the promise is returned.
+ */
+export function withSecret(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  name: string,
+  then: (secret: string) => FastifyReply,
+): Promise<FastifyReply> | undefined {
+  const pending = targetOf(request).secrets()
+  const use = (secrets: Readonly<Record<string, string>>): FastifyReply => {
+    const value = secrets[name]
+    return value ? then(value) : reject(request, reply, 'secret_unavailable')
+  }
+  const known = settledSecrets.get(pending)
+  if (known) {
+    use(known)
+    return undefined
+  }
+  return pending.then((secrets) => {
+    settledSecrets.set(pending, secrets)
+    return use(secrets)
+  })
+}
+
+/**
+ * A route handler that may end without a promise: a refusal or answer sent at once is returned as
+ * undefined (Fastify has nothing to wait for), a promise as it is.
+ */
+export function syncRoute(
+  fn: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | Promise<FastifyReply> | undefined,
+): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> | undefined {
+  return (request, reply) => {
+    const r = fn(request, reply)
+    return r instanceof Promise ? r : undefined
+  }
+}
+
 export interface Acceptance {
   /**
    * The provider's delivery id (or another key that is the same for a redelivery). A repeat
@@ -259,7 +303,18 @@ export function parseJsonObject(raw: Buffer): Record<string, unknown> | undefine
 /** A key safe to use as an object key and a label of nothing (ids from payloads). */
 export const ENTITY_KEY = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
 
-/** The current time as RFC 3339. */
+let lastIsoMs = Number.NaN
+let lastIso = ''
+
+/**
+ * The current time as RFC 3339. Deliveries arrive several to the millisecond under load, so the
+ * last string is kept and made again only when the millisecond changes.
+ */
 export function nowIso(ctx: WebhookContext): string {
-  return new Date(ctx.now()).toISOString()
+  const ms = ctx.now()
+  if (ms !== lastIsoMs) {
+    lastIso = new Date(ms).toISOString()
+    lastIsoMs = ms
+  }
+  return lastIso
 }

@@ -30,6 +30,8 @@ export interface WebhookTarget extends TargetRef {
   /**
    * The provider's webhook secrets by logical name (`authToken`, `signingSecret`, ...; see
    * `WEBHOOK_KINDS` in controller/api). A key the Secret lacks is absent. Cached by the resolver: call it per request.
+   * A resolver that hands out the same promise while its value is fresh lets a route use the value
+   * without waiting once that promise has settled (see `withSecret`).
    */
   secrets(): Promise<Readonly<Record<string, string>>>
 }
@@ -57,7 +59,8 @@ export class MemoryTargetResolver implements TargetResolver {
 
   /** Adds or replaces the target for `input.path`; returns it. */
   set(input: MemoryTargetInput): WebhookTarget {
-    const secrets = Object.freeze({ ...input.secrets })
+    // one settled promise, handed out again on every call, as a resolver's cache does
+    const secrets = Promise.resolve(Object.freeze({ ...input.secrets }))
     const target: WebhookTarget = {
       apiVersion: input.apiVersion ?? 'switchboard.dev/v1alpha1',
       kind: input.kind ?? 'WebhookTarget',
@@ -72,7 +75,7 @@ export class MemoryTargetResolver implements TargetResolver {
       ready: input.ready ?? true,
       channelIds: input.channels?.map((c) => c.id) ?? input.channelIds ?? [],
       channels: input.channels ?? (input.channelIds ?? []).map((id) => ({ id })),
-      secrets: async () => {
+      secrets: () => {
         this.secretReads++
         return secrets
       },

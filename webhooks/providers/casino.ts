@@ -29,9 +29,10 @@ import {
   rawBody,
   reject,
   routeConfig,
-  secretOf,
+  syncRoute,
   targetHook,
   useRawBody,
+  withSecret,
 } from '../pipeline.ts'
 
 export const CASINO_SIGNATURE_HEADER = 'X-REQUEST-SIGN'
@@ -45,28 +46,32 @@ export function casinoPlugin(provider: ProviderId): FastifyPluginAsync<ProviderP
   return async (app, { ctx }) => {
     useRawBody(app, ctx.bodyLimit)
     app.addHook('onRequest', targetHook(ctx, provider))
-    app.post('/:token', routeConfig(ctx, provider), async (request, reply) => {
-      const signature = header(request, 'x-request-sign')
-      if (!signature) return reject(request, reply, 'missing_signature')
-      if (mediaType(request) !== 'application/json') return reject(request, reply, 'unsupported_media_type')
-      const deliveryId = header(request, 'x-delivery-id')
-      const timestamp = header(request, 'x-request-timestamp')
-      if (!deliveryId || !ENTITY_KEY.test(deliveryId) || !timestamp || !/^\d{1,12}$/.test(timestamp)) {
-        return reject(request, reply, 'malformed')
-      }
-      const secret = await secretOf(request, reply, 'signingSecret')
-      if (secret === undefined) return reply
-      const raw = rawBody(request)
-      // what is signed: `<delivery id>.<timestamp>.<raw body>`, fed to the HMAC in parts (no copy)
-      const expected = hmac('sha256', secret, `${deliveryId}.${timestamp}.`, raw)
-      if (!hexSignatureMatches(signature.trim(), expected)) return reject(request, reply, 'bad_signature')
-      if (Math.abs(ctx.now() / 1000 - Number(timestamp)) > CASINO_TOLERANCE_SECONDS) {
-        return reject(request, reply, 'stale')
-      }
-      const body = parseJsonObject(raw)
-      const stream = body?.stream
-      if (typeof stream !== 'string' || !STREAMS.has(stream)) return reject(request, reply, 'malformed')
-      return accept(ctx, request, reply, { dedupeId: deliveryId, reconcile: true, stream })
-    })
+    app.post(
+      '/:token',
+      routeConfig(ctx, provider),
+      syncRoute((request, reply) => {
+        const signature = header(request, 'x-request-sign')
+        if (!signature) return reject(request, reply, 'missing_signature')
+        if (mediaType(request) !== 'application/json') return reject(request, reply, 'unsupported_media_type')
+        const deliveryId = header(request, 'x-delivery-id')
+        const timestamp = header(request, 'x-request-timestamp')
+        if (!deliveryId || !ENTITY_KEY.test(deliveryId) || !timestamp || !/^\d{1,12}$/.test(timestamp)) {
+          return reject(request, reply, 'malformed')
+        }
+        return withSecret(request, reply, 'signingSecret', (secret) => {
+          const raw = rawBody(request)
+          // what is signed: `<delivery id>.<timestamp>.<raw body>`, fed to the HMAC in parts (no copy)
+          const expected = hmac('sha256', secret, `${deliveryId}.${timestamp}.`, raw)
+          if (!hexSignatureMatches(signature.trim(), expected)) return reject(request, reply, 'bad_signature')
+          if (Math.abs(ctx.now() / 1000 - Number(timestamp)) > CASINO_TOLERANCE_SECONDS) {
+            return reject(request, reply, 'stale')
+          }
+          const body = parseJsonObject(raw)
+          const stream = body?.stream
+          if (typeof stream !== 'string' || !STREAMS.has(stream)) return reject(request, reply, 'malformed')
+          return accept(ctx, request, reply, { dedupeId: deliveryId, reconcile: true, stream })
+        })
+      }),
+    )
   }
 }

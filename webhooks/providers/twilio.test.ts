@@ -3,6 +3,7 @@ import { getExpectedTwilioSignature, validateRequest } from 'twilio/lib/webhooks
 import { describe, expect, it } from 'vitest'
 import { twilioRequest, twilioStatusCallback } from '../../test/sandbox/webhooks/index.ts'
 import { harness, PUBLIC_URL, providerContract } from '../../test/webhooks/index.ts'
+import { twilioSignatureMatches } from './twilio.ts'
 
 const secrets = { authToken: 'twilio-auth-token-0001' }
 
@@ -154,5 +155,162 @@ describe('twilio', () => {
     expect((await h.send({ ...req, headers: upper })).statusCode).toBe(200)
     expect(h.callbacks.events).toHaveLength(1)
     expect(await h.count('switchboard_webhook_dedupe_hits_total', { provider: 'twilio' })).toBe(3)
+  })
+})
+
+const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000)
+
+/** mulberry32: a small seeded PRNG. */
+function prng(seed: number) {
+  let a = seed >>> 0
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const int = (n: number) => Math.floor(next() * n)
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T
+  return { int, pick, chance: (p: number) => next() < p }
+}
+
+/** What the SDK alone answers, a throw being a refusal (as the route treats it). */
+function sdkAnswer(token: string, signature: string, url: string, params: Record<string, string | string[]>) {
+  try {
+    return validateRequest(token, signature, url, params)
+  } catch {
+    return false
+  }
+}
+
+function fastAnswer(
+  token: string,
+  signature: string,
+  url: string,
+  params: Record<string, string | string[]>,
+) {
+  try {
+    return twilioSignatureMatches(token, signature, url, params)
+  } catch {
+    return false
+  }
+}
+
+describe('twilio signature check', () => {
+  it("accepts exactly what the SDK's validateRequest accepts (seeded fuzz)", () => {
+    const r = prng(SEED)
+    // printed on every run, so that a failure can be replayed with FUZZ_SEED
+    process.stderr.write(`[twilio signature fuzz] seed ${SEED} (replay: FUZZ_SEED=${SEED})\n`)
+    const schemes = ['https://', 'http://', 'HTTPS://', 'Http://', '']
+    const hosts = [
+      'hooks.example.com',
+      'HOOKS.example.com',
+      '[::1]',
+      '127.0.0.1',
+      'user:pw@hooks.example.com',
+      '',
+    ]
+    const ports = ['', ':443', ':80', ':8443', ':', ':0443']
+    const pathChars = [
+      'a',
+      'Z',
+      '9',
+      '-',
+      '_',
+      '.',
+      '~',
+      "'",
+      '%27',
+      '%2F',
+      ' ',
+      '%20',
+      'é',
+      '!',
+      '*',
+      '(',
+      ')',
+    ]
+    const queries = [
+      '',
+      '?',
+      '?a=1',
+      "?q=it's",
+      '?q=%27x%27',
+      '?a=1&a=2',
+      '?x=a+b',
+      '?x=a%20b',
+      '?bodySHA256=00',
+      '#frag',
+    ]
+    const keys = ['MessageSid', 'MessageStatus', 'Body', 'From', 'To', 'MediaUrl', 'a', 'A', 'ä', '']
+    const values = ['SM1', 'delivered', 'Hello world', '+15005550006', '', "it's", 'a&b=c', '✓', '%20']
+    let accepted = 0
+    let compared = 0
+    for (let n = 0; n < 3000; n++) {
+      const path = Array.from({ length: r.int(12) }, () => r.pick(pathChars)).join('')
+      const url = `${r.pick(schemes)}${r.pick(hosts)}${r.pick(ports)}/hooks/twilio/${path}${r.pick(queries)}`
+      const params: Record<string, string | string[]> = {}
+      for (let i = r.int(5); i > 0; i--) {
+        const k = r.pick(keys)
+        params[k] = r.chance(0.2) ? [r.pick(values), r.pick(values)] : r.pick(values)
+      }
+      // signed over this URL, over another spelling of it (port, case, encoding), with another
+      // token, tampered, or not a signature at all
+      const signedUrl = r.chance(0.5)
+        ? url
+        : r.pick([
+            url.replace(/:443\//, '/').replace(/:80\//, '/'),
+            url.replace('hooks.example.com/', 'hooks.example.com:443/'),
+            url.replace('https://', 'HTTPS://'),
+            url.replace(/'/g, '%27'),
+            url.replace(/%27/g, "'"),
+            url.replace(/ /g, '%20'),
+          ])
+      const token = r.chance(0.9) ? 'twilio-auth-token-0001' : 'twilio-auth-token-9999'
+      const good = getExpectedTwilioSignature(token, signedUrl, params)
+      const signature = r.pick([
+        good,
+        good,
+        good,
+        `${good.slice(0, -2)}A=`,
+        good.toLowerCase(),
+        `${good} `,
+        '',
+        'x',
+        '\u00e9'.repeat(28),
+      ])
+      const sdk = sdkAnswer('twilio-auth-token-0001', signature, url, params)
+      expect(
+        fastAnswer('twilio-auth-token-0001', signature, url, params),
+        `seed ${SEED}, case ${n}: ${url}`,
+      ).toBe(sdk)
+      compared++
+      if (sdk) accepted++
+    }
+    // both outcomes were exercised, so the comparison could fail either way
+    expect(compared).toBe(3000)
+    expect(accepted, `seed ${SEED}`).toBeGreaterThan(300)
+    expect(compared - accepted, `seed ${SEED}`).toBeGreaterThan(300)
+  })
+
+  it('accepts a signature over another spelling of the URL only through the SDK, as before', () => {
+    const token = 'twilio-auth-token-0001'
+    const params = { MessageSid: 'SM1', MessageStatus: 'sent' }
+    // Twilio signed the URL with its default port; the public URL has none
+    const signed = getExpectedTwilioSignature(token, 'https://hooks.example.com:443/hooks/twilio/t', params)
+    expect(twilioSignatureMatches(token, signed, 'https://hooks.example.com/hooks/twilio/t', params)).toBe(
+      true,
+    )
+    expect(validateRequest(token, signed, 'https://hooks.example.com/hooks/twilio/t', params)).toBe(true)
+    // and another token's signature over the same URL is refused by both
+    const other = getExpectedTwilioSignature(
+      'twilio-auth-token-9999',
+      'https://hooks.example.com/hooks/twilio/t',
+      params,
+    )
+    expect(twilioSignatureMatches(token, other, 'https://hooks.example.com/hooks/twilio/t', params)).toBe(
+      false,
+    )
   })
 })

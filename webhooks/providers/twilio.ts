@@ -1,7 +1,8 @@
 /**
  * Twilio: `X-Twilio-Signature` is a base64 HMAC-SHA1 (key: the Auth Token) over the full URL
- * Twilio called followed by the POST parameters sorted by name. Verified with the official SDK's
- * `validateRequest` (constant-time), against the *public* URL: `--public-url` (or the origin of
+ * Twilio called followed by the POST parameters sorted by name. Verified with the official SDK
+ * (`getExpectedTwilioSignature` for the URL as given, then `validateRequest` with every other
+ * spelling of it; constant-time), against the *public* URL: `--public-url` (or the origin of
  * the resource's `status.webhook.url`) followed by the path and query that arrived, so a
  * TLS-terminating Ingress in front of the server does not break signatures.
  *
@@ -10,9 +11,9 @@
  * TwiML document, which Twilio accepts for both.
  */
 
-import { createHash } from 'node:crypto'
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { validateRequest } from 'twilio/lib/webhooks/webhooks.js'
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { getExpectedTwilioSignature, validateRequest } from 'twilio/lib/webhooks/webhooks.js'
 import type { CallbackEvent } from '../callbacks.ts'
 import {
   accept,
@@ -26,11 +27,12 @@ import {
   rawBody,
   reject,
   routeConfig,
-  secretOf,
+  syncRoute,
   targetHook,
   targetOf,
   useRawBody,
   type WebhookContext,
+  withSecret,
 } from '../pipeline.ts'
 
 export const TWILIO_SIGNATURE_HEADER = 'X-Twilio-Signature'
@@ -85,6 +87,28 @@ export function signedUrlCandidates(ctx: WebhookContext, request: FastifyRequest
   return [...new Set(urls)]
 }
 
+/**
+ * The SDK's `validateRequest`, with its most likely case first: the SDK's signature for `url`
+ * exactly as given (the URL Switchboard publishes is the one Twilio calls and signs), compared in
+ * constant time. `validateRequest` always tries that spelling among its first two (the URL with
+ * its port removed, then with the default port added: one of them is the URL itself), so a match
+ * here is one it would accept; on a mismatch it runs in full and tries every spelling it knows
+ * (port added or removed, normalized, legacy query encoding). Same answers, one HMAC and no URL
+ * parsing for a genuine request.
+ */
+export function twilioSignatureMatches(
+  authToken: string,
+  signature: string,
+  url: string,
+  params: FormParams,
+): boolean {
+  const given = Buffer.from(signature)
+  const expected = Buffer.from(getExpectedTwilioSignature(authToken, url, params))
+  // the length of a base64 HMAC-SHA1 is fixed by the algorithm, not secret
+  if (given.length === expected.length && timingSafeEqual(given, expected)) return true
+  return validateRequest(authToken, signature, url, params)
+}
+
 function verify(
   authToken: string,
   signature: string,
@@ -93,13 +117,13 @@ function verify(
   params?: FormParams,
 ): boolean {
   try {
-    if (params) return validateRequest(authToken, signature, url, params)
+    if (params) return twilioSignatureMatches(authToken, signature, url, params)
     // A JSON callback signs its URL, which carries `bodySHA256`: the hash of the bytes that were
     // sent. Hash those bytes (the SDK's helper hashes decoded text, which maps every invalid
     // UTF-8 sequence to U+FFFD, so different bodies would share a hash).
     const given = new URL(url).searchParams.get('bodySHA256') ?? ''
     if (!hexSignatureMatches(given, createHash('sha256').update(raw).digest())) return false
-    return validateRequest(authToken, signature, url, {})
+    return twilioSignatureMatches(authToken, signature, url, {})
   } catch {
     // a URL the SDK cannot parse was not signed by Twilio
     return false
@@ -109,14 +133,28 @@ function verify(
 export const twilioPlugin: FastifyPluginAsync<ProviderPluginOptions> = async (app, { ctx }) => {
   useRawBody(app, ctx.bodyLimit)
   app.addHook('onRequest', targetHook(ctx, 'twilio'))
-  app.post('/:token', routeConfig(ctx, 'twilio'), async (request, reply) => {
-    const signature = header(request, 'x-twilio-signature')
-    if (!signature) return reject(request, reply, 'missing_signature')
-    const type = mediaType(request)
-    const form = type === 'application/x-www-form-urlencoded'
-    if (!form && type !== 'application/json') return reject(request, reply, 'unsupported_media_type')
-    const authToken = await secretOf(request, reply, 'authToken')
-    if (authToken === undefined) return reply
+  app.post(
+    '/:token',
+    routeConfig(ctx, 'twilio'),
+    syncRoute((request, reply) => {
+      const signature = header(request, 'x-twilio-signature')
+      if (!signature) return reject(request, reply, 'missing_signature')
+      const type = mediaType(request)
+      const form = type === 'application/x-www-form-urlencoded'
+      if (!form && type !== 'application/json') return reject(request, reply, 'unsupported_media_type')
+      return withSecret(request, reply, 'authToken', (authToken) =>
+        verified(request, reply, authToken, signature, form),
+      )
+    }),
+  )
+
+  function verified(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    authToken: string,
+    signature: string,
+    form: boolean,
+  ): FastifyReply {
     const raw = rawBody(request)
     const params = form ? formParams(raw) : undefined
     const urls = signedUrlCandidates(ctx, request)
@@ -159,7 +197,7 @@ export const twilioPlugin: FastifyPluginAsync<ProviderPluginOptions> = async (ap
       reconcile: true,
       ...twiml,
     })
-  })
+  }
 }
 
 function one(v: string | string[] | undefined): string | undefined {

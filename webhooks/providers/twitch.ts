@@ -12,7 +12,7 @@
  *   Twitch and makes it again or reports it.
  * Messages more than 10 minutes old are refused; message ids are deduplicated.
  */
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { CallbackEvent } from '../callbacks.ts'
 import {
   accept,
@@ -26,10 +26,11 @@ import {
   rawBody,
   reject,
   routeConfig,
-  secretOf,
+  syncRoute,
   targetHook,
   targetOf,
   useRawBody,
+  withSecret,
 } from '../pipeline.ts'
 
 export const TWITCH_HEADERS = {
@@ -49,15 +50,31 @@ export const twitchPlugin: FastifyPluginAsync<ProviderPluginOptions> = async (ap
       isHandshake: (req) => req.headers['twitch-eventsub-message-type'] === 'webhook_callback_verification',
     }),
   )
-  app.post('/:token', routeConfig(ctx, 'twitch'), async (request, reply) => {
-    const signature = header(request, 'twitch-eventsub-message-signature')
-    if (!signature) return reject(request, reply, 'missing_signature')
-    const id = header(request, 'twitch-eventsub-message-id')
-    const timestamp = header(request, 'twitch-eventsub-message-timestamp')
-    const type = header(request, 'twitch-eventsub-message-type')
-    if (!id || !timestamp || !type || !ENTITY_KEY.test(id)) return reject(request, reply, 'malformed')
-    const secret = await secretOf(request, reply, 'eventsubSecret')
-    if (secret === undefined) return reply
+  app.post(
+    '/:token',
+    routeConfig(ctx, 'twitch'),
+    syncRoute((request, reply) => {
+      const signature = header(request, 'twitch-eventsub-message-signature')
+      if (!signature) return reject(request, reply, 'missing_signature')
+      const id = header(request, 'twitch-eventsub-message-id')
+      const timestamp = header(request, 'twitch-eventsub-message-timestamp')
+      const type = header(request, 'twitch-eventsub-message-type')
+      if (!id || !timestamp || !type || !ENTITY_KEY.test(id)) return reject(request, reply, 'malformed')
+      return withSecret(request, reply, 'eventsubSecret', (secret) =>
+        verified(request, reply, secret, signature, id, timestamp, type),
+      )
+    }),
+  )
+
+  function verified(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    secret: string,
+    signature: string,
+    id: string,
+    timestamp: string,
+    type: string,
+  ): FastifyReply {
     const raw = rawBody(request)
     const given = signature.startsWith('sha256=') ? signature.slice(7) : ''
     if (!hexSignatureMatches(given, hmac('sha256', secret, id, timestamp, raw))) {
@@ -121,5 +138,5 @@ export const twitchPlugin: FastifyPluginAsync<ProviderPluginOptions> = async (ap
       default:
         return reject(request, reply, 'malformed')
     }
-  })
+  }
 }
