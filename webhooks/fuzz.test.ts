@@ -21,26 +21,12 @@ import {
   twitchVerification,
   type WebhookRequest,
 } from '../test/sandbox/webhooks/index.ts'
+import { FUZZ_SEED, prng } from '../test/seeded/index.ts'
 import { harness } from '../test/webhooks/index.ts'
 import { DedupeStores } from './dedupe.ts'
 import { providerPlugins } from './providers/index.ts'
 
-const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000)
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number) {
-  let a = seed >>> 0
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  const int = (n: number) => Math.floor(next() * n)
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T
-  return { next, int, pick, chance: (p: number) => next() < p }
-}
+const SEED = FUZZ_SEED
 
 /** A way to call the garbage collector (vitest does not pass --expose-gc). */
 function gcFunction(): () => void {

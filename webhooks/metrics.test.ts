@@ -1,22 +1,11 @@
 import { Counter, Histogram, Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
 import { PROVIDERS } from '../controller/api/index.ts'
+import { FUZZ_SEED, prng } from '../test/seeded/index.ts'
 import { type ProviderLabel, type Result, WebhookMetrics } from './metrics.ts'
 import { REJECTS, RESULTS, type RejectReason } from './rejects.ts'
 
-const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000)
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+const SEED = FUZZ_SEED
 
 /** The request metrics as prom-client writes them when every request is recorded at once. */
 function reference() {
@@ -42,7 +31,7 @@ const text = async (registry: Registry, name: string) => (await registry.getSing
 
 describe('webhook request metrics', () => {
   it('read the same series and values as prom-client recording each request, read at any point (seeded)', async () => {
-    const next = prng(SEED)
+    const { next } = prng(SEED)
     process.stderr.write(`[metrics] seed ${SEED} (replay: FUZZ_SEED=${SEED})\n`)
     const metrics = new WebhookMetrics({ defaultMetrics: false })
     const ref = reference()

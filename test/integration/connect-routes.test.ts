@@ -11,24 +11,10 @@ import { createLogger } from '../../connectors/index.ts'
 import type { ConnectHandler } from '../../controller/api/index.ts'
 import { buildWebhookBridge, listenWebhookBridge } from '../../controller/index.ts'
 import { buildApp, connectPage, connectRoutes, MemoryTargetResolver } from '../../webhooks/index.ts'
+import { FUZZ_SEED, prng } from '../seeded/index.ts'
 
 const LINK = 'a'.repeat(43)
-const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000)
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number) {
-  let a = seed >>> 0
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  const int = (n: number) => Math.floor(next() * n)
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T
-  return { int, pick }
-}
+const SEED = FUZZ_SEED
 
 describe('connect routes', () => {
   const asked: unknown[] = []

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { getExpectedTwilioSignature, validateRequest } from 'twilio/lib/webhooks/webhooks.js'
 import { describe, expect, it } from 'vitest'
 import { twilioRequest, twilioStatusCallback } from '../../test/sandbox/webhooks/index.ts'
+import { FUZZ_SEED, prng } from '../../test/seeded/index.ts'
 import { harness, PUBLIC_URL, providerContract } from '../../test/webhooks/index.ts'
 import { twilioSignatureMatches } from './twilio.ts'
 
@@ -158,22 +159,7 @@ describe('twilio', () => {
   })
 })
 
-const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000)
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number) {
-  let a = seed >>> 0
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  const int = (n: number) => Math.floor(next() * n)
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T
-  return { int, pick, chance: (p: number) => next() < p }
-}
+const SEED = FUZZ_SEED
 
 /** What the SDK alone answers, a throw being a refusal (as the route treats it). */
 function sdkAnswer(token: string, signature: string, url: string, params: Record<string, string | string[]>) {
