@@ -106,26 +106,10 @@ export async function runController(argv: string[], extensions: ControllerExtens
   if (values.kubeconfig) kubeConfig.loadFromFile(values.kubeconfig)
   else kubeConfig.loadFromDefault()
 
-  const concurrency = Number.parseInt(values.concurrency, 10)
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    process.stderr.write(`--concurrency must be a positive integer, got "${values.concurrency}"\n`)
-    return 2
-  }
-  const checkpointPages = Number.parseInt(values['checkpoint-pages'], 10)
-  if (!Number.isInteger(checkpointPages) || checkpointPages < 1) {
-    process.stderr.write(
-      `--checkpoint-pages must be a positive integer, got "${values['checkpoint-pages']}"\n`,
-    )
-    return 2
-  }
-  const heapGrowthMiB = Number(values['sync-heap-growth'])
-  if (!Number.isInteger(heapGrowthMiB) || heapGrowthMiB < 0) {
-    process.stderr.write(
-      `--sync-heap-growth must be a whole number of MiB (0 for never), got "${values['sync-heap-growth']}"
-`,
-    )
-    return 2
-  }
+  const concurrency = wholeNumber('--concurrency', values.concurrency, 1)
+  const checkpointPages = wholeNumber('--checkpoint-pages', values['checkpoint-pages'], 1)
+  const heapGrowthMiB = wholeNumber('--sync-heap-growth', values['sync-heap-growth'], 0, 'MiB (0 for never)')
+  if (concurrency === undefined || checkpointPages === undefined || heapGrowthMiB === undefined) return 2
   let checkpointMs: number
   try {
     checkpointMs = parseDuration(values['checkpoint-interval'], '--checkpoint-interval')
@@ -315,4 +299,13 @@ function defaultNamespace(): string {
   } catch {
     return 'default'
   }
+}
+
+/** A whole-number option of at least `min`; undefined once stderr says what was wrong with it. */
+function wholeNumber(flag: string, raw: string, min: number, unit?: string): number | undefined {
+  const n = /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN
+  if (Number.isSafeInteger(n) && n >= min) return n
+  const what = min >= 1 ? 'a positive integer' : `a whole number${unit ? ` of ${unit}` : ''}`
+  process.stderr.write(`${flag} must be ${what}, got "${raw}"\n`)
+  return undefined
 }
